@@ -23,6 +23,7 @@ from finder.decode import FileError
 
 FORMAT_NAME = "finder.hashset"
 FORMAT_VERSION = 1
+ZIP_MAGIC = b"PK\x03\x04"
 META_KEYS = ("finder_version", "pillow_version", "numpy_version", "created")
 
 
@@ -144,15 +145,22 @@ def load(path: str) -> HashSet:
     truncated, foreign, pickled or otherwise malformed file.
     """
     try:
+        with open(path, "rb") as handle:
+            if handle.read(4) != ZIP_MAGIC:
+                raise HashSetError(f"{path}: not a finder hash file (not an .npz archive)")
         with np.load(path, allow_pickle=False) as npz:
             arrays = {key: npz[key] for key in npz.files}
+    except HashSetError:
+        raise
     except FileNotFoundError:
         raise HashSetError(f"{path}: no such file") from None
     except IsADirectoryError:
         raise HashSetError(f"{path}: is a directory") from None
+    except PermissionError:
+        raise HashSetError(f"{path}: permission denied") from None
     except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
         raise HashSetError(f"{path}: not a finder hash file ({exc})") from None
-    if not isinstance(arrays, dict) or arrays.get("format") is None or str(arrays["format"]) != FORMAT_NAME:
+    if "format" not in arrays or str(arrays["format"]) != FORMAT_NAME:
         raise HashSetError(f"{path}: not a finder hash file (no '{FORMAT_NAME}' marker)")
     try:
         version = int(_require(arrays, "format_version", "i", 0))
