@@ -48,6 +48,14 @@ def is_hidden(name: str) -> bool:
     return name.startswith(".") and name not in (".", "..")
 
 
+def is_directory(entry: os.DirEntry, follow_symlinks: bool) -> bool:
+    """``entry.is_dir``, but False when it can't be told (a symbolic link loop raises ELOOP)."""
+    try:
+        return entry.is_dir(follow_symlinks=follow_symlinks)
+    except OSError:
+        return False
+
+
 def walk(
     top: str,
     extensions: frozenset[str],
@@ -74,13 +82,10 @@ def walk(
         for entry in entries:
             if not hidden and is_hidden(entry.name):
                 continue
-            try:
-                is_dir = entry.is_dir(follow_symlinks=follow_symlinks)
-            except OSError:
-                is_dir = False
-            if is_dir:
+            if is_directory(entry, follow_symlinks):
                 stack.append(entry.path)
-            elif is_candidate(entry.name, extensions) and not entry.is_dir():
+            elif is_candidate(entry.name, extensions) and not is_directory(entry, True):
+                # A link loop or broken link is still a candidate: opening it reports why.
                 yield entry.path
 
 
@@ -113,6 +118,7 @@ def find_images(
     extensions = image_extensions()
     errors: list[FileError] = []
     found: set[str] = set()
+    listed_dirs: set[str] = set()  # each reported once, however often it is listed
     for path in paths:
         if path == "-":
             if stdin is None:
@@ -121,7 +127,9 @@ def find_images(
                 if not is_candidate(listed, extensions):
                     continue
                 if os.path.isdir(listed):
-                    errors.append(FileError(listed, "is a directory"))
+                    if listed not in listed_dirs:
+                        listed_dirs.add(listed)
+                        errors.append(FileError(listed, "is a directory"))
                 else:
                     found.add(listed)
         elif os.path.isdir(path):

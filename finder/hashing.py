@@ -9,6 +9,7 @@ The driver knows nothing about any particular algorithm.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -79,6 +80,26 @@ def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool]) -> lis
 def _ignore_sigint() -> None:
     # The parent handles Ctrl-C and terminates the pool; workers must not print tracebacks.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if hasattr(signal, "pthread_sigmask"):
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
+
+
+@contextlib.contextmanager
+def sigint_deferred() -> Iterator[None]:
+    """Hold Ctrl-C back while forking or loading kernels.
+
+    A SIGINT that lands inside fork handlers or llvmlite's ctypes callbacks
+    raises KeyboardInterrupt where Python can only print and drop it.  Blocked
+    here, it stays pending and is raised normally when the block ends.
+    """
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def warm_up(names: Sequence[str]) -> None:
@@ -110,7 +131,8 @@ def run_pool(
         return
     size = max(1, min(32, len(tasks) // (jobs * 8)))
     chunks = [(tasks[i : i + size], names, exif_transpose) for i in range(0, len(tasks), size)]
-    pool = _pool_context().Pool(min(jobs, len(chunks)), initializer=_ignore_sigint)
+    with sigint_deferred():
+        pool = _pool_context().Pool(min(jobs, len(chunks)), initializer=_ignore_sigint)
     try:
         for results in pool.imap_unordered(hash_chunk, chunks):
             yield from results
@@ -201,8 +223,9 @@ def hash_paths(
     if progress and report.reused:
         progress(report.reused)
 
-    if tasks and jobs > 1:
-        warm_up(names)
+    if tasks:
+        with sigint_deferred():
+            warm_up(names)
     for index, result in run_pool(tasks, names, exif_transpose, jobs, progress):
         if isinstance(result, FileError):
             report.errors.append(result)
