@@ -11,8 +11,10 @@ from finder import __version__
 from finder import algorithms as _algorithms
 from finder.files import find_images
 from finder.hashing import hash_paths
+from finder.groups import LINKAGES
 from finder.hashset import HashSetError, load
-from finder.output import open_output, write_rows
+from finder.matching import MatchError, cluster, find_pairs, choose_algorithm
+from finder.output import PAIR_HEADER, open_output, pair_rows, write_groups, write_rows
 from finder.progress import Reporter
 
 DEFAULT_HASHES = "hashes.npz"
@@ -33,7 +35,7 @@ class FinderGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except HashSetError as exc:
+        except (HashSetError, MatchError) as exc:
             raise FinderError(str(exc)) from None
         except KeyboardInterrupt:
             click.echo("finder: interrupted; no output was changed", err=True)
@@ -118,7 +120,10 @@ def hash_command(paths, algorithms, output, jobs, update, follow_symlinks, hidde
             previous=previous, rehash=not update, progress=advance,
             on_error=lambda e: reporter.error(f"skipped {e}"), errors=walk_errors,
         )
-    report.hashset.save(output)
+    try:
+        report.hashset.save(output)
+    except OSError as exc:
+        raise FinderError(f"cannot write {output}: {exc.strerror or exc}") from None
     reporter.info(f"{report.summary()} -> {output}")
     if strict and report.errors:
         sys.exit(EXIT_SKIPPED)
@@ -142,6 +147,79 @@ def show_command(hashfile, algorithms, fmt, errors) -> None:
             raise FinderError(f"{hashfile} has no {', '.join(missing)} hashes (it has {', '.join(hashset.algorithms)})")
         rows = ((str(p), a, hashset.hex(a, i)) for i, p in enumerate(hashset.paths) for a in names)
         write_rows(stream, ("path", "algorithm", "hex"), rows, fmt)
+
+
+def radius_options(function):
+    """--threshold / --max-distance, shared by compare and cluster."""
+    function = click.option("-d", "--max-distance", type=click.IntRange(min=0), default=None,
+                            help="Match when the Hamming distance in bits is at most D.")(function)
+    return click.option("-t", "--threshold", type=float, default=None,
+                        help="Match when distance / bits <= F (default: the algorithm's, e.g. 0.39 for find).")(function)
+
+
+def output_option(function):
+    return click.option("-o", "--output", default=None, type=click.Path(dir_okay=False, allow_dash=True),
+                        help="Write to FILE (atomically) instead of stdout.")(function)
+
+
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0.0 <= threshold <= 1.0:
+        raise click.BadParameter(f"{threshold} is not in [0, 1]", param_hint="'--threshold'")
+
+
+@cli.command("compare")
+@click.argument("hashfiles", nargs=-1, type=click.Path(dir_okay=False))
+@algorithm_option(False, "Algorithm to compare (default: the file's only one).")
+@radius_options
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
+@output_option
+def compare_command(hashfiles, algorithm, threshold, max_distance, fmt, output) -> None:
+    """Matching pairs: within one hash file, or from A to B across two.
+
+    \b
+      finder compare                        # pairs within hashes.npz
+      finder compare today.npz archive.npz  # today's images already in the archive
+
+    Rows: path_a, path_b, distance, similarity (1 - distance / bits), ordered by path_a, path_b.
+    """
+    if len(hashfiles) > 2:
+        raise click.UsageError("give at most two hash files")
+    check_threshold(threshold)
+    a = load(hashfiles[0] if hashfiles else DEFAULT_HASHES)
+    b = load(hashfiles[1]) if len(hashfiles) == 2 else None
+    name = choose_algorithm(a, algorithm, "first hash file" if b is not None else "hash file")
+    pairs = find_pairs(a, name, threshold=threshold, max_distance=max_distance, b=b)
+    with open_output(output) as stream:
+        rows = pair_rows(pairs.i, pairs.j, pairs.distance, a.paths, (b or a).paths, a.bits[name])
+        write_rows(stream, PAIR_HEADER, rows, fmt)
+
+
+@cli.command("cluster")
+@click.argument("hashfile", default=DEFAULT_HASHES, type=click.Path(dir_okay=False))
+@algorithm_option(False, "Algorithm to cluster by (default: the file's only one).")
+@radius_options
+@click.option("--linkage", type=click.Choice(LINKAGES), default="single", show_default=True,
+              help="single: connected components (chains join); star: every member within the threshold "
+                   "of its group's representative.")
+@click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Smallest group to print; 1 includes singletons.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
+@output_option
+def cluster_command(hashfile, algorithm, threshold, max_distance, linkage, min_size, fmt, output) -> None:
+    """Groups of similar images, largest first.
+
+    \b
+      finder hash photos/ && finder cluster --threshold 0.39 > groups.json
+
+    JSON: [{"group", "size", "representative", "members": [{"path", "distance"}]}];
+    CSV: group, path, distance_to_representative.
+    """
+    check_threshold(threshold)
+    hashset = load(hashfile)
+    groups = cluster(hashset, algorithm, threshold=threshold, max_distance=max_distance,
+                     linkage=linkage, min_size=min_size)
+    with open_output(output) as stream:
+        write_groups(stream, groups, fmt)
 
 
 def main() -> None:

@@ -48,11 +48,44 @@ def write_rows(stream: IO[bytes], header: Sequence[str], rows: Iterable[Sequence
         for row in rows:
             stream.write(_json_bytes(dict(zip(header, row))) + b"\n")
     elif fmt == "json":
-        write_json(stream, [dict(zip(header, row)) for row in rows])
+        write_json_array(stream, (dict(zip(header, row)) for row in rows))
     else:
         raise ValueError(f"unknown format {fmt!r}")
 
 
-def write_json(stream: IO[bytes], value: Any) -> None:
-    """Write one JSON document (indented, UTF-8, undecodable bytes escaped)."""
-    stream.write(_json_bytes(value, indent=1) + b"\n")
+def write_json_array(stream: IO[bytes], items: Iterable[Any]) -> None:
+    """Write a JSON array one item per line, streaming (no list of all items is built)."""
+    stream.write(b"[")
+    for k, item in enumerate(items):
+        stream.write((b",\n" if k else b"\n") + _json_bytes(item))
+    stream.write(b"\n]\n")
+
+
+PAIR_HEADER = ("path_a", "path_b", "distance", "similarity")
+GROUP_HEADER = ("group", "path", "distance_to_representative")
+
+
+def pair_rows(i, j, distance, paths_a, paths_b, bits: int) -> Iterator[tuple[str, str, int, float]]:
+    """Rows of matching pairs: both paths, Hamming distance, similarity = 1 - distance / bits."""
+    for a, b, d in zip(i.tolist(), j.tolist(), distance.tolist()):
+        yield str(paths_a[a]), str(paths_b[b]), d, round(1.0 - d / bits, 6)
+
+
+def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
+    """Groups as CSV rows (group, path, distance_to_representative), a JSON array, or JSON lines."""
+    if fmt == "csv":
+        rows = ((g.id, m.path, m.distance) for g in groups for m in g.members)
+        write_rows(stream, GROUP_HEADER, rows, "csv")
+        return
+    objects = (
+        {"group": g.id, "size": g.size, "representative": g.representative,
+         "members": [{"path": m.path, "distance": m.distance} for m in g.members]}
+        for g in groups
+    )
+    if fmt == "json":
+        write_json_array(stream, objects)
+    elif fmt == "jsonl":
+        for obj in objects:
+            stream.write(_json_bytes(obj) + b"\n")
+    else:
+        raise ValueError(f"unknown format {fmt!r}")

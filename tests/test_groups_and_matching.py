@@ -1,0 +1,123 @@
+"""Pairs from HashSets, threshold semantics, and both linkages, against brute force."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from finder.groups import group_indices
+from finder.matching import MatchError, cluster, find_pairs, radius
+from tests.helpers import brute_components, brute_distances, planted, synthetic_hashset
+
+
+@pytest.mark.parametrize("bits,threshold,expected", [
+    (256, 0.39, 99), (64, 0.16, 10), (64, 0.0, 0), (256, 1.0, 256), (10, 0.3, 3), (64, 0.25, 16),
+])
+def test_threshold_is_distance_over_bits_at_or_below(bits, threshold, expected):
+    d = radius(bits, threshold=threshold)
+    assert d == expected
+    assert d / bits <= threshold + 1e-12 and (d + 1) / bits > threshold
+
+
+def test_radius_defaults_and_errors():
+    assert radius(256, algorithm="find") == 99 and radius(64, algorithm="dhash") == 10
+    assert radius(64, max_distance=64) == 64
+    for kwargs in ({"threshold": 1.5}, {"threshold": -0.1}, {"max_distance": 65}, {"threshold": 0.1, "max_distance": 3}):
+        with pytest.raises(MatchError):
+            radius(64, **kwargs)
+
+
+@pytest.mark.parametrize("words", [1, 4])
+def test_find_pairs_within_and_across_equal_brute_force(words):
+    h = planted(60, words, seed=words)
+    paths = [f"{k:03d}.jpg" for k in range(60)]
+    hs = synthetic_hashset(paths, {"x": h})
+    dist = brute_distances(h, h)
+    d = 8 * words
+    pairs = find_pairs(hs, threshold=d / (64 * words))
+    expected = [(a, b, dist[a, b]) for a in range(60) for b in range(a + 1, 60) if dist[a, b] <= d]
+    assert list(zip(pairs.i.tolist(), pairs.j.tolist(), pairs.distance.tolist())) == expected
+    other = synthetic_hashset(paths[:20], {"x": h[10:30]})
+    across = find_pairs(hs, max_distance=d, b=other)
+    cross = dist[:, 10:30]
+    expected = [(a, b, cross[a, b]) for a in range(60) for b in range(20) if cross[a, b] <= d]
+    assert list(zip(across.i.tolist(), across.j.tolist(), across.distance.tolist())) == expected
+
+
+def test_find_pairs_argument_errors():
+    one = synthetic_hashset(["a"], {"find": np.zeros((1, 4)), "dhash": np.zeros((1, 1))})
+    with pytest.raises(MatchError, match="several algorithms \\(find, dhash\\); choose one"):
+        find_pairs(one, max_distance=3)
+    with pytest.raises(MatchError, match="no phash hashes"):
+        find_pairs(one, "phash", max_distance=3)
+    narrow = synthetic_hashset(["b"], {"find": np.zeros((1, 1))})
+    with pytest.raises(MatchError, match="differ in width: 256 bits against 64"):
+        find_pairs(one, "find", max_distance=3, b=narrow)
+    with pytest.raises(MatchError, match="second hash file has no dhash"):
+        find_pairs(one, "dhash", max_distance=3, b=narrow)
+
+
+def random_edges(n, m, seed):
+    rng = np.random.default_rng(seed)
+    i, j = rng.integers(0, n, m), rng.integers(0, n, m)
+    keep = i < j
+    return i[keep], j[keep]
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_single_linkage_is_connected_components(seed):
+    n = 80
+    i, j = random_edges(n, 60, seed)
+    groups = group_indices(n, i, j, "single")
+    assert sorted(map(sorted, groups)) == sorted(map(sorted, brute_components(n, zip(i.tolist(), j.tolist()))))
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_star_groups_partition_and_every_member_matches_its_representative(seed):
+    n = 80
+    i, j = random_edges(n, 90, seed)
+    edges = set(zip(i.tolist(), j.tolist())) | set(zip(j.tolist(), i.tolist()))
+    groups = group_indices(n, i, j, "star")
+    assert sorted(int(x) for g in groups for x in g) == list(range(n))
+    degree = np.bincount(i, minlength=n) + np.bincount(j, minlength=n)
+    for g in groups:
+        rep = int(g[0])
+        assert all((rep, int(x)) in edges for x in g[1:])
+        assert degree[rep] == degree[g].max()
+    # no star group is larger than its representative's neighbourhood
+    assert all(len(g) <= degree[g[0]] + 1 for g in groups)
+
+
+def test_star_does_not_chain_but_single_does():
+    # 0-1-2-3-4 a chain of near copies: single links all, star splits
+    i, j = np.array([0, 1, 2, 3]), np.array([1, 2, 3, 4])
+    assert [sorted(g.tolist()) for g in group_indices(5, i, j, "single")] == [[0, 1, 2, 3, 4]]
+    star = group_indices(5, i, j, "star")
+    assert [(int(g[0]), sorted(g.tolist())) for g in star] == [(1, [0, 1, 2]), (3, [3, 4])]
+
+
+def test_cluster_orders_groups_and_members():
+    # three groups of sizes 3, 2, 2 and one singleton; distances known by construction
+    base = np.array([[0], [0xFF00], [0xFF00FF00], [0xFFFF0000FFFF0000]], dtype=np.uint64)
+    rows = [base[0], base[0] ^ np.uint64(1), base[0] ^ np.uint64(3),  # group a: distances 0,1,2
+            base[1], base[1] ^ np.uint64(1 << 40),                    # group b
+            base[2], base[2] ^ np.uint64(1),                          # group c
+            base[3]]
+    paths = ["a0", "a1", "a2", "z0", "z1", "m0", "m1", "single"]
+    hs = synthetic_hashset(paths, {"x": np.array(rows)})
+    groups = cluster(hs, max_distance=2)
+    assert [g.size for g in groups] == [3, 2, 2]
+    assert [g.members[0].path for g in groups][1:] == ["m0", "z0"]  # equal size: by first path
+    # all three match each other (degree 2 each): the first path represents, members by distance
+    assert [(m.path, m.distance) for m in groups[0].members] == [("a0", 0), ("a1", 1), ("a2", 2)]
+    assert [g.id for g in groups] == [0, 1, 2]
+    with_singletons = cluster(hs, max_distance=2, min_size=1)
+    assert with_singletons[-1].members[0].path == "single" and len(with_singletons) == 4
+
+
+def test_empty_and_tiny_sets():
+    for n in (0, 1, 2):
+        hs = synthetic_hashset([f"{k}" for k in range(n)], {"x": np.zeros((n, 4))})
+        pairs = find_pairs(hs, max_distance=0)
+        assert len(pairs.i) == n * (n - 1) // 2
+        assert len(cluster(hs, max_distance=0)) == (1 if n == 2 else 0)
