@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import shutil
 import sys
 
 import click
@@ -11,10 +13,14 @@ from finder import __version__
 from finder import algorithms as _algorithms
 from finder.files import find_images
 from finder.hashing import hash_paths
+from finder.evaluate import (CURVE_HEADER, DEFAULT_GROUP_PATTERN, TruthError, curve_rows, evaluate, render_tables,
+                             truth_from_csv, truth_from_pattern)
 from finder.groups import LINKAGES
 from finder.hashset import HashSetError, load
-from finder.matching import MatchError, cluster, find_pairs, choose_algorithm
-from finder.output import PAIR_HEADER, open_output, pair_rows, write_groups, write_rows
+from finder.matching import MatchError, cluster, find_pairs, make_rules, vote_pairs
+from finder.output import (PAIR_HEADER, open_output, pair_rows, voted_pair_header, voted_pair_rows, write_groups,
+                           write_json, write_rows)
+from finder.plot import PlotUnavailable, plot_evaluation
 from finder.progress import Reporter
 
 DEFAULT_HASHES = "hashes.npz"
@@ -149,12 +155,46 @@ def show_command(hashfile, algorithms, fmt, errors) -> None:
         write_rows(stream, ("path", "algorithm", "hex"), rows, fmt)
 
 
-def radius_options(function):
-    """--threshold / --max-distance, shared by compare and cluster."""
-    function = click.option("-d", "--max-distance", type=click.IntRange(min=0), default=None,
-                            help="Match when the Hamming distance in bits is at most D.")(function)
-    return click.option("-t", "--threshold", type=float, default=None,
-                        help="Match when distance / bits <= F (default: the algorithm's, e.g. 0.39 for find).")(function)
+def parse_radii(values: tuple[str, ...], kind: type, option: str) -> dict[str | None, float | int]:
+    """``-t 0.39`` / ``-t find=0.39`` values: {algorithm or None: value}."""
+    parsed: dict[str | None, float | int] = {}
+    for text in values:
+        name, _, number = text.rpartition("=")
+        try:
+            value = kind(number)
+        except ValueError:
+            raise click.BadParameter(f"{text!r} is not {'a number' if kind is float else 'an integer'} or ALGO=VALUE",
+                                     param_hint=option) from None
+        if name and name.lower() not in _algorithms.ALGORITHMS:
+            raise click.BadParameter(f"unknown algorithm {name!r} in {text!r}", param_hint=option)
+        if kind is float and not 0.0 <= value <= 1.0:
+            raise click.BadParameter(f"{value} is not in [0, 1]", param_hint=option)
+        if kind is int and value < 0:
+            raise click.BadParameter(f"{value} is negative", param_hint=option)
+        parsed[name.lower() or None] = value
+    return parsed
+
+
+def matching_options(function):
+    """-a / -t / -d / --vote, shared by compare and cluster."""
+    options = [
+        algorithm_option(True, "Algorithm(s) to match with (default: the file's only one). Several vote."),
+        click.option("-t", "--threshold", "thresholds", multiple=True, metavar="[ALGO=]F",
+                     help="Match when distance / bits <= F, for all or one algorithm "
+                          "(default: each algorithm's own, e.g. 0.39 for find)."),
+        click.option("-d", "--max-distance", "max_distances", multiple=True, metavar="[ALGO=]D",
+                     help="Match when the Hamming distance in bits is at most D."),
+        click.option("--vote", type=click.IntRange(min=1), default=None,
+                     help="With several algorithms: a pair matches when at least K of them match [default: majority]."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def rules_from_options(hashset, algorithms, thresholds, max_distances):
+    return make_rules(hashset, algorithms, parse_radii(thresholds, float, "'--threshold'"),
+                      parse_radii(max_distances, int, "'--max-distance'"))
 
 
 def output_option(function):
@@ -162,42 +202,43 @@ def output_option(function):
                         help="Write to FILE (atomically) instead of stdout.")(function)
 
 
-def check_threshold(threshold: float | None) -> None:
-    if threshold is not None and not 0.0 <= threshold <= 1.0:
-        raise click.BadParameter(f"{threshold} is not in [0, 1]", param_hint="'--threshold'")
-
-
 @cli.command("compare")
 @click.argument("hashfiles", nargs=-1, type=click.Path(dir_okay=False))
-@algorithm_option(False, "Algorithm to compare (default: the file's only one).")
-@radius_options
+@matching_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 @output_option
-def compare_command(hashfiles, algorithm, threshold, max_distance, fmt, output) -> None:
+def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output) -> None:
     """Matching pairs: within one hash file, or from A to B across two.
 
     \b
       finder compare                        # pairs within hashes.npz
       finder compare today.npz archive.npz  # today's images already in the archive
+      finder compare -t find=0.39 -t dhash=0.16 --vote 2
 
-    Rows: path_a, path_b, distance, similarity (1 - distance / bits), ordered by path_a, path_b.
+    Rows: path_a, path_b, distance, similarity (1 - distance / bits), ordered
+    by path_a, path_b.  With several algorithms: path_a, path_b, votes, one
+    distance_ALGO column each, and similarity averaged over them.
     """
     if len(hashfiles) > 2:
         raise click.UsageError("give at most two hash files")
-    check_threshold(threshold)
     a = load(hashfiles[0] if hashfiles else DEFAULT_HASHES)
     b = load(hashfiles[1]) if len(hashfiles) == 2 else None
-    name = choose_algorithm(a, algorithm, "first hash file" if b is not None else "hash file")
-    pairs = find_pairs(a, name, threshold=threshold, max_distance=max_distance, b=b)
+    rules = rules_from_options(a, algorithms, thresholds, max_distances)
+    paths_b = (b or a).paths
+    if len(rules) == 1:
+        rule = rules[0]
+        pairs = find_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b)
+        header, rows = PAIR_HEADER, pair_rows(pairs.i, pairs.j, pairs.distance, a.paths, paths_b, rule.bits)
+    else:
+        voted = vote_pairs(a, rules, vote, b=b)
+        header, rows = voted_pair_header(rules), voted_pair_rows(voted, rules, a.paths, paths_b)
     with open_output(output) as stream:
-        rows = pair_rows(pairs.i, pairs.j, pairs.distance, a.paths, (b or a).paths, a.bits[name])
-        write_rows(stream, PAIR_HEADER, rows, fmt)
+        write_rows(stream, header, rows, fmt)
 
 
 @cli.command("cluster")
 @click.argument("hashfile", default=DEFAULT_HASHES, type=click.Path(dir_okay=False))
-@algorithm_option(False, "Algorithm to cluster by (default: the file's only one).")
-@radius_options
+@matching_options
 @click.option("--linkage", type=click.Choice(LINKAGES), default="single", show_default=True,
               help="single: connected components (chains join); star: every member within the threshold "
                    "of its group's representative.")
@@ -205,21 +246,93 @@ def compare_command(hashfiles, algorithm, threshold, max_distance, fmt, output) 
               help="Smallest group to print; 1 includes singletons.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
 @output_option
-def cluster_command(hashfile, algorithm, threshold, max_distance, linkage, min_size, fmt, output) -> None:
+def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, fmt, output) -> None:
     """Groups of similar images, largest first.
 
     \b
       finder hash photos/ && finder cluster --threshold 0.39 > groups.json
 
     JSON: [{"group", "size", "representative", "members": [{"path", "distance"}]}];
-    CSV: group, path, distance_to_representative.
+    CSV: group, path, distance_to_representative.  With several algorithms
+    voting, distances are those of the first.
     """
-    check_threshold(threshold)
     hashset = load(hashfile)
-    groups = cluster(hashset, algorithm, threshold=threshold, max_distance=max_distance,
-                     linkage=linkage, min_size=min_size)
+    rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
+    pairs = vote_pairs(hashset, rules, vote) if len(rules) > 1 else None
+    groups = cluster(hashset, rules[0].algorithm, max_distance=rules[0].max_distance, linkage=linkage,
+                     min_size=min_size, pairs=pairs)
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
+
+
+@cli.command("evaluate")
+@click.argument("hashfile", default=DEFAULT_HASHES, type=click.Path(dir_okay=False))
+@click.option("--truth", type=click.Path(exists=True, dir_okay=False),
+              help="CSV with path,group columns (others, e.g. transform, are kept).")
+@click.option("--group-pattern", default=None, metavar="REGEX",
+              help=f"Group id = first (group) of REGEX in each file name [default: {DEFAULT_GROUP_PATTERN}].")
+@matching_options
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
+              help="table: summary on the terminal; csv: every threshold of every algorithm; json: everything.")
+@click.option("--plot", type=click.Path(dir_okay=False), default=None,
+              help="Write a PNG of distance histograms and precision-recall curves (needs matplotlib).")
+@output_option
+def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max_distances, vote, fmt, plot,
+                     output) -> None:
+    """Accuracy of each hash against labelled groups, over all pairs.
+
+    For every threshold: TP, FP, TN, FN, precision, recall, F1, accuracy; the
+    best-F1 threshold; average precision; recall per transform; the scores of
+    the groups `finder cluster` would make; and, with several algorithms, voting.
+
+    \b
+      finder evaluate corpus.npz --truth corpus/images/ground_truth.csv
+      finder evaluate corpus.npz -t find=0.39 -t dhash=0.16 --vote 2
+    """
+    if truth and group_pattern:
+        raise click.UsageError("give --truth or --group-pattern, not both")
+    hashset = load(hashfile)
+    try:
+        labels = (truth_from_csv(hashset.paths, truth) if truth
+                  else truth_from_pattern(hashset.paths, group_pattern or DEFAULT_GROUP_PATTERN))
+    except TruthError as exc:
+        raise FinderError(str(exc)) from None
+    # Algorithms: those named (-a, or ALGO= in -t/-d), else all in the file.  Those with a
+    # threshold of their own or a global one are scored there, the others at their best F1.
+    per_threshold = parse_radii(thresholds, float, "'--threshold'")
+    per_distance = parse_radii(max_distances, int, "'--max-distance'")
+    named = [a.lower() for a in algorithms] + [k for k in (*per_threshold, *per_distance) if k]
+    names = list(dict.fromkeys(named)) or hashset.algorithms
+    given = {**per_threshold, **per_distance}
+    fixed = [n for n in names if n in given or None in given]
+    rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
+    try:
+        result = evaluate(hashset, labels, names, rules, vote)
+    except TruthError as exc:
+        raise FinderError(str(exc)) from None
+    if plot:
+        try:
+            plot_evaluation(result, plot)
+        except PlotUnavailable as exc:
+            raise FinderError(str(exc)) from None
+    with open_output(output) as stream:
+        if fmt == "csv":
+            write_rows(stream, CURVE_HEADER, curve_rows(result), "csv")
+        elif fmt == "json":
+            write_json(stream, result.to_dict())
+        else:
+            print_tables(stream, render_tables(result))
+
+
+def print_tables(stream, tables) -> None:
+    """Render rich tables to a byte stream (plain text when it is not a terminal)."""
+    from rich.console import Console
+
+    text = io.TextIOWrapper(stream, encoding="utf-8", errors="backslashreplace", write_through=True)
+    console = Console(file=text, width=max(100, shutil.get_terminal_size().columns))
+    for table in tables:
+        console.print(table)
+    text.detach()
 
 
 def main() -> None:

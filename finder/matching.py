@@ -3,11 +3,15 @@
 A threshold is a normalised Hamming distance: two images match when
 ``distance / bits <= threshold``, i.e. ``distance <= floor(threshold * bits)``.
 ``max_distance`` gives the same radius in bits directly.
+
+Several algorithms can vote: each has its own radius (a :class:`Rule`), and a
+pair matches when at least ``k`` of them match it (:func:`vote_pairs`).
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -119,3 +123,91 @@ def cluster(
         found.append((members, min(str(paths[k]) for k in indices)))
     found.sort(key=lambda g: (-len(g[0]), g[1]))
     return [Group(k, members[0].path, members) for k, (members, _) in enumerate(found)]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One algorithm's say in a vote: its name, hash width, and maximum matching distance."""
+
+    algorithm: str
+    bits: int
+    max_distance: int
+
+    @property
+    def threshold(self) -> float:
+        return self.max_distance / self.bits
+
+
+def make_rules(
+    hashset: HashSet,
+    algorithms: list[str] | tuple[str, ...] = (),
+    thresholds: dict[str | None, float] | None = None,
+    max_distances: dict[str | None, int] | None = None,
+) -> list[Rule]:
+    """Rules for the algorithms named in ``algorithms`` or as keys of the two dicts.
+
+    A key ``None`` in ``thresholds`` / ``max_distances`` applies to every
+    algorithm without a value of its own; an algorithm with neither uses its
+    default threshold.  With no algorithm named at all, the file's only one.
+    """
+    thresholds = dict(thresholds or {})
+    max_distances = dict(max_distances or {})
+    named = [a.lower() for a in algorithms] + [k.lower() for k in (*thresholds, *max_distances) if k is not None]
+    names = list(dict.fromkeys(named)) or [choose_algorithm(hashset, None)]
+    thresholds = {(k.lower() if k else None): v for k, v in thresholds.items()}
+    max_distances = {(k.lower() if k else None): v for k, v in max_distances.items()}
+    rules = []
+    for name in names:
+        name = choose_algorithm(hashset, name)
+        bits = hashset.bits[name]
+        if name in thresholds or name in max_distances:
+            d = radius(bits, thresholds.get(name), max_distances.get(name), name)
+        else:
+            d = radius(bits, thresholds.get(None), max_distances.get(None), name)
+        rules.append(Rule(name, bits, d))
+    return rules
+
+
+def default_vote(rules: list[Rule]) -> int:
+    """A majority of the rules: 1 of 1, 2 of 2, 2 of 3, 3 of 4..."""
+    return len(rules) // 2 + 1
+
+
+@dataclass(frozen=True)
+class VotedPairs:
+    """Pairs that at least ``k`` rules matched, sorted by (i, j).
+
+    ``distance[r]`` holds rule ``r``'s Hamming distance for every pair (also
+    where that rule did not match), and ``votes`` how many rules matched it.
+    """
+
+    i: np.ndarray
+    j: np.ndarray
+    votes: np.ndarray
+    distance: np.ndarray  # int32[rules, pairs]
+
+    def __len__(self) -> int:
+        return len(self.i)
+
+
+def pair_distances(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Hamming distance of rows a[i[k]] and b[j[k]] for every k."""
+    return np.bitwise_count(np.bitwise_xor(a[i], b[j])).sum(axis=1, dtype=np.int32)
+
+
+def vote_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None) -> VotedPairs:
+    """Pairs matched by at least ``k`` of ``rules`` (default: a majority), within ``a`` or from ``a`` to ``b``."""
+    k = default_vote(rules) if k is None else k
+    if not 1 <= k <= len(rules):
+        raise MatchError(f"--vote must be between 1 and the number of algorithms ({len(rules)}), got {k}")
+    other = a if b is None else b
+    keys = []
+    for rule in rules:
+        pairs = find_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b)
+        keys.append(pairs.i * len(other) + pairs.j)
+    unique, votes = np.unique(np.concatenate(keys), return_counts=True)
+    keep = votes >= k
+    i, j = np.divmod(unique[keep], max(len(other), 1))
+    distance = np.array([pair_distances(a.hashes[r.algorithm], other.hashes[r.algorithm], i, j) for r in rules],
+                        dtype=np.int32).reshape(len(rules), len(i))
+    return VotedPairs(i.astype(np.int64), j.astype(np.int64), votes[keep].astype(np.int32), distance)

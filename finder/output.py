@@ -15,6 +15,8 @@ import json
 import sys
 from typing import IO, Any, Iterable, Iterator, Sequence
 
+import numpy as np
+
 from finder.atomic import atomic_write
 
 FORMATS = ("csv", "json", "jsonl")
@@ -53,6 +55,11 @@ def write_rows(stream: IO[bytes], header: Sequence[str], rows: Iterable[Sequence
         raise ValueError(f"unknown format {fmt!r}")
 
 
+def write_json(stream: IO[bytes], value: Any) -> None:
+    """Write one JSON document (indented, UTF-8, undecodable bytes escaped)."""
+    stream.write(_json_bytes(value, indent=1) + b"\n")
+
+
 def write_json_array(stream: IO[bytes], items: Iterable[Any]) -> None:
     """Write a JSON array one item per line, streaming (no list of all items is built)."""
     stream.write(b"[")
@@ -69,6 +76,19 @@ def pair_rows(i, j, distance, paths_a, paths_b, bits: int) -> Iterator[tuple[str
     """Rows of matching pairs: both paths, Hamming distance, similarity = 1 - distance / bits."""
     for a, b, d in zip(i.tolist(), j.tolist(), distance.tolist()):
         yield str(paths_a[a]), str(paths_b[b]), d, round(1.0 - d / bits, 6)
+
+
+def voted_pair_header(rules) -> tuple[str, ...]:
+    return ("path_a", "path_b", "votes", *(f"distance_{r.algorithm}" for r in rules), "similarity")
+
+
+def voted_pair_rows(voted, rules, paths_a, paths_b) -> Iterator[tuple]:
+    """Rows of voted pairs: paths, votes, each algorithm's distance, mean similarity."""
+    bits = np.array([r.bits for r in rules], dtype=np.float64)[:, None]
+    similarity = np.round(1.0 - (voted.distance / bits).mean(axis=0), 6)
+    for k, (a, b) in enumerate(zip(voted.i.tolist(), voted.j.tolist())):
+        yield (str(paths_a[a]), str(paths_b[b]), int(voted.votes[k]), *voted.distance[:, k].tolist(),
+               float(similarity[k]))
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:

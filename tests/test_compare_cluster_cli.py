@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli import cli
-from tests.helpers import brute_distances, planted, synthetic_hashset
+from tests.helpers import brute_components, brute_distances, planted, synthetic_hashset
 
 PATHS = [f"img {k:02d}, \"q\"\n{k}.jpg" for k in range(30)]  # spaces, commas, quotes, newlines
 
@@ -161,3 +161,42 @@ def test_mismatched_sets_are_refused(hashfile, tmp_path):
     synthetic_hashset(["x.jpg"], {"ahash": np.zeros((1, 1))}).save(tmp_path / "other.npz")
     result = run("compare", hashfile[0], tmp_path / "other.npz", "-a", "find", "-d", "3")
     assert result.exit_code == 2 and "second hash file has no find hashes (it has ahash)" in result.stderr
+
+
+def test_compare_vote_equals_brute_force(hashfile):
+    path, words = hashfile
+    d_find, d_dhash = brute_distances(words, words), brute_distances(words[:, :1], words[:, :1])
+    for vote, need in (("1", 1), ("2", 2), (None, 2)):  # default: majority of 2 = 2
+        args = ["compare", path, "-t", "find=0.12", "-d", "dhash=12", "--format", "jsonl"] + (["--vote", vote] if vote else [])
+        rows = [json.loads(line) for line in run(*args).stdout.splitlines()]
+        expected = []
+        for a in range(30):
+            for b in range(a + 1, 30):
+                votes = int(d_find[a, b] <= 30) + int(d_dhash[a, b] <= 12)
+                if votes >= need:
+                    expected.append({"path_a": PATHS[a], "path_b": PATHS[b], "votes": votes,
+                                     "distance_find": int(d_find[a, b]), "distance_dhash": int(d_dhash[a, b]),
+                                     "similarity": round(1 - (d_find[a, b] / 256 + d_dhash[a, b] / 64) / 2, 6)})
+        assert rows == expected
+
+
+def test_cluster_with_vote_groups_the_voted_graph(hashfile):
+    path, words = hashfile
+    d_find, d_dhash = brute_distances(words, words), brute_distances(words[:, :1], words[:, :1])
+    for vote in (1, 2):
+        groups = json.loads(run("cluster", path, "-a", "find", "-a", "dhash", "-t", "0.12", "--vote", vote).stdout)
+        votes = (d_find <= 30).astype(int) + (d_dhash <= 7)
+        edges = [(a, b) for a in range(30) for b in range(a + 1, 30) if votes[a, b] >= vote]
+        expected = sorted(sorted(PATHS[k] for k in c) for c in brute_components(30, edges) if len(c) > 1)
+        assert sorted(sorted(m["path"] for m in g["members"]) for g in groups) == expected
+
+
+@pytest.mark.parametrize("args,message", [
+    (["-t", "find=abc"], "is not a number or ALGO=VALUE"),
+    (["-t", "md5=0.3"], "unknown algorithm 'md5'"),
+    (["-d", "dhash=-1"], "is negative"),
+    (["-a", "find", "-a", "dhash", "--vote", "3"], "--vote must be between 1 and the number of algorithms (2)"),
+])
+def test_vote_argument_errors(hashfile, args, message):
+    result = run("compare", hashfile[0], *args)
+    assert result.exit_code == 2 and message in result.stderr
