@@ -20,7 +20,9 @@ def test_threshold_is_distance_over_bits_at_or_below(bits, threshold, expected):
 
 
 def test_radius_defaults_and_errors():
-    assert radius(256, algorithm="find") == 99 and radius(64, algorithm="dhash") == 10
+    # the documented defaults: find 0.375, dhash 0.22, ahash 0.05
+    assert radius(256, algorithm="find") == 96 and radius(64, algorithm="dhash") == 14
+    assert radius(64, algorithm="ahash") == 3
     assert radius(64, max_distance=64) == 64
     for kwargs in ({"threshold": 1.5}, {"threshold": -0.1}, {"max_distance": 65}, {"threshold": 0.1, "max_distance": 3}):
         with pytest.raises(MatchError):
