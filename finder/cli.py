@@ -13,6 +13,8 @@ from finder import __version__
 from finder import algorithms as _algorithms
 from finder.files import find_images
 from finder.hashing import hash_paths
+from finder.bench import render_tables as render_bench
+from finder.bench import run_bench
 from finder.evaluate import (CURVE_HEADER, DEFAULT_GROUP_PATTERN, TruthError, curve_rows, evaluate, render_tables,
                              truth_from_csv, truth_from_pattern)
 from finder.groups import LINKAGES
@@ -322,6 +324,47 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
             write_json(stream, result.to_dict())
         else:
             print_tables(stream, render_tables(result))
+
+
+def int_list(text: str) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise click.BadParameter(f"{text!r} is not a comma-separated list of integers") from None
+    if not values or min(values) < 1:
+        raise click.BadParameter(f"{text!r} needs positive integers")
+    return values
+
+
+@cli.command("bench")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@algorithm_option(True, "Algorithms to measure (default: all five).")
+@click.option("--jobs", "jobs", default=None, metavar="1,2,...",
+              help="Worker counts for the throughput test [default: 1 and all cores].")
+@click.option("--sizes", default="100,1000,10000", show_default=True, metavar="N,N,...",
+              help="Collection sizes for the growth test (compare beyond the folder's size uses synthetic hashes).")
+@click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Runs per measurement.")
+@click.option("--sample", type=click.IntRange(min=1), default=200, show_default=True,
+              help="Images (evenly spaced) for the per-image and memory measurements.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON instead of tables.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress messages.")
+def bench_command(paths, algorithms, jobs, sizes, repeat, sample, as_json, quiet) -> None:
+    """What hashing and matching cost on your images: time per stage, memory, scaling.
+
+    Per algorithm: median per-image time split into decode, prepare
+    (resize/convert) and hash, FINd stage by stage, and peak memory per worker.
+    Scaling: throughput per --jobs value; hashing and all-pairs compare time per
+    --sizes value with the fitted growth exponent (about 1 and 2).
+    """
+    reporter = Reporter(quiet)
+    job_counts = int_list(jobs) if jobs else sorted({1, os.cpu_count() or 1})
+    result = run_bench(list(paths), [a.lower() for a in algorithms] or list(_algorithms.ALGORITHMS), job_counts,
+                       int_list(sizes), repeat=repeat, sample=sample, progress=reporter.info)
+    with open_output(None) as stream:
+        if as_json:
+            write_json(stream, result)
+        else:
+            print_tables(stream, render_bench(result))
 
 
 def print_tables(stream, tables) -> None:
