@@ -5,7 +5,7 @@ truth (``ground_truth.csv`` in the folder when present, else group ids from
 file names), benchmarks their cost, and writes a Markdown report with the
 tables, the evaluation plot and a short recommendation.
 
-    python examples/assessment.py [FOLDER] [--out assessment] [--jobs 1,2] [--sizes 100,1000,10000]
+    python examples/assessment.py [FOLDER] [--out assessment] [--jobs 1,2] [--sizes 1000,10000,100000]
 
 FOLDER defaults to ../shared/corpus/images when it exists, else the bundled
 examples/images.
@@ -86,7 +86,7 @@ def main() -> None:
     parser.add_argument("folder", nargs="?", default=str(CORPUS if CORPUS.is_dir() else HERE / "images"))
     parser.add_argument("--out", default="assessment", help="output folder for report.md, evaluation.png, hashes.npz")
     parser.add_argument("--jobs", default="1,2")
-    parser.add_argument("--sizes", default="100,1000,10000")
+    parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
     out = Path(args.out)
@@ -140,6 +140,10 @@ def main() -> None:
         "## Cost per image (median ms)",
         md_table(["hash", "decode", "prepare", "hash", "total"],
                  [[n, *(f"{per[n][k]:.3f}" for k in ("decode", "prepare", "hash", "total"))] for n in per]),
+        "## Memory per worker (MiB, fresh process hashing the sample)",
+        md_table(["hash", "after imports", "peak", "peak - after imports"],
+                 [[n, f"{m['baseline_mib']:.1f}", f"{m['peak_mib']:.1f}", f"{m['delta_mib']:.1f}"]
+                  for n, m in bench["memory"].items()]),
         "## Scaling",
         md_table(["jobs", "images/s", "speed-up"],
                  [[r["jobs"], f"{r['images_per_s']:.1f}", f"{r['speedup']:.2f}x"] for r in bench["jobs"]]),

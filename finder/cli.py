@@ -11,15 +11,15 @@ import click
 
 from finder import __version__
 from finder import algorithms as _algorithms
-from finder.files import find_images
-from finder.hashing import hash_paths
 from finder.bench import render_tables as render_bench
 from finder.bench import run_bench
 from finder.evaluate import (CURVE_HEADER, DEFAULT_GROUP_PATTERN, TruthError, curve_rows, evaluate, render_tables,
                              truth_from_csv, truth_from_pattern)
+from finder.files import find_images
 from finder.groups import LINKAGES
+from finder.hashing import hash_paths
 from finder.hashset import HashSetError, load
-from finder.matching import MatchError, cluster, find_pairs, make_rules, vote_pairs
+from finder.matching import MatchError, choose_algorithm, cluster, find_pairs, make_rules, vote_pairs
 from finder.output import (PAIR_HEADER, open_output, pair_rows, voted_pair_header, voted_pair_rows, write_groups,
                            write_json, write_rows)
 from finder.plot import PlotUnavailable, plot_evaluation
@@ -43,7 +43,7 @@ class FinderGroup(click.Group):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
-        except (HashSetError, MatchError) as exc:
+        except (HashSetError, MatchError, TruthError, PlotUnavailable) as exc:
             raise FinderError(str(exc)) from None
         except KeyboardInterrupt:
             click.echo("finder: interrupted; no output was changed", err=True)
@@ -58,15 +58,10 @@ class FinderGroup(click.Group):
             ctx.exit(0)
 
 
-def algorithm_option(multiple: bool, help: str):
-    return click.option(
-        "-a",
-        "--algorithm",
-        "algorithms" if multiple else "algorithm",
-        type=click.Choice(list(_algorithms.ALGORITHMS), case_sensitive=False),
-        multiple=multiple,
-        help=help,
-    )
+def algorithm_option(help: str):
+    """-a/--algorithm, repeatable, into the ``algorithms`` parameter."""
+    return click.option("-a", "--algorithm", "algorithms", multiple=True, help=help,
+                        type=click.Choice(list(_algorithms.ALGORITHMS), case_sensitive=False))
 
 
 @click.group(cls=FinderGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -85,7 +80,7 @@ def cli() -> None:
 
 @cli.command("hash")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
-@algorithm_option(True, "Hash algorithm; repeat for several (each image is decoded once). Default: find.")
+@algorithm_option("Hash algorithm; repeat for several (each image is decoded once). Default: find.")
 @click.option("-o", "--output", default=DEFAULT_HASHES, show_default=True, type=click.Path(dir_okay=False),
               help="Hash file to write (atomically).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -139,7 +134,7 @@ def hash_command(paths, algorithms, output, jobs, update, follow_symlinks, hidde
 
 @cli.command("show")
 @click.argument("hashfile", default=DEFAULT_HASHES, type=click.Path(dir_okay=False))
-@algorithm_option(True, "Only these algorithms (default: all in the file).")
+@algorithm_option("Only these algorithms (default: all in the file).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 @click.option("--errors", is_flag=True, help="List the skipped files and reasons (path,reason) instead.")
 def show_command(hashfile, algorithms, fmt, errors) -> None:
@@ -149,10 +144,7 @@ def show_command(hashfile, algorithms, fmt, errors) -> None:
         if errors:
             write_rows(stream, ("path", "reason"), ((e.path, e.reason) for e in hashset.errors), fmt)
             return
-        names = [a.lower() for a in algorithms] or hashset.algorithms
-        missing = [a for a in names if a not in hashset.bits]
-        if missing:
-            raise FinderError(f"{hashfile} has no {', '.join(missing)} hashes (it has {', '.join(hashset.algorithms)})")
+        names = [choose_algorithm(hashset, a, hashfile) for a in algorithms] or hashset.algorithms
         rows = ((str(p), a, hashset.hex(a, i)) for i, p in enumerate(hashset.paths) for a in names)
         write_rows(stream, ("path", "algorithm", "hex"), rows, fmt)
 
@@ -180,10 +172,10 @@ def parse_radii(values: tuple[str, ...], kind: type, option: str) -> dict[str | 
 def matching_options(function):
     """-a / -t / -d / --vote, shared by compare and cluster."""
     options = [
-        algorithm_option(True, "Algorithm(s) to match with (default: the file's only one). Several vote."),
+        algorithm_option("Algorithm(s) to match with (default: the file's only one). Several vote."),
         click.option("-t", "--threshold", "thresholds", multiple=True, metavar="[ALGO=]F",
                      help="Match when distance / bits <= F, for all or one algorithm "
-                          "(default: each algorithm's own, e.g. 0.39 for find)."),
+                          "(default: each algorithm's own, e.g. 0.375 for find)."),
         click.option("-d", "--max-distance", "max_distances", multiple=True, metavar="[ALGO=]D",
                      help="Match when the Hamming distance in bits is at most D."),
         click.option("--vote", type=click.IntRange(min=1), default=None,
@@ -294,11 +286,8 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     if truth and group_pattern:
         raise click.UsageError("give --truth or --group-pattern, not both")
     hashset = load(hashfile)
-    try:
-        labels = (truth_from_csv(hashset.paths, truth) if truth
-                  else truth_from_pattern(hashset.paths, group_pattern or DEFAULT_GROUP_PATTERN))
-    except TruthError as exc:
-        raise FinderError(str(exc)) from None
+    labels = (truth_from_csv(hashset.paths, truth) if truth
+              else truth_from_pattern(hashset.paths, group_pattern or DEFAULT_GROUP_PATTERN))
     # Algorithms: those named (-a, or ALGO= in -t/-d), else all in the file.  Those with a
     # threshold of their own or a global one are scored there, the others at their best F1.
     per_threshold = parse_radii(thresholds, float, "'--threshold'")
@@ -308,15 +297,9 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     given = {**per_threshold, **per_distance}
     fixed = [n for n in names if n in given or None in given]
     rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
-    try:
-        result = evaluate(hashset, labels, names, rules, vote)
-    except TruthError as exc:
-        raise FinderError(str(exc)) from None
+    result = evaluate(hashset, labels, names, rules, vote)
     if plot:
-        try:
-            plot_evaluation(result, plot)
-        except PlotUnavailable as exc:
-            raise FinderError(str(exc)) from None
+        plot_evaluation(result, plot)
     with open_output(output) as stream:
         if fmt == "csv":
             write_rows(stream, CURVE_HEADER, curve_rows(result), "csv")
@@ -338,10 +321,10 @@ def int_list(text: str) -> list[int]:
 
 @cli.command("bench")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
-@algorithm_option(True, "Algorithms to measure (default: all five).")
+@algorithm_option("Algorithms to measure (default: all five).")
 @click.option("--jobs", "jobs", default=None, metavar="1,2,...",
               help="Worker counts for the throughput test [default: 1 and all cores].")
-@click.option("--sizes", default="100,1000,10000", show_default=True, metavar="N,N,...",
+@click.option("--sizes", default="1000,10000,100000", show_default=True, metavar="N,N,...",
               help="Collection sizes for the growth test (compare beyond the folder's size uses synthetic hashes).")
 @click.option("--repeat", type=click.IntRange(min=1), default=3, show_default=True, help="Runs per measurement.")
 @click.option("--sample", type=click.IntRange(min=1), default=200, show_default=True,
