@@ -106,14 +106,6 @@ class Staged:
     hash: Callable[[Any], np.ndarray]
 
 
-def _find_prepare(image: Image.Image) -> np.ndarray:
-    # finder.algorithms.find.find_hash up to the kernel call.
-    small = find.thumbnail(image)
-    if small.mode != "RGB":
-        small = small.convert("RGB")
-    return np.asarray(small)
-
-
 def _find_hash(rgb: np.ndarray) -> np.ndarray:
     return find.find_from_rgb(rgb, find.DCT)
 
@@ -174,7 +166,7 @@ def _whash_hash(pixels: np.ndarray) -> np.ndarray:
 
 #: The staged version of every registered algorithm, by name.
 STAGED: dict[str, Staged] = {
-    "find": Staged(_find_prepare, _find_hash),
+    "find": Staged(find.prepare, _find_hash),
     "ahash": Staged(_ahash_prepare, _ahash_hash),
     "dhash": Staged(_dhash_prepare, _dhash_hash),
     "phash": Staged(_phash_prepare, _phash_hash),

@@ -133,14 +133,18 @@ def thumbnail(image: Image.Image) -> Image.Image:
     return small
 
 
-def find_hash(image: Image.Image) -> np.ndarray:
-    """FINd hash of a decoded Pillow image, as 4 packed uint64 words.
+def prepare(image: Image.Image) -> np.ndarray:
+    """The kernel's input: thumbnail first, then RGB, as an (H, W, 3) uint8 array.
 
-    ``image`` must be fully loaded; it is not modified.  Thumbnail first, then
-    convert to RGB (palette, alpha, CMYK, grey, 16-bit all go through Pillow's
-    ``convert``), as the reference does.
+    Palette, alpha, CMYK, grey and 16-bit images all go through Pillow's
+    ``convert("RGB")``, as the reference does.  ``image`` is not modified.
     """
     small = thumbnail(image)
     if small.mode != "RGB":
         small = small.convert("RGB")
-    return find_from_rgb(np.asarray(small), DCT)
+    return np.asarray(small)
+
+
+def find_hash(image: Image.Image) -> np.ndarray:
+    """FINd hash of a decoded, fully loaded Pillow image, as 4 packed uint64 words."""
+    return find_from_rgb(prepare(image), DCT)
