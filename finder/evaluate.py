@@ -139,6 +139,11 @@ class Curve:
         return {"distance": distance, "threshold": distance / self.bits, "tp": tp, "fp": fp, "tn": tn, "fn": fn,
                 "precision": precision, "recall": recall, "f1": f1, "accuracy": accuracy}
 
+    def rows(self) -> list[dict[str, float | int]]:
+        """One dict per threshold, with the keys of :meth:`table`."""
+        table = self.table()
+        return [dict(zip(table, values)) for values in zip(*(v.tolist() for v in table.values()))]
+
     def best(self) -> int:
         """The distance with the highest F1 (smallest on ties)."""
         return int(np.argmax(self.table()["f1"]))
@@ -275,8 +280,7 @@ class Evaluation:
                     **row,
                     "per_transform": self.per_transform.get(row["algorithm"], {}),
                     "grouping": self.grouping[row["algorithm"]],
-                    "curve": [dict(zip(t, vals)) for t in [self.curves[row["algorithm"]].table()]
-                              for vals in zip(*(v.tolist() for v in t.values()))],
+                    "curve": self.curves[row["algorithm"]].rows(),
                 }
                 for row in self.summary_rows()
             },
@@ -341,9 +345,8 @@ CURVE_HEADER = ("algorithm", "distance", "threshold", "tp", "fp", "tn", "fn", "p
 def curve_rows(evaluation: Evaluation) -> Iterable[tuple]:
     """Every algorithm's counts and scores at every threshold, for CSV."""
     for name, c in evaluation.curves.items():
-        table = c.table()
-        for values in zip(*(table[k].tolist() for k in CURVE_HEADER[1:])):
-            yield (name, *(round(v, 6) if isinstance(v, float) else v for v in values))
+        for row in c.rows():
+            yield (name, *(round(v, 6) if isinstance(v, float) else v for v in (row[k] for k in CURVE_HEADER[1:])))
 
 
 def render_tables(evaluation: Evaluation) -> list:

@@ -182,8 +182,7 @@ def hash_paths(
     names = tuple(dict.fromkeys(_algorithms.get(a).name for a in algorithms))
     specs = [_algorithms.get(a) for a in names]
     jobs = (os.cpu_count() or 1) if jobs is None else max(1, jobs)
-    report = HashReport(hashset=None)  # type: ignore[arg-type]
-    report.errors = list(errors)
+    report = HashReport(HashSet.empty({s.name: s.bits for s in specs}, exif_transpose), errors=list(errors))
 
     before = {str(p): i for i, p in enumerate(previous.paths)} if previous is not None else {}
     reusable = previous is not None and not rehash

@@ -78,6 +78,13 @@ class HashSet:
         if self.size.shape != (n,) or self.mtime_ns.shape != (n,):
             raise HashSetError("size and mtime_ns must have one entry per path")
 
+    @classmethod
+    def empty(cls, bits: dict[str, int], exif_transpose: bool = True) -> "HashSet":
+        """A HashSet with no files for algorithms of the given widths."""
+        return cls(paths=np.zeros(0, dtype="U1"), hashes={a: np.zeros((0, n_words(b)), np.uint64) for a, b in bits.items()},
+                   bits=dict(bits), size=np.zeros(0, np.int64), mtime_ns=np.zeros(0, np.int64),
+                   exif_transpose=exif_transpose)
+
     def __len__(self) -> int:
         return len(self.paths)
 

@@ -86,12 +86,6 @@ def find_pairs(
     return hamming.pairs_across(a.hashes[name], b.hashes[name], d)
 
 
-def distances_to(words: np.ndarray, index: int, members: np.ndarray) -> np.ndarray:
-    """Hamming distances from row ``index`` to each row in ``members``."""
-    x = np.bitwise_xor(words[members], words[index])
-    return np.bitwise_count(x).sum(axis=1).astype(np.int64)
-
-
 def cluster(
     hashset: HashSet,
     algorithm: str | None = None,
@@ -116,7 +110,7 @@ def cluster(
         if len(indices) < min_size:
             continue
         rep = indices[0]
-        dist = distances_to(words, rep, indices)
+        dist = pair_distances(words, words, np.full(len(indices), rep), indices)
         order = np.lexsort((paths[indices], dist))
         order = np.concatenate([[0], order[order != 0]])
         members = [Member(str(paths[indices[k]]), int(dist[k])) for k in order]

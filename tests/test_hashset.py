@@ -48,10 +48,10 @@ def test_file_layout_is_plain_arrays(tmp_path):
 
 
 def test_empty_hashset_round_trips(tmp_path):
-    empty = HashSet(paths=np.zeros(0, dtype="U1"), hashes={"find": np.zeros((0, 4), np.uint64)},
-                    bits={"find": 256}, size=np.zeros(0, np.int64), mtime_ns=np.zeros(0, np.int64))
-    empty.save(tmp_path / "e.npz")
-    assert len(load(str(tmp_path / "e.npz"))) == 0
+    HashSet.empty({"find": 256, "dhash": 64}).save(tmp_path / "e.npz")
+    loaded = load(str(tmp_path / "e.npz"))
+    assert len(loaded) == 0 and loaded.bits == {"find": 256, "dhash": 64}
+    assert loaded.hashes["find"].shape == (0, 4) and loaded.hashes["dhash"].shape == (0, 1)
 
 
 def test_failed_save_keeps_previous_file_and_leaves_no_temp(tmp_path, monkeypatch):
