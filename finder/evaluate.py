@@ -28,7 +28,7 @@ import numpy as np
 from finder import hamming
 from finder.groups import LINKAGES, group_indices
 from finder.hashset import HashSet
-from finder.matching import Rule, default_vote, pair_distances, vote_pairs
+from finder.matching import Rule, choose_algorithm, default_vote, pair_distances, vote_pairs
 
 DEFAULT_GROUP_PATTERN = r"^(\d+)_"
 
@@ -305,7 +305,7 @@ def evaluate(
     vote : with several algorithms, score only this K of the vote; by default
         every K from 1 to the number of algorithms.
     """
-    names = [a.lower() for a in (algorithms or hashset.algorithms)]
+    names = [choose_algorithm(hashset, a) for a in (algorithms or hashset.algorithms)]
     labelled = truth.labelled
     if len(labelled) < 2:
         raise TruthError(f"only {len(labelled)} of {len(hashset)} images have a group label; nothing to evaluate")

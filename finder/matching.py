@@ -144,12 +144,10 @@ def make_rules(
     algorithm without a value of its own; an algorithm with neither uses its
     default threshold.  With no algorithm named at all, the file's only one.
     """
-    thresholds = dict(thresholds or {})
-    max_distances = dict(max_distances or {})
-    named = [a.lower() for a in algorithms] + [k.lower() for k in (*thresholds, *max_distances) if k is not None]
+    thresholds = {(k.lower() if k else None): v for k, v in (thresholds or {}).items()}
+    max_distances = {(k.lower() if k else None): v for k, v in (max_distances or {}).items()}
+    named = [a.lower() for a in algorithms] + [k for k in (*thresholds, *max_distances) if k]
     names = list(dict.fromkeys(named)) or [choose_algorithm(hashset, None)]
-    thresholds = {(k.lower() if k else None): v for k, v in thresholds.items()}
-    max_distances = {(k.lower() if k else None): v for k, v in max_distances.items()}
     rules = []
     for name in names:
         name = choose_algorithm(hashset, name)

@@ -183,6 +183,8 @@ def test_cli_plot(labelled_file, tmp_path):
     (["--group-pattern", "("], "bad --group-pattern"),
     (["--group-pattern", "^(zzz)"], "nothing to evaluate"),
     (["--vote", "3"], "--vote must be between 1 and the number of algorithms (2)"),
+    (["-a", "find"], "has no find hashes (it has dhash, ahash)"),
+    (["-t", "phash=0.2"], "has no phash hashes (it has dhash, ahash)"),
 ])
 def test_cli_errors(labelled_file, args, message):
     result = run("evaluate", labelled_file, *args)
