@@ -164,3 +164,17 @@ def test_python_dash_m_and_version():
 def test_usage_errors_exit_2(args, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert run(*args).exit_code == 2
+
+
+def test_heic_files_are_found_and_hashed_with_the_heif_extra(tmp_path):
+    pillow_heif = pytest.importorskip("pillow_heif")
+    pillow_heif.register_heif_opener()
+    pixels = np.random.default_rng(3).integers(0, 256, (64, 80, 3), dtype=np.uint8)
+    Image.fromarray(pixels).save(tmp_path / "photo.HEIC", format="HEIF", quality=90)
+    found, _ = find_images([str(tmp_path)])
+    assert found == [str(tmp_path / "photo.HEIC")]
+    report = hash_paths(found, ["find", "dhash"], jobs=1)
+    assert report.errors == []
+    with Image.open(tmp_path / "photo.HEIC") as image:
+        image.load()
+        assert str(imagehash.dhash(image)) == report.hashset.hex("dhash", 0)
