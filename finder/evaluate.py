@@ -324,14 +324,18 @@ def evaluate(
         label = truth.labels[labelled]
         ks = [vote] if vote else range(1, len(names) + 1)
         rule_list = [chosen[n] for n in names]
+        # Pairs with at least K votes are those with at least min(ks) votes filtered by K:
+        # one matching run per algorithm serves every K.
+        counted = vote_pairs(labelled_set, rule_list, min(ks))
+        same = label[counted.i] == label[counted.j]
+        best_single = max(c.at(chosen[n].max_distance)["f1"] for n, c in curves.items())
         for k in ks:
-            voted = vote_pairs(labelled_set, rule_list, k)
-            tp = int((label[voted.i] == label[voted.j]).sum())
-            scores = pair_scores(tp, len(voted) - tp, first.positives, first.negatives)
+            enough = counted.votes >= k
+            tp = int((same & enough).sum())
+            scores = pair_scores(tp, int(enough.sum()) - tp, first.positives, first.negatives)
             votes.append({"k": k, "of": names, "default": k == default_vote(rule_list),
                           "thresholds": {n: chosen[n].threshold for n in names}, **scores,
-                          "beats_best_single": scores["f1"] > max(c.at(chosen[n].max_distance)["f1"]
-                                                                   for n, c in curves.items())})
+                          "beats_best_single": scores["f1"] > best_single})
     return Evaluation(
         n_images=len(hashset), n_labelled=len(labelled), n_groups=len(np.unique(truth.labels[labelled])),
         positives=first.positives, negatives=first.negatives, curves=curves, chosen=chosen,
