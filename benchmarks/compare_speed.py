@@ -1,4 +1,4 @@
-"""Speed of finder.hamming.pairs_within, and FAISS IndexBinaryFlat doing the same job.
+"""Speed of finder.pairs.pairs_within (cpu backend), and FAISS IndexBinaryFlat doing the same job.
 
 For every size n and every case (64-bit hashes at D=10, 256-bit at D=31 and
 D=100) the script builds seeded random hashes with planted near duplicates and
@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import os
 import resource
 import statistics
 import subprocess
@@ -78,7 +79,7 @@ def run_case(engine: str, n: int, bits: int, d: int, repeat: int, check: bool) -
     x = make_hashes(n, bits)
     out: dict = {"engine": engine, "n": n, "bits": bits, "D": d, "threads": threads}
     if engine == "finder":
-        from finder.hamming import pairs_within
+        from finder.pairs import pairs_within
 
         t = time.perf_counter()
         pairs_within(x[: min(n, 2000)], d)  # JIT compile / cache load
@@ -198,9 +199,13 @@ def main(argv: list[str] | None = None) -> int:
 def _print_row(row: dict, header: bool) -> None:
     f = row["finder"]
     if header:
+        from finder.bench import cpu_model  # imported here: workers measure their memory without it
+
+        print(f"cpu: {cpu_model()}, {os.cpu_count()} CPUs")
         print(f"threads: {f['threads']} (numba; FAISS set to the same via omp_set_num_threads)")
         print(
-            f"{'n':>8} {'bits':>4} {'D':>4} {'matches':>9} | {'finder s':>9} {'Gpairs/s':>8} {'peak MiB':>8} {'warmup s':>8}"
+            f"{'n':>8} {'bits':>4} {'D':>4} {'matches':>9} | {'finder s':>9} {'Gpairs/s':>8} {'peak MiB':>8}"
+            f" {'warmup s':>8}"
             f" | {'faiss s':>8} {'Gpairs/s':>8} {'peak MiB':>8} | {'ratio':>6} same"
         )
     line = (

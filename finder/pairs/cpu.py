@@ -1,18 +1,23 @@
-"""All-pairs Hamming matching over packed hashes, compiled with numba.
+"""The ``cpu`` backend of :mod:`finder.pairs`: all-pairs Hamming search compiled with numba.
 
 Hashes are ``uint64[n, words]`` rows (see :mod:`finder.bits`); the Hamming
 distance of two rows is the popcount of their XOR summed over the words, so the
 bit order inside a word does not matter here.
 
-Public functions
-----------------
+Backend functions
+-----------------
+Called by :mod:`finder.pairs`, which validates the inputs first (C-contiguous
+``uint64[n, w]``, a radius in ``[0, 64 w]``, labels ``int64[n]``); the
+contract's guarantees are documented there.
+
 :func:`pairs_within`
-    every pair ``i < j`` of one set with distance ``<= max_distance``.
+    every pair ``i < j`` of one set with distance ``<= radius``.
 :func:`pairs_across`
-    every pair ``(ia, ib)`` between two sets with distance ``<= max_distance``.
+    every pair ``(ia, ib)`` between two sets with distance ``<= radius``.
 :func:`distance_histogram`
-    distance histogram of all ``n (n - 1) / 2`` pairs, split by whether the
-    two rows carry the same label (for precision/recall at every threshold).
+    distance histogram of all ``n (n - 1) / 2`` pairs over the full word
+    width, split by whether the two rows carry the same label (for
+    precision/recall at every threshold).
 
 How it is fast
 --------------
@@ -50,15 +55,15 @@ How it is fast
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
 
 import numba
 import numpy as np
 from numba import njit, prange, types
 from numba.core.extending import intrinsic
 
-__all__ = ["Pairs", "pairs_within", "pairs_across", "distance_histogram"]
+from finder.pairs import Pairs
+
+__all__ = ["distance_histogram", "pairs_across", "pairs_within"]
 
 # Query rows per chunk (one unit of parallel work and one output slot).
 _BLOCK_ROWS = 128
@@ -72,35 +77,6 @@ _BUFFER_BYTES = 256 * 2**20
 # Bytes per stored match: i (int64) + j (int64) + distance (int32).
 _MATCH_BYTES = 20
 _BIG = np.uint64(1 << 62)
-
-
-@dataclass(frozen=True)
-class Pairs:
-    """Matching pairs, sorted lexicographically by ``(i, j)``.
-
-    ``len(pairs)`` is the number of pairs; ``i, j, d = pairs`` unpacks the
-    three arrays.
-
-    Attributes
-    ----------
-    i : int64[m]
-        Row in the first (or only) set.
-    j : int64[m]
-        Row in the second set (for :func:`pairs_within`, also the only set;
-        always ``i < j`` there).
-    distance : int32[m]
-        Hamming distance of the pair.
-    """
-
-    i: np.ndarray
-    j: np.ndarray
-    distance: np.ndarray
-
-    def __len__(self) -> int:
-        return int(self.i.shape[0])
-
-    def __iter__(self) -> Iterator[np.ndarray]:
-        return iter((self.i, self.j, self.distance))
 
 
 @intrinsic
@@ -314,26 +290,6 @@ def _hist_kernel(cols, labels, chunks, groups, hist):
 # --------------------------------------------------------------------------
 
 
-def _check_words(x: np.ndarray, name: str) -> np.ndarray:
-    if not isinstance(x, np.ndarray):
-        raise ValueError(f"{name} must be a numpy array, got {type(x).__name__}")
-    if x.dtype != np.uint64:
-        raise ValueError(f"{name} must have dtype uint64, got {x.dtype}")
-    if x.ndim != 2:
-        raise ValueError(f"{name} must be 2-D (n, words), got {x.ndim}-D with shape {x.shape}")
-    if x.shape[1] < 1:
-        raise ValueError(f"{name} must have at least one word per row, got shape {x.shape}")
-    return x
-
-
-def _check_radius(max_distance: int) -> int:
-    if isinstance(max_distance, (bool, np.bool_)) or not isinstance(max_distance, (int, np.integer)):
-        raise ValueError(f"max_distance must be an integer, got {max_distance!r}")
-    if max_distance < 0:
-        raise ValueError(f"max_distance must be >= 0, got {max_distance}")
-    return int(max_distance)
-
-
 def _columns(x: np.ndarray) -> np.ndarray:
     """Word-major copy ``cols[w, k] = x[k, w]`` (C-contiguous, uint64[words, n])."""
     return np.ascontiguousarray(x.T)
@@ -359,10 +315,6 @@ def _interleaved(nc: int) -> np.ndarray:
     order[0::2] = np.arange((nc + 1) // 2)
     order[1::2] = np.arange(nc - 1, (nc + 1) // 2 - 1, -1)
     return order
-
-
-def _empty_pairs() -> Pairs:
-    return Pairs(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32))
 
 
 def _run_pairs(a_cols: np.ndarray, b_cols: np.ndarray, triangular: bool, dmax: int) -> Pairs:
@@ -429,7 +381,7 @@ def _run_pairs(a_cols: np.ndarray, b_cols: np.ndarray, triangular: bool, dmax: i
         s = e
 
     if not pieces:
-        return _empty_pairs()
+        return Pairs.empty()
     keys = sorted(pieces)
     i = np.concatenate([pieces[c][0] for c in keys])
     j = np.concatenate([pieces[c][1] for c in keys])
@@ -437,16 +389,15 @@ def _run_pairs(a_cols: np.ndarray, b_cols: np.ndarray, triangular: bool, dmax: i
     return Pairs(i, j, d)
 
 
-def pairs_within(words: np.ndarray, max_distance: int) -> Pairs:
-    """Every pair ``i < j`` of one set with Hamming distance ``<= max_distance``.
+def pairs_within(words: np.ndarray, radius: int) -> Pairs:
+    """Every pair ``i < j`` of one set with Hamming distance ``<= radius``.
 
     Parameters
     ----------
     words : uint64[n, w]
-        Packed hashes, one row per image (made C-contiguous if needed).
-    max_distance : int
-        Inclusive radius, ``>= 0``.  Values beyond the hash width match every
-        pair.
+        Packed hashes, one row per image (validated by :mod:`finder.pairs`).
+    radius : int
+        Inclusive radius in ``[0, 64 w]``.
 
     Returns
     -------
@@ -458,22 +409,15 @@ def pairs_within(words: np.ndarray, max_distance: int) -> Pairs:
     -----
     Compares all ``n (n - 1) / 2`` pairs in parallel (numba threads); memory is
     ``O(n + m)``.
-
-    Raises
-    ------
-    ValueError
-        If ``words`` is not a 2-D uint64 array or ``max_distance`` is negative.
     """
-    words = _check_words(words, "words")
-    dmax = _check_radius(max_distance)
     if words.shape[0] < 2:
-        return _empty_pairs()
+        return Pairs.empty()
     cols = _columns(words)
-    return _run_pairs(cols, cols, True, dmax)
+    return _run_pairs(cols, cols, True, radius)
 
 
-def pairs_across(a: np.ndarray, b: np.ndarray, max_distance: int) -> Pairs:
-    """Every pair ``(ia, ib)`` of two sets with Hamming distance ``<= max_distance``.
+def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
+    """Every pair ``(ia, ib)`` of two sets with Hamming distance ``<= radius``.
 
     Parameters
     ----------
@@ -481,80 +425,47 @@ def pairs_across(a: np.ndarray, b: np.ndarray, max_distance: int) -> Pairs:
         Packed hashes of the first set.
     b : uint64[nb, w]
         Packed hashes of the second set; same number of words as ``a``.
-    max_distance : int
-        Inclusive radius, ``>= 0``.
+    radius : int
+        Inclusive radius in ``[0, 64 w]``.
 
     Returns
     -------
     Pairs
         ``i`` indexes ``a``, ``j`` indexes ``b`` (int64[m]), ``distance``
         int32[m]; sorted by ``(i, j)``.
-
-    Raises
-    ------
-    ValueError
-        On wrong dtype/ndim, different word counts, or a negative radius.
     """
-    a = _check_words(a, "a")
-    b = _check_words(b, "b")
-    if a.shape[1] != b.shape[1]:
-        raise ValueError(
-            f"a and b must have the same number of words per hash, got {a.shape[1]} and {b.shape[1]}"
-        )
-    dmax = _check_radius(max_distance)
     if a.shape[0] == 0 or b.shape[0] == 0:
-        return _empty_pairs()
-    return _run_pairs(_columns(a), _columns(b), False, dmax)
+        return Pairs.empty()
+    return _run_pairs(_columns(a), _columns(b), False, radius)
 
 
-def distance_histogram(words: np.ndarray, labels: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+def distance_histogram(words: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Histogram of the distances of all pairs ``i < j``, split by label agreement.
-
-    Used to compute precision and recall for every threshold at once without
-    materialising any pair.
 
     Parameters
     ----------
     words : uint64[n, w]
         Packed hashes.
     labels : int64[n]
-        Ground-truth group of every row (rows with equal labels are true
-        duplicates).
-    bits : int
-        Hash width; ``64 * (w - 1) < bits <= 64 * w``.  Padding bits must be
-        zero (as :func:`finder.bits.pack_bits` leaves them).
+        Ground-truth group of every row (C-contiguous).
 
     Returns
     -------
-    same : int64[bits + 1]
+    same : int64[64 w + 1]
         ``same[d]`` = number of pairs at distance ``d`` with equal labels.
-    diff : int64[bits + 1]
+    diff : int64[64 w + 1]
         ``diff[d]`` = number of pairs at distance ``d`` with different labels.
-        ``same.sum() + diff.sum() == n (n - 1) / 2``.
+        :func:`finder.pairs.distance_histogram` cuts both to ``bits + 1``.
 
     Notes
     -----
     Parallel over row chunks with one small histogram per work group, so
     memory is ``O(bits * threads)`` besides the input.
     """
-    words = _check_words(words, "words")
-    labels = np.asarray(labels)
-    if labels.ndim != 1 or labels.shape[0] != words.shape[0]:
-        raise ValueError(f"labels must have shape ({words.shape[0]},), got {labels.shape}")
-    if not np.issubdtype(labels.dtype, np.integer):
-        raise ValueError(f"labels must be integers, got dtype {labels.dtype}")
-    labels = np.ascontiguousarray(labels, dtype=np.int64)
-    if isinstance(bits, (bool, np.bool_)) or not isinstance(bits, (int, np.integer)):
-        raise ValueError(f"bits must be an integer, got {bits!r}")
-    w = words.shape[1]
-    if not (64 * (w - 1) < bits <= 64 * w):
-        raise ValueError(f"bits={bits} does not fit {w} words per hash (needs {64 * (w - 1) + 1}..{64 * w})")
-    n = words.shape[0]
+    n, w = words.shape
     width = 64 * w
-    same = np.zeros(bits + 1, dtype=np.int64)
-    diff = np.zeros(bits + 1, dtype=np.int64)
     if n < 2:
-        return same, diff
+        return np.zeros(width + 1, dtype=np.int64), np.zeros(width + 1, dtype=np.int64)
     cols = _columns(words)
     nc = -(-n // _BLOCK_ROWS)
     order = _interleaved(nc)
@@ -565,10 +476,4 @@ def distance_histogram(words: np.ndarray, labels: np.ndarray, bits: int) -> tupl
     with numba.parallel_chunksize(1):
         _hist_kernel(cols, labels, order, groups, hist)
     total = hist.sum(axis=(0, 1))
-    diff_full = total[0::2]
-    same_full = total[1::2]
-    if diff_full[bits + 1 :].any() or same_full[bits + 1 :].any():
-        raise ValueError(f"some distances exceed bits={bits}: are the padding bits non-zero?")
-    same[:] = same_full[: bits + 1]
-    diff[:] = diff_full[: bits + 1]
-    return same, diff
+    return total[1::2].copy(), total[0::2].copy()
