@@ -5,16 +5,17 @@ finder on a large collection:
 
 ``per_image``
     How long does one image take with each algorithm, and is it the decoding,
-    the resizing or the hash itself?  Every algorithm is split into the same
-    three stages: *decode* (``Image.open`` + full load, as
-    :func:`finder.decode.open_image` does it), *prepare* (the resize/convert
-    step that turns the decoded image into the algorithm's small input array)
-    and *hash* (everything after that).  The staged versions are checked by
-    the test suite to give exactly the algorithm's own hash, so the split is
-    faithful rather than an approximation.
+    the resizing or the hash itself?  *decode* is ``Image.open`` + full load,
+    as :func:`finder.decode.open_image` does it; then the algorithm's own
+    stages from the registry (:mod:`finder.algorithms`) run one by one with
+    :func:`finder.algorithms.run_stages`, exactly as hashing runs them:
+    *prepare* is the sum of its Pillow resize/convert stages
+    (``Stage.prepare``), *hash* the sum of the others.  Nothing is copied
+    into this module, so what is timed is what hashes.
 ``find_stages``
-    FINd's own pipeline stage by stage (thumbnail, RGB, luma, blur, DCT,
-    median), to see which kernel to optimise next.
+    FINd's own pipeline stage by stage (thumbnail, RGB, luma, blur+decimate,
+    DCT, median bits; the same run as ``per_image``), to see which kernel to
+    optimise next.
 ``memory``
     Peak resident memory of one worker process per algorithm, so ``--jobs``
     can be chosen without running out of memory.
@@ -43,29 +44,27 @@ import subprocess
 import sys
 import time
 import warnings
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PIL import Image
 
 from finder import algorithms as _algorithms
-from finder.algorithms import find
-from finder.bits import pack_bits
 from finder.decode import FileError, open_image
 from finder.files import find_images
-from finder.hamming import pairs_within
 from finder.hashing import HashReport, hash_paths, warm_up
+from finder.pairs import pairs_within
 
 if TYPE_CHECKING:
     from rich.table import Table
 
 __all__ = [
     "FIND_STAGES",
-    "STAGED",
-    "Staged",
-    "find_hash_staged",
+    "PER_IMAGE_STAGES",
+    "cpu_model",
     "growth_exponent",
+    "measure_per_image",
+    "per_image_bench",
     "render_tables",
     "run_bench",
     "sample_paths",
@@ -73,148 +72,14 @@ __all__ = [
 
 Progress = Callable[[str], None]
 
-#: imagehash's default hash size (8 x 8 = 64 bits) and its resampling filter.
-HASH_SIZE = 8
-PHASH_HIGHFREQ = 4
-LANCZOS = Image.Resampling.LANCZOS
-
 #: Sizes above this are only compare-timed: hashing them would take too long by
 #: default (at ~10 ms per large photo, 10 000 images already take ~100 s per job).
 DEFAULT_HASH_CAP = 10_000
 
-#: FINd's stages in pipeline order, as reported in ``find_stages``.
-FIND_STAGES = ("decode", "thumbnail", "convert_rgb", "luma", "blur", "dct", "median_bits")
+#: FINd's stages in pipeline order, as reported in ``find_stages``: decoding, then the registered stages.
+FIND_STAGES = ("decode", *_algorithms.get("find").stage_names)
 
 PER_IMAGE_STAGES = ("decode", "prepare", "hash", "total")
-
-
-# --------------------------------------------------------------------------
-# Staged algorithms: prepare (resize/convert to an array) + hash (the rest)
-# --------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Staged:
-    """An algorithm split in two: ``hash(prepare(image))`` equals its ``hash_image(image)``.
-
-    ``prepare`` does the Pillow work (resize, mode conversion, conversion to a
-    NumPy array); ``hash`` does the arithmetic on that array and packs the
-    bits.  Neither modifies the image.
-    """
-
-    prepare: Callable[[Image.Image], Any]
-    hash: Callable[[Any], np.ndarray]
-
-
-def _find_hash(rgb: np.ndarray) -> np.ndarray:
-    return find.find_from_rgb(rgb, find.DCT)
-
-
-def _grey(image: Image.Image, size: tuple[int, int]) -> np.ndarray:
-    # The first line of every imagehash function: grey, then a Lanczos resize.
-    return np.asarray(image.convert("L").resize(size, LANCZOS))
-
-
-def _ahash_prepare(image: Image.Image) -> np.ndarray:
-    return _grey(image, (HASH_SIZE, HASH_SIZE))
-
-
-def _ahash_hash(pixels: np.ndarray) -> np.ndarray:
-    return pack_bits((pixels > np.mean(pixels)).ravel())
-
-
-def _dhash_prepare(image: Image.Image) -> np.ndarray:
-    return _grey(image, (HASH_SIZE + 1, HASH_SIZE))  # (width, height): one extra column
-
-
-def _dhash_hash(pixels: np.ndarray) -> np.ndarray:
-    return pack_bits((pixels[:, 1:] > pixels[:, :-1]).ravel())
-
-
-def _phash_prepare(image: Image.Image) -> np.ndarray:
-    side = HASH_SIZE * PHASH_HIGHFREQ
-    return _grey(image, (side, side))
-
-
-def _phash_hash(pixels: np.ndarray) -> np.ndarray:
-    import scipy.fftpack
-
-    dct = scipy.fftpack.dct(scipy.fftpack.dct(pixels, axis=0), axis=1)
-    low = dct[:HASH_SIZE, :HASH_SIZE]
-    return pack_bits((low > np.median(low)).ravel())
-
-
-def _whash_prepare(image: Image.Image) -> np.ndarray:
-    # image_scale defaults to the largest power of two <= the smaller side (at least hash_size).
-    scale = max(2 ** int(np.log2(min(image.size))), HASH_SIZE)
-    return _grey(image, (scale, scale))
-
-
-def _whash_hash(pixels: np.ndarray) -> np.ndarray:
-    import pywt
-
-    ll_max_level = int(np.log2(pixels.shape[0]))
-    dwt_level = ll_max_level - int(np.log2(HASH_SIZE))
-    values = pixels / 255.0
-    # remove_max_haar_ll: drop the lowest-frequency Haar coefficient.
-    coeffs = list(pywt.wavedec2(values, "haar", level=ll_max_level))
-    coeffs[0] *= 0
-    values = pywt.waverec2(coeffs, "haar")
-    low = pywt.wavedec2(values, "haar", level=dwt_level)[0]
-    return pack_bits((low > np.median(low)).ravel())
-
-
-#: The staged version of every registered algorithm, by name.
-STAGED: dict[str, Staged] = {
-    "find": Staged(find.prepare, _find_hash),
-    "ahash": Staged(_ahash_prepare, _ahash_hash),
-    "dhash": Staged(_dhash_prepare, _dhash_hash),
-    "phash": Staged(_phash_prepare, _phash_hash),
-    "whash": Staged(_whash_prepare, _whash_hash),
-}
-
-
-def find_hash_staged(image: Image.Image) -> tuple[np.ndarray, dict[str, float]]:
-    """FINd of a decoded image, run stage by stage with each stage timed.
-
-    Parameters
-    ----------
-    image : a fully loaded Pillow image (not modified).
-
-    Returns
-    -------
-    words : uint64[4], identical to ``find.find_hash(image)``.
-    seconds : wall time of each stage of :data:`FIND_STAGES` except ``decode``.
-        ``convert_rgb`` includes ``np.asarray``; ``luma`` and ``blur`` include
-        allocating their output arrays.
-    """
-    clock = time.perf_counter
-    t0 = clock()
-    small = find.thumbnail(image)
-    t1 = clock()
-    if small.mode != "RGB":
-        small = small.convert("RGB")
-    rgb = np.asarray(small)
-    t2 = clock()
-    lum = np.empty(rgb.shape[:2])
-    find.luma(rgb, lum)
-    t3 = clock()
-    samples = np.empty((find.GRID, find.GRID))
-    find.blur_samples(lum, samples)
-    t4 = clock()
-    coefficients = find.dct_16x16(samples, find.DCT)
-    t5 = clock()
-    words = find.median_bits(coefficients)
-    t6 = clock()
-    seconds = {
-        "thumbnail": t1 - t0,
-        "convert_rgb": t2 - t1,
-        "luma": t3 - t2,
-        "blur": t4 - t3,
-        "dct": t5 - t4,
-        "median_bits": t6 - t5,
-    }
-    return words, seconds
 
 
 # --------------------------------------------------------------------------
@@ -279,6 +144,19 @@ def _random_words(rng: np.random.Generator, n: int, bits: int) -> np.ndarray:
     return words
 
 
+def cpu_model() -> str:
+    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``, else "unknown"."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() == "model name" and value.strip():
+                    return value.strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "unknown"
+
+
 def _versions() -> dict[str, str]:
     import numba
     import PIL
@@ -289,7 +167,7 @@ def _versions() -> dict[str, str]:
         import imagehash
 
         imagehash_version = imagehash.__version__
-    except Exception:  # pragma: no cover - imagehash is a dependency
+    except ImportError:  # pragma: no cover - imagehash is a dependency
         imagehash_version = "?"
     return {
         "finder": finder.__version__,
@@ -306,60 +184,97 @@ def _versions() -> dict[str, str]:
 # --------------------------------------------------------------------------
 
 
-def _per_image(
-    sample: list[str], names: list[str], repeat: int, progress: Progress | None
+def _time_runs(
+    path: str, specs: list[_algorithms.Algorithm], repeat: int
+) -> dict[str, dict[str, list[float]]] | None:
+    """Seconds per run of decoding ``path`` once and running every algorithm's stages on it.
+
+    Returns ``{algorithm: {"decode": [...], stage: [...], ...}}``, one value per
+    run; None when the image cannot be decoded.  A stage's exception propagates.
+    """
+    runs: dict[str, dict[str, list[float]]] = {
+        a.name: {"decode": [], **{stage: [] for stage in a.stage_names}} for a in specs}
+    for _ in range(repeat):
+        start = time.perf_counter()
+        image = open_image(path)
+        decode = time.perf_counter() - start
+        if isinstance(image, FileError):
+            return None
+        try:
+            for algorithm in specs:
+                _, seconds = _algorithms.run_stages(algorithm, image)
+                runs[algorithm.name]["decode"].append(decode)
+                for stage, value in seconds.items():
+                    runs[algorithm.name][stage].append(value)
+        finally:
+            image.close()
+    return runs
+
+
+def _split_runs(algorithm: _algorithms.Algorithm, runs: dict[str, list[float]]) -> dict[str, float]:
+    """Median over runs of decode, prepare (the Pillow stages), hash (the others) and their total."""
+    columns: dict[str, list[float]] = {column: [] for column in PER_IMAGE_STAGES}
+    for k, decode in enumerate(runs["decode"]):
+        prepare = sum(runs[stage.name][k] for stage in algorithm.stages if stage.prepare)
+        hashing = sum(runs[stage.name][k] for stage in algorithm.stages if not stage.prepare)
+        for column, value in zip(PER_IMAGE_STAGES, (decode, prepare, hashing, decode + prepare + hashing)):
+            columns[column].append(value)
+    return {column: statistics.median(values) for column, values in columns.items()}
+
+
+def measure_per_image(
+    sample: list[str], names: list[str], repeat: int, progress: Progress | None = None
 ) -> tuple[dict, dict | None, list[str], list[str]]:
-    """Per-image stage medians for every algorithm, and FINd's fine stages."""
+    """Per-image stage medians for every algorithm, and FINd stage by stage.
+
+    Each image is decoded once per run and every algorithm's registered stages
+    run on it (:func:`finder.algorithms.run_stages`); an image is summarised
+    by its median over ``repeat`` runs, the sample by the median over images.
+
+    Parameters
+    ----------
+    sample : image paths.
+    names : registered algorithm names.
+    repeat : runs per image.
+    progress : called with a short message now and then.
+
+    Returns
+    -------
+    per_image : ``{algorithm: {decode, prepare, hash, total}}`` in ms.
+    find_stages : ``{stage: ms}`` for :data:`FIND_STAGES` plus ``total`` (their
+        sum), or None when ``"find"`` is not in ``names``.
+    measured, skipped : the paths measured, and those that could not be decoded or hashed.
+
+    Raises
+    ------
+    ValueError
+        When no image of the sample could be decoded and hashed.
+    """
+    specs = [_algorithms.get(name) for name in names]
     per: dict[str, dict[str, list[float]]] = {a: {s: [] for s in PER_IMAGE_STAGES} for a in names}
     fine: dict[str, list[float]] = {s: [] for s in FIND_STAGES}
     measured: list[str] = []
     skipped: list[str] = []
-    clock = time.perf_counter
     step = max(1, len(sample) // 10)
     for k, path in enumerate(sample):
         if k % step == 0:
             _say(progress, f"per-image stages: {k}/{len(sample)} images")
-        runs: dict[str, dict[str, list[float]]] = {a: {s: [] for s in PER_IMAGE_STAGES} for a in names}
-        fine_runs: dict[str, list[float]] = {s: [] for s in FIND_STAGES}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                for _ in range(repeat):
-                    t0 = clock()
-                    image = open_image(path)
-                    decode = clock() - t0
-                    if isinstance(image, FileError):
-                        raise ValueError(image.reason)
-                    try:
-                        for name in names:
-                            staged = STAGED[name]
-                            t0 = clock()
-                            prepared = staged.prepare(image)
-                            t1 = clock()
-                            staged.hash(prepared)
-                            t2 = clock()
-                            r = runs[name]
-                            r["decode"].append(decode)
-                            r["prepare"].append(t1 - t0)
-                            r["hash"].append(t2 - t1)
-                            r["total"].append(decode + t2 - t0)
-                        if "find" in names:
-                            _, seconds = find_hash_staged(image)
-                            fine_runs["decode"].append(decode)
-                            for stage, value in seconds.items():
-                                fine_runs[stage].append(value)
-                    finally:
-                        image.close()
-        except Exception:  # an image that cannot be decoded or hashed is left out, as hash_paths would
+                runs = _time_runs(path, specs, repeat)
+        except Exception:  # noqa: BLE001 - an image a stage fails on is left out, as hash_paths would
+            runs = None
+        if runs is None:
             skipped.append(path)
             continue
         measured.append(path)
-        for name in names:
-            for stage in PER_IMAGE_STAGES:
-                per[name][stage].append(statistics.median(runs[name][stage]))
-        if "find" in names:
+        for algorithm in specs:
+            for column, value in _split_runs(algorithm, runs[algorithm.name]).items():
+                per[algorithm.name][column].append(value)
+        if "find" in runs:
             for stage in FIND_STAGES:
-                fine[stage].append(statistics.median(fine_runs[stage]))
+                fine[stage].append(statistics.median(runs["find"][stage]))
     if not measured:
         raise ValueError("none of the sampled images could be decoded and hashed")
     per_image = {a: {s: _median_ms(per[a][s]) for s in PER_IMAGE_STAGES} for a in names}
@@ -576,13 +491,15 @@ def run_bench(
 
     ``meta``
         algorithms, image counts (found, sampled, measured, skipped), repeat,
-        cpu count, numba threads, library versions.
+        cpu model and count, numba threads, library versions.
     ``per_image``
         ``{algorithm: {decode, prepare, hash, total}}`` in ms: medians over the
         images of each image's median over ``repeat`` runs.  The image is
         decoded once per run and fed to every algorithm, so ``decode`` is the
         same cost each algorithm pays alone.  ``total`` is the median of the
         per-run sums, so it need not equal the sum of the stage medians.
+        *prepare* sums the algorithm's ``Stage.prepare`` stages (Pillow
+        resize/convert), *hash* the others; the stages are the registry's own.
     ``find_stages``
         ``{stage: ms}`` for :data:`FIND_STAGES` plus ``total`` (their sum);
         None when FINd is not among ``algorithms``.
@@ -634,18 +551,53 @@ def run_bench(
         On an unknown algorithm, non-positive jobs/sizes/repeat/sample, or
         when no image could be found or decoded.
     """
-    names = list(dict.fromkeys(_algorithms.get(a).name for a in algorithms)) or list(_algorithms.ALGORITHMS)
-    for name in names:
-        if name not in STAGED:  # pragma: no cover - every registered algorithm is staged
-            raise ValueError(f"no staged version of algorithm {name!r}")
+    names = _names(algorithms)
     for label, values in (("jobs", jobs), ("sizes", sizes)):
         if any(int(v) < 1 for v in values):
             raise ValueError(f"{label} must be positive integers, got {list(values)}")
-    if repeat < 1 or sample < 1:
-        raise ValueError("repeat and sample must be at least 1")
+    _check_counts(repeat, sample)
     jobs = [int(j) for j in jobs]
     sizes = [int(n) for n in sizes]
 
+    result, all_paths, measured = _per_image_phase(paths, names, repeat, sample, progress)
+    memory = _memory(measured, names, progress)
+    jobs_rows, known = _jobs(measured, names, jobs, repeat, progress) if jobs else ([], None)
+    sizes_result = _sizes(
+        all_paths, measured, names, sizes, max(jobs, default=1), repeat, hash_cap, seed, progress, known
+    )
+    return {**result, "memory": memory, "jobs": jobs_rows, "sizes": sizes_result}
+
+
+def per_image_bench(
+    paths: list[str],
+    algorithms: list[str],
+    *,
+    repeat: int = 3,
+    sample: int = 200,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """Only the per-image part of :func:`run_bench`: ``{meta, per_image, find_stages}``.
+
+    Parameters and the meaning of each key are those of :func:`run_bench`.
+    """
+    _check_counts(repeat, sample)
+    return _per_image_phase(paths, _names(algorithms), repeat, sample, progress)[0]
+
+
+def _names(algorithms: Sequence[str]) -> list[str]:
+    """Registered names, duplicates dropped; every algorithm when empty (ValueError on an unknown one)."""
+    return list(dict.fromkeys(_algorithms.get(a).name for a in algorithms)) or list(_algorithms.ALGORITHMS)
+
+
+def _check_counts(repeat: int, sample: int) -> None:
+    if repeat < 1 or sample < 1:
+        raise ValueError("repeat and sample must be at least 1")
+
+
+def _per_image_phase(
+    paths: list[str], names: list[str], repeat: int, sample: int, progress: Progress | None
+) -> tuple[dict, list[str], list[str]]:
+    """Find and sample the images, time them per image; the result so far, all paths and the measured ones."""
     _say(progress, "finding images")
     all_paths, _ = find_images(paths)
     if not all_paths:
@@ -655,12 +607,7 @@ def run_bench(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         warm_up(names)
-    per_image, find_stages, measured, skipped = _per_image(chosen, names, repeat, progress)
-    memory = _memory(measured, names, progress)
-    jobs_rows, known = _jobs(measured, names, jobs, repeat, progress) if jobs else ([], None)
-    sizes_result = _sizes(
-        all_paths, measured, names, sizes, max(jobs, default=1), repeat, hash_cap, seed, progress, known
-    )
+    per_image, find_stages, measured, skipped = measure_per_image(chosen, names, repeat, progress)
 
     import numba
 
@@ -672,18 +619,12 @@ def run_bench(
         "measured": len(measured),
         "skipped": len(skipped),
         "repeat": repeat,
+        "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "numba_threads": numba.get_num_threads(),
         "versions": _versions(),
     }
-    return {
-        "meta": meta,
-        "per_image": per_image,
-        "find_stages": find_stages,
-        "memory": memory,
-        "jobs": jobs_rows,
-        "sizes": sizes_result,
-    }
+    return {"meta": meta, "per_image": per_image, "find_stages": find_stages}, all_paths, measured
 
 
 # --------------------------------------------------------------------------
@@ -700,73 +641,98 @@ def render_tables(result: dict) -> list[Table]:
 
     One table each for per-image stage times (a row per algorithm), FINd's
     stages (a row per stage plus a total; left out when FINd was not run),
-    memory (a row per algorithm), worker scaling (a row per jobs value; left
-    out when empty) and size scaling (a row per size plus an exponent row;
-    left out when empty).
+    memory (a row per algorithm), worker scaling (a row per jobs value) and
+    size scaling (a row per size plus two exponent rows); a section that is
+    missing or empty (as in a :func:`per_image_bench` result) is left out.
+    Every table's caption names the CPU model and count.
 
     Returns
     -------
     list of ``rich.table.Table``.
     """
+    machine = _machine(result["meta"])
+    builders = (_per_image_table, _find_table, _memory_table, _jobs_table, _sizes_table)
+    tables = [table for build in builders if (table := build(result)) is not None]
+    for table in tables:
+        table.caption = machine if table.caption is None else f"{table.caption}\n{machine}"
+    return tables
+
+
+def _machine(meta: dict) -> str:
+    """"<CPU model>, <n> CPUs" for a result's meta (older results without a model: this machine's)."""
+    return f"{meta.get('cpu_model') or cpu_model()}, {meta.get('cpu_count') or '?'} CPUs"
+
+
+def _table(title: str, columns: Sequence[str], caption: str | None = None, label: bool = True) -> Table:
+    """A rich table, right-aligned but for the first column when it is a ``label`` (a name, not a number)."""
     from rich.table import Table  # imported here: only the terminal output needs rich
 
-    meta = result["meta"]
-    tables = []
+    table = Table(title=title, caption=caption)
+    for k, column in enumerate(columns):
+        table.add_column(column, justify="left" if k == 0 and label else "right")
+    return table
 
-    t = Table(title=f"Per image, ms (median of {meta['measured']} images x {meta['repeat']} runs)")
-    for column in ("algorithm", "decode", "prepare", "hash", "total"):
-        t.add_column(column, justify="left" if column == "algorithm" else "right")
+
+def _per_image_table(result: dict) -> Table:
+    meta = result["meta"]
+    t = _table(f"Per image, ms (median of {meta['measured']} images x {meta['repeat']} runs)",
+               ("algorithm", *PER_IMAGE_STAGES))
     for name, row in result["per_image"].items():
         t.add_row(name, *(_fmt(row[s]) for s in PER_IMAGE_STAGES))
-    tables.append(t)
+    return t
 
+
+def _find_table(result: dict) -> Table | None:
     stages = result.get("find_stages")
-    if stages:
-        t = Table(title="FINd stages, ms (median)")
-        t.add_column("stage")
-        t.add_column("ms", justify="right")
-        t.add_column("share", justify="right")
-        total = stages["total"] or float("nan")
-        for stage in FIND_STAGES:
-            t.add_row(stage, _fmt(stages[stage]), f"{100 * stages[stage] / total:.0f}%")
-        t.add_row("total", _fmt(stages["total"]), "100%", style="bold")
-        tables.append(t)
+    if not stages:
+        return None
+    t = _table("FINd stages, ms (median)", ("stage", "ms", "share"))
+    total = stages["total"] or float("nan")
+    for stage in FIND_STAGES:
+        t.add_row(stage, _fmt(stages[stage]), f"{100 * stages[stage] / total:.0f}%")
+    t.add_row("total", _fmt(stages["total"]), "100%", style="bold")
+    return t
 
-    t = Table(title=f"Memory per worker, MiB (RSS of a fresh process hashing {meta['measured']} images)")
-    for column in ("algorithm", "baseline", "import peak", "peak", "peak - baseline"):
-        t.add_column(column, justify="left" if column == "algorithm" else "right")
+
+def _memory_table(result: dict) -> Table | None:
+    if not result.get("memory"):
+        return None
+    t = _table(f"Memory per worker, MiB (RSS of a fresh process hashing {result['meta']['measured']} images)",
+               ("algorithm", "baseline", "import peak", "peak", "peak - baseline"))
     for name, row in result["memory"].items():
         t.add_row(name, *(_fmt(row[k], 1) for k in ("baseline_mib", "import_peak_mib", "peak_mib", "delta_mib")))
-    tables.append(t)
+    return t
 
-    if result["jobs"]:
-        t = Table(title=f"Throughput, {'+'.join(meta['algorithms'])} together ({meta['cpu_count']} CPUs)")
-        for column in ("jobs", "seconds", "images/s", "speed-up"):
-            t.add_column(column, justify="right")
-        for row in result["jobs"]:
-            t.add_row(str(row["jobs"]), _fmt(row["seconds"]), _fmt(row["images_per_s"], 1), f"{row['speedup']:.2f}x")
-        tables.append(t)
 
-    sizes = result["sizes"]
-    if sizes["rows"]:
-        names = list(sizes["radius"])
-        t = Table(
-            title=f"Growth with collection size (hashing with --jobs {sizes['jobs']}; compare = all pairs)",
-            caption="radius: " + ", ".join(f"{n} {r}" for n, r in sizes["radius"].items())
-            + f"; beyond {max(sizes['real'].values(), default=0):,} real hashes of the folder, seeded random ones",
-        )
-        t.add_column("n", justify="right")
-        t.add_column("hash s", justify="right")
-        t.add_column("images/s", justify="right")
-        for name in names:
-            t.add_column(f"{name} compare ms", justify="right")
-        for row in sizes["rows"]:
-            t.add_row(f"{row['n']:,}", _fmt(row["hash_s"]), _fmt(row["hash_images_per_s"], 0),
-                      *(_fmt(1e3 * row["compare_s"][n], 3) for n in names))
-        exponent = sizes["exponent"]
-        t.add_row("exponent", _fmt(exponent["hash"], 2), "",
-                  *(_fmt(exponent["compare"][n], 2) for n in names), style="bold")
-        last = sizes["exponent_last_two"]
-        t.add_row("last two", _fmt(last["hash"], 2), "", *(_fmt(last["compare"][n], 2) for n in names), style="bold")
-        tables.append(t)
-    return tables
+def _jobs_table(result: dict) -> Table | None:
+    if not result.get("jobs"):
+        return None
+    meta = result["meta"]
+    t = _table(f"Throughput, {'+'.join(meta['algorithms'])} together ({meta['cpu_count']} CPUs)",
+               ("jobs", "seconds", "images/s", "speed-up"), label=False)
+    for row in result["jobs"]:
+        t.add_row(str(row["jobs"]), _fmt(row["seconds"]), _fmt(row["images_per_s"], 1), f"{row['speedup']:.2f}x")
+    return t
+
+
+def _sizes_table(result: dict) -> Table | None:
+    sizes = result.get("sizes")
+    if not sizes or not sizes["rows"]:
+        return None
+    names = list(sizes["radius"])
+    t = _table(
+        f"Growth with collection size (hashing with --jobs {sizes['jobs']}; compare = all pairs)",
+        ("n", "hash s", "images/s", *(f"{name} compare ms" for name in names)),
+        caption="radius: " + ", ".join(f"{n} {r}" for n, r in sizes["radius"].items())
+        + f"; beyond {max(sizes['real'].values(), default=0):,} real hashes of the folder, seeded random ones",
+        label=False,
+    )
+    for row in sizes["rows"]:
+        t.add_row(f"{row['n']:,}", _fmt(row["hash_s"]), _fmt(row["hash_images_per_s"], 0),
+                  *(_fmt(1e3 * row["compare_s"][n], 3) for n in names))
+    exponent = sizes["exponent"]
+    t.add_row("exponent", _fmt(exponent["hash"], 2), "",
+              *(_fmt(exponent["compare"][n], 2) for n in names), style="bold")
+    last = sizes["exponent_last_two"]
+    t.add_row("last two", _fmt(last["hash"], 2), "", *(_fmt(last["compare"][n], 2) for n in names), style="bold")
+    return t

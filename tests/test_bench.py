@@ -1,4 +1,4 @@
-"""finder.bench: the shape of the result (never its timings), faithful stage splits, the exponent fit."""
+"""finder.bench: the shape of the result (never its timings), the registry's own stages timed, the exponent fit."""
 
 from __future__ import annotations
 
@@ -67,34 +67,51 @@ def decoded_images(images):
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_staged_hash_equals_algorithm_hash(name, images):
-    staged = bench.STAGED[name]
+def test_timed_stages_give_the_algorithms_own_hash(name, images):
     algorithm = _algorithms.get(name)
     for path, image in decoded_images(images):
-        expected = algorithm.hash_image(image)
-        got = staged.hash(staged.prepare(image))
-        assert got.dtype == np.uint64 and got.shape == (algorithm.words,)
-        assert np.array_equal(got, expected), path
+        words, seconds = _algorithms.run_stages(algorithm, image)
+        assert words.dtype == np.uint64 and words.shape == (algorithm.words,)
+        assert np.array_equal(words, algorithm.hash_image(image)), path
+        assert list(seconds) == list(algorithm.stage_names)
 
 
-def test_every_algorithm_is_staged():
-    assert set(bench.STAGED) == set(_algorithms.ALGORITHMS)
-
-
-def test_find_stages_equal_find_hash(images):
+def test_find_stages_are_the_registered_ones_and_equal_the_fused_path(images):
+    assert bench.FIND_STAGES == ("decode", "thumbnail", "rgb", "luma", "blur_decimate", "dct", "median_bits")
+    assert _algorithms.get("find").stages == find.STAGES
     for path, image in decoded_images(images):
-        words, seconds = bench.find_hash_staged(image)
-        assert np.array_equal(words, find.find_hash(image)), path
-        assert list(seconds) == list(bench.FIND_STAGES[1:])
+        words = find.find_hash(image)
+        assert np.array_equal(words, _algorithms.get("find").hash_image(image)), path
+        assert np.array_equal(words, find.find_from_rgb(find.prepare(image), find.DCT)), path
 
 
-def test_prepare_does_not_modify_the_image(images):
+def test_bench_copies_no_algorithm():
+    for name in ("STAGED", "Staged", "find_hash_staged", "LANCZOS", "HASH_SIZE"):
+        assert not hasattr(bench, name)
+
+
+def test_stages_do_not_modify_the_image(images):
     image = open_image(images[-2])
     before = (image.mode, image.size, image.tobytes())
-    for staged in bench.STAGED.values():
-        staged.prepare(image)
-    bench.find_hash_staged(image)
+    for name in NAMES:
+        _algorithms.run_stages(_algorithms.get(name), image)
     assert (image.mode, image.size, image.tobytes()) == before
+
+
+def test_per_image_columns_split_prepare_and_hash_stages(images):
+    specs = [_algorithms.get(n) for n in NAMES]
+    runs = bench._time_runs(images[0], specs, 1)
+    for algorithm in specs:
+        split = bench._split_runs(algorithm, runs[algorithm.name])
+        assert split["prepare"] == sum(runs[algorithm.name][s.name][0] for s in algorithm.stages if s.prepare)
+        assert split["hash"] == sum(runs[algorithm.name][s.name][0] for s in algorithm.stages if not s.prepare)
+        assert split["total"] == split["decode"] + split["prepare"] + split["hash"]
+    assert bench._time_runs(__file__, specs, 1) is None  # not an image
+
+
+def test_cpu_model_is_a_name():
+    model = bench.cpu_model()
+    assert isinstance(model, str) and model and "\n" not in model
 
 
 # ---- helpers -----------------------------------------------------------------
@@ -134,6 +151,7 @@ def test_meta(result, images):
     assert meta["n_images"] == len(images)
     assert meta["sample"] == 5 and meta["measured"] == 5 and meta["skipped"] == 0
     assert meta["cpu_count"] >= 1 and meta["numba_threads"] >= 1
+    assert meta["cpu_model"] == bench.cpu_model()
     assert set(meta["versions"]) >= {"finder", "numpy", "pillow", "numba"}
     assert result["_messages"], "progress was never called"
 
@@ -204,6 +222,16 @@ def test_render_tables_row_counts(result):
         2,  # jobs 1, 2
         2 + 2,  # sizes 4, 8 + exponent + last-two exponent
     ]
+    machine = f"{result['meta']['cpu_model']}, {result['meta']['cpu_count']} CPUs"
+    assert all(machine in str(t.caption) for t in tables)
+
+
+def test_per_image_bench_is_the_first_part_of_run_bench(images):
+    out = bench.per_image_bench([os.path.dirname(images[0])], ["find", "dhash"], repeat=1, sample=2)
+    assert list(out) == ["meta", "per_image", "find_stages"]
+    assert list(out["per_image"]) == ["find", "dhash"] and out["meta"]["measured"] == 2
+    assert list(out["find_stages"]) == [*bench.FIND_STAGES, "total"]
+    assert [t.row_count for t in bench.render_tables(out)] == [2, len(bench.FIND_STAGES) + 1]
 
 
 def test_hash_cap_and_no_find(tmp_path):

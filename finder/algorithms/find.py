@@ -11,7 +11,9 @@ decimate to 64x64, 16x16 DCT, median threshold.  Two observations make it fast:
   multiply-add into FMA without ``fastmath``, so the result is the reference's
   bit for bit.
 
-The kernels take the RGB pixel array; decoding and thumbnailing stay in Pillow.
+The hash is :data:`STAGES` run in order (thumbnail and RGB in Pillow, then one
+numba kernel per stage over an explicit output buffer); ``finder bench`` times
+these same stages.
 """
 
 from __future__ import annotations
@@ -21,6 +23,8 @@ import math
 import numpy as np
 from numba import njit
 from PIL import Image
+
+from finder.algorithms.base import Stage, apply_stages
 
 BITS = 256
 THUMBNAIL = (512, 512)
@@ -77,22 +81,29 @@ def blur_samples(lum: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover 
 
 
 @njit(cache=True, nogil=True)
-def dct_16x16(a: np.ndarray, d: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
-    """B = D A D^T with each sum over k ascending from 0.0 (the reference's order)."""
+def dct_into(a: np.ndarray, d: np.ndarray, t: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - numba
+    """``out`` = D A D^T (16x16) through the scratch ``t`` = D A (16x64), each sum over k ascending from 0.0."""
     nf, ng = d.shape
-    t = np.zeros((nf, ng))
+    t[:, :] = 0.0
     for i in range(nf):
         for k in range(ng):
             dik = d[i, k]
             for j in range(ng):  # independent sums per j: vectorises, same order per sum
                 t[i, j] += dik * a[k, j]
-    b = np.empty((nf, nf))
     for i in range(nf):
         for j in range(nf):
             s = 0.0
             for k in range(ng):
                 s += t[i, k] * d[j, k]
-            b[i, j] = s
+            out[i, j] = s
+
+
+@njit(cache=True, nogil=True)
+def dct_16x16(a: np.ndarray, d: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """B = D A D^T with each sum over k ascending from 0.0 (the reference's order)."""
+    nf, ng = d.shape
+    b = np.empty((nf, nf))
+    dct_into(a, d, np.empty((nf, ng)), b)
     return b
 
 
@@ -113,17 +124,6 @@ def median_bits(b: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     return words
 
 
-@njit(cache=True, nogil=True)
-def find_from_rgb(rgb: np.ndarray, d: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
-    """FINd of an (H, W, 3) uint8 RGB array that is already thumbnailed."""
-    h, w, _ = rgb.shape
-    lum = np.empty((h, w))
-    luma(rgb, lum)
-    a = np.empty((d.shape[1], d.shape[1]))
-    blur_samples(lum, a)
-    return median_bits(dct_16x16(a, d))
-
-
 def thumbnail(image: Image.Image) -> Image.Image:
     """Pillow's ``thumbnail((512, 512))`` with its defaults, without mutating ``image``."""
     if image.width <= THUMBNAIL[0] and image.height <= THUMBNAIL[1]:
@@ -133,18 +133,59 @@ def thumbnail(image: Image.Image) -> Image.Image:
     return small
 
 
-def prepare(image: Image.Image) -> np.ndarray:
-    """The kernel's input: thumbnail first, then RGB, as an (H, W, 3) uint8 array.
+def to_rgb(image: Image.Image) -> np.ndarray:
+    """An (H, W, 3) uint8 array of ``image`` through Pillow's ``convert("RGB")``, as the reference does.
 
-    Palette, alpha, CMYK, grey and 16-bit images all go through Pillow's
-    ``convert("RGB")``, as the reference does.  ``image`` is not modified.
+    Palette, alpha, CMYK, grey and 16-bit images all go through it; ``image`` is
+    not modified.
     """
-    small = thumbnail(image)
-    if small.mode != "RGB":
-        small = small.convert("RGB")
-    return np.asarray(small)
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return np.asarray(image)
+
+
+def to_luma(rgb: np.ndarray) -> np.ndarray:
+    """The (H, W) float64 luma of an (H, W, 3) uint8 array (kernel :func:`luma`)."""
+    out = np.empty(rgb.shape[:2])
+    luma(rgb, out)
+    return out
+
+
+def blur_decimate(lum: np.ndarray) -> np.ndarray:
+    """The 64x64 decimated box blur of the luma (kernel :func:`blur_samples`)."""
+    out = np.empty((GRID, GRID))
+    blur_samples(lum, out)
+    return out
+
+
+def low_dct(samples: np.ndarray) -> np.ndarray:
+    """The 16x16 low-frequency DCT of the 64x64 samples (kernel :func:`dct_into`)."""
+    out = np.empty((FREQS, FREQS))
+    dct_into(samples, DCT, np.empty((FREQS, GRID)), out)
+    return out
+
+
+#: FINd's pipeline, from a decoded image to 4 packed uint64 words.
+STAGES = (
+    Stage("thumbnail", thumbnail, prepare=True),
+    Stage("rgb", to_rgb, prepare=True),
+    Stage("luma", to_luma),
+    Stage("blur_decimate", blur_decimate),
+    Stage("dct", low_dct),
+    Stage("median_bits", median_bits),
+)
+
+
+def find_from_rgb(rgb: np.ndarray, d: np.ndarray) -> np.ndarray:
+    """FINd of an (H, W, 3) uint8 RGB array that is already thumbnailed, with DCT basis ``d``."""
+    return median_bits(dct_16x16(blur_decimate(to_luma(rgb)), d))
+
+
+def prepare(image: Image.Image) -> np.ndarray:
+    """The kernels' input: thumbnail first, then RGB, as an (H, W, 3) uint8 array; ``image`` is not modified."""
+    return to_rgb(thumbnail(image))
 
 
 def find_hash(image: Image.Image) -> np.ndarray:
     """FINd hash of a decoded, fully loaded Pillow image, as 4 packed uint64 words."""
-    return find_from_rgb(prepare(image), DCT)
+    return apply_stages(STAGES, image)
