@@ -3,17 +3,45 @@
 The library API, the same one the ``finder`` command uses::
 
     paths, problems = finder.find_images(["photos/"])
-    hashes = finder.hash_paths(paths, ["find"]).hashset     # a HashSet
+    hashes = finder.hash_paths(paths, ["find"], progress=True).hashset   # a HashSet
     hashes.save("hashes.npz"); hashes = finder.load("hashes.npz")
     pairs = finder.find_pairs(hashes, "find", threshold=0.39)
     groups = finder.cluster(hashes, "find", threshold=0.39, linkage="star")
+
+Names are imported on first use, so ``import finder`` (and ``finder --help``)
+does not load numpy or numba.
 """
 
-__version__ = "0.1.0"
+from __future__ import annotations
 
-from finder.files import find_images  # noqa: E402
-from finder.hashing import HashReport, hash_paths  # noqa: E402
-from finder.hashset import HashSet, HashSetError, load  # noqa: E402
-from finder.matching import cluster, find_pairs  # noqa: E402
+import importlib
+from typing import Any
 
-__all__ = ["HashReport", "HashSet", "HashSetError", "cluster", "find_images", "find_pairs", "hash_paths", "load"]
+__version__ = "0.2.0"
+
+_EXPORTS = {
+    "find_images": "finder.files",
+    "HashReport": "finder.hashing",
+    "hash_paths": "finder.hashing",
+    "HashSet": "finder.hashset",
+    "load": "finder.hashset",
+    "cluster": "finder.matching",
+    "find_pairs": "finder.matching",
+    "FinderError": "finder.errors",
+    "HashSetError": "finder.errors",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'finder' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -2,52 +2,56 @@
 
 from __future__ import annotations
 
-import io
 import os
-import shutil
+import signal
 import sys
+import time
+from typing import Any
 
 import click
 
 from finder import __version__
-from finder import algorithms as _algorithms
-from finder.bench import render_tables as render_bench
-from finder.bench import run_bench
-from finder.evaluate import (CURVE_HEADER, DEFAULT_GROUP_PATTERN, TruthError, curve_rows, evaluate, render_tables,
-                             truth_from_csv, truth_from_pattern)
-from finder.files import find_images
-from finder.groups import LINKAGES
-from finder.hashing import hash_paths
-from finder.hashset import HashSetError, load
-from finder.matching import MatchError, choose_algorithm, cluster, find_pairs, make_rules, vote_pairs
-from finder.output import (PAIR_HEADER, open_output, pair_rows, voted_pair_header, voted_pair_rows, write_groups,
-                           write_json, write_rows)
-from finder.plot import PlotUnavailable, plot_evaluation
-from finder.progress import Reporter
+from finder.catalog import NAMES as ALGORITHM_NAMES
+from finder.errors import FinderError
 
 DEFAULT_HASHES = "hashes.npz"
 EXIT_SKIPPED = 1
+EXIT_FOUND = 1
 EXIT_USAGE = 2
+EXIT_NOTHING = 3
 EXIT_INTERRUPTED = 130
+EXIT_TERMINATED = 143
+LINKAGES = ("single", "star")
 
 
-class FinderError(click.ClickException):
-    """A one-line error for bad input files or arguments: exit status 2, no traceback."""
+class OneLineError(click.ClickException):
+    """How the CLI shows a FinderError: ``Error: MESSAGE`` on stderr, exit status 2."""
 
     exit_code = EXIT_USAGE
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled like Ctrl-C: stop cleanly, keep a checkpoint, exit 143."""
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
 class FinderGroup(click.Group):
-    """Turns library errors, Ctrl-C and closed pipes into messages and exit codes."""
+    """Turns library errors, Ctrl-C, SIGTERM and closed pipes into messages and exit codes."""
 
     def invoke(self, ctx: click.Context):
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
         try:
             return super().invoke(ctx)
-        except (HashSetError, MatchError, TruthError, PlotUnavailable) as exc:
-            raise FinderError(str(exc)) from None
-        except KeyboardInterrupt:
-            click.echo("finder: interrupted; no output was changed", err=True)
-            ctx.exit(EXIT_INTERRUPTED)
+        except FinderError as exc:
+            raise OneLineError(str(exc)) from None
+        except KeyboardInterrupt as exc:
+            terminated = isinstance(exc, Terminated)
+            click.echo(f"finder: {'terminated' if terminated else 'interrupted'}; "
+                       f"{getattr(exc, 'finder_note', 'no output was changed')}", err=True)
+            ctx.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)
         except BrokenPipeError:
             # The reader went away (`finder compare | head`): stop quietly.
             try:
@@ -56,12 +60,33 @@ class FinderGroup(click.Group):
             except (OSError, ValueError, AttributeError):
                 pass
             ctx.exit(0)
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def summary_option(function):
+    """--summary json: one machine-readable line of the run's figures on stderr (for cron and scripts)."""
+    return click.option("--summary", type=click.Choice(["text", "json"]), default="text", show_default=True,
+                        help="json: also print the run's figures as one JSON line on stderr.")(function)
+
+
+def emit_summary(kind: str, figures: dict) -> None:
+    if kind == "json":
+        import json
+
+        click.echo(json.dumps(figures, sort_keys=True), err=True)
+
+
+def exit_code_option(function):
+    """--exit-code: status 1 when duplicates were found, like grep and diff."""
+    return click.option("--exit-code", "exit_code", is_flag=True,
+                        help="Exit with status 1 if any match was found, 0 if none (like grep, diff).")(function)
 
 
 def algorithm_option(help: str):
     """-a/--algorithm, repeatable, into the ``algorithms`` parameter."""
     return click.option("-a", "--algorithm", "algorithms", multiple=True, help=help,
-                        type=click.Choice(list(_algorithms.ALGORITHMS), case_sensitive=False))
+                        type=click.Choice(ALGORITHM_NAMES, case_sensitive=False))
 
 
 @click.group(cls=FinderGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +96,7 @@ def cli() -> None:
 
     \b
       finder hash photos/                  # hash every image -> hashes.npz
-      finder cluster --threshold 0.39      # groups of similar images
+      finder cluster                       # groups of similar images (find: threshold 0.375)
       finder compare new.npz archive.npz   # matches across two sets
 
     Results go to stdout; progress and diagnostics to stderr.
@@ -80,56 +105,127 @@ def cli() -> None:
 
 @cli.command("hash")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
-@algorithm_option("Hash algorithm; repeat for several (each image is decoded once). Default: find.")
+@algorithm_option("Hash algorithm; repeat for several (each image is decoded once). "
+                  "Default: the output's algorithms if it exists, else find.")
 @click.option("-o", "--output", default=DEFAULT_HASHES, show_default=True, type=click.Path(dir_okay=False),
-              help="Hash file to write (atomically).")
+              help="Hash file (store) to add to or create; written atomically.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes [default: all cores]; 1 hashes in this process.")
 @click.option("--update/--rehash", default=True,
-              help="Reuse unchanged entries of an existing output (default), or hash everything again.")
+              help="Reuse unchanged entries of the output (default), or hash every PATH again.")
+@click.option("--prune", is_flag=True,
+              help="Also drop entries outside the walked folders whose files no longer exist.")
+@click.option("--checkpoint", "checkpoint_seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              metavar="SECONDS", help="Save progress into the output at least this often; a killed run resumes.")
+@click.option("--wait", is_flag=True, help="If another run is writing the same output, wait for it (default: exit 2).")
 @click.option("--follow-symlinks", is_flag=True, help="Walk into symbolic links to directories.")
 @click.option("--hidden", is_flag=True, help="Include hidden files and directories (names starting with '.').")
+@click.option("--exclude", "exclude", multiple=True, metavar="GLOB",
+              help="Skip files and folders whose name (or, for a GLOB with '/', whose path) matches; repeatable.")
+@click.option("--no-default-excludes", is_flag=True,
+              help="Also walk the thumbnail, cache and recycle-bin folders skipped by default (@eaDir, #recycle, "
+                   "$RECYCLE.BIN, .thumbnails, .picasaoriginals, ...).")
 @click.option("-0", "--null", is_flag=True, help="Paths read from '-' are NUL-separated (find -print0).")
 @click.option("--no-exif-transpose", is_flag=True,
               help="Hash pixels in stored order; by default EXIF orientation is applied first.")
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any file was skipped.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (skipped files are still reported).")
-def hash_command(paths, algorithms, output, jobs, update, follow_symlinks, hidden, null, no_exif_transpose,
-                 strict, quiet) -> None:
-    """Hash every image under PATH... into a hash file.
+@summary_option
+def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seconds, wait, follow_symlinks, hidden,
+                 exclude, no_default_excludes, null, no_exif_transpose, strict, quiet, summary) -> None:
+    """Hash every image under PATH... into a hash file (a store that runs add to).
 
     PATH is a file or a directory (walked recursively); '-' reads a list of
     files, one per line, from stdin:  find photos -newer stamp | finder hash -
 
-    Re-running onto an existing output reuses every entry whose path, size and
-    mtime are unchanged; files no longer found are dropped from it.
+    The output is added to and updated: an entry whose file is unchanged
+    (size, mtime, inode) is reused, a changed file is hashed again, entries
+    under a walked folder whose file has gone are dropped, and every other
+    entry is kept.  Progress is saved every --checkpoint seconds, so a run
+    that is killed resumes where it stopped.
     """
+    from finder.files import Filters, find_images, walked_roots
+    from finder.hashing import hash_paths
+    from finder.hashset import load
+    from finder.lock import store_lock
+    from finder.progress import Reporter
+
     reporter = Reporter(quiet)
-    previous = None
-    if os.path.exists(output):
-        try:
-            previous = load(output)
-        except HashSetError as exc:
-            raise FinderError(f"refusing to overwrite {output}: {exc}") from None
-    candidates, walk_errors = find_images(
-        paths, stdin=sys.stdin.buffer if "-" in paths else None, null=null,
-        follow_symlinks=follow_symlinks, hidden=hidden,
-    )
-    for error in walk_errors:
-        reporter.error(f"skipped {error}")
-    with reporter.bar(len(candidates), "hashing") as advance:
-        report = hash_paths(
-            candidates, algorithms or ("find",), jobs=jobs, exif_transpose=not no_exif_transpose,
-            previous=previous, rehash=not update, progress=advance,
-            on_error=lambda e: reporter.error(f"skipped {e}"), errors=walk_errors,
+    check_writable(output)
+    with store_lock(output, wait=wait, on_stale=reporter.info):
+        previous = None
+        if os.path.exists(output):
+            try:
+                previous = load(output)
+            except FinderError as exc:
+                raise FinderError(f"refusing to overwrite {output}: {exc}") from None
+        names = [a.lower() for a in algorithms] or (previous.algorithms if previous is not None else ["find"])
+        filters = Filters(hidden=hidden, exclude=tuple(exclude), default_excludes=not no_default_excludes)
+        candidates, walk_errors = find_images(
+            paths, stdin=sys.stdin.buffer if "-" in paths and sys.stdin is not None else None, null=null,
+            follow_symlinks=follow_symlinks, filters=filters,
         )
-    try:
-        report.hashset.save(output)
-    except OSError as exc:
-        raise FinderError(f"cannot write {output}: {exc.strerror or exc}") from None
+        for error in walk_errors:
+            reporter.error(f"skipped {error}")
+        with reporter.bar(len(candidates), "hashing") as advance:
+            try:
+                report = hash_paths(
+                    candidates, names, jobs=jobs, exif_transpose=not no_exif_transpose,
+                    previous=previous, rehash=not update, walked=walked_roots(paths), prune=prune,
+                    progress=advance, on_error=lambda e: reporter.error(f"skipped {e}"), errors=walk_errors,
+                    checkpoint=lambda store: save_store(store, output), checkpoint_seconds=checkpoint_seconds,
+                )
+            except KeyboardInterrupt as exc:
+                note = (f"progress so far is saved in {output}; run the same command again to resume"
+                        if os.path.exists(output) else "no output was written")
+                setattr(exc, "finder_note", note)  # noqa: B010  (read by FinderGroup)
+                raise
+        save_store(report.hashset, output)
     reporter.info(f"{report.summary()} -> {output}")
+    emit_summary(summary, report.as_dict())
+    if not candidates:
+        reporter.error(nothing_found(paths, filters.passed_over, walk_errors))
+        sys.exit(EXIT_NOTHING)
     if strict and report.errors:
         sys.exit(EXIT_SKIPPED)
+
+
+def nothing_found(paths, passed_over, errors) -> str:
+    """Why a run found no image: what it passed over, and the likely fix."""
+    from finder.decode import HEIF_EXTENSIONS, image_extensions
+
+    known = image_extensions()
+    parts = []
+    for ext, count in passed_over.most_common(4):
+        hint = ""
+        if ext in HEIF_EXTENSIONS and ext not in known:
+            hint = " (install finder[heif] to read HEIC/HEIF)"
+        elif ext == ".avif" and ext not in known:
+            hint = " (this Pillow cannot read AVIF)"
+        elif ext == "(none)":
+            hint = " (finder recognises images by extension)"
+        parts.append(f"{count:,} {ext} file{'s' * (count != 1)} skipped{hint}")
+    if errors:
+        parts.append(f"{len(errors):,} reported above")
+    where = ", ".join(paths)
+    return f"0 images found in {where}" + (": " + "; ".join(parts) if parts else ": no files there")
+
+
+def check_writable(output: str) -> None:
+    """Fail before any work when ``output``'s folder is missing or not writable."""
+    folder = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(folder):
+        raise FinderError(f"cannot write {output}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise FinderError(f"cannot write {output}: folder {folder} is not writable")
+
+
+def save_store(store, output: str) -> None:
+    """Save a HashSet to ``output``, turning OS errors into a one-line FinderError."""
+    try:
+        store.save(output)
+    except OSError as exc:
+        raise FinderError(f"cannot write {output}: {exc.strerror or exc}") from None
 
 
 @cli.command("show")
@@ -137,10 +233,23 @@ def hash_command(paths, algorithms, output, jobs, update, follow_symlinks, hidde
 @algorithm_option("Only these algorithms (default: all in the file).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 @click.option("--errors", is_flag=True, help="List the skipped files and reasons (path,reason) instead.")
-def show_command(hashfile, algorithms, fmt, errors) -> None:
+@click.option("--info", is_flag=True, help="Print the file's settings record (format, versions, algorithms, "
+                                           "decode policy, views, EXIF handling) and counts as JSON.")
+def show_command(hashfile, algorithms, fmt, errors, info) -> None:
     """Print a hash file as path,algorithm,hex rows (hex = imagehash's text form)."""
+    from finder.hashset import load
+    from finder.matching import choose_algorithm
+    from finder.output import check_output, open_output, write_json, write_rows
+
+    check_output(None)
     hashset = load(hashfile)
     with open_output(None) as stream:
+        if info:
+            record = dict(hashset.settings)
+            record.update(files=len(hashset), errors=len(hashset.errors),
+                          rows={a: len(hashset.hashes[a]) for a in hashset.algorithms})
+            write_json(stream, record)
+            return
         if errors:
             write_rows(stream, ("path", "reason"), ((e.path, e.reason) for e in hashset.errors), fmt)
             return
@@ -149,9 +258,9 @@ def show_command(hashfile, algorithms, fmt, errors) -> None:
         write_rows(stream, ("path", "algorithm", "hex"), rows, fmt)
 
 
-def parse_radii(values: tuple[str, ...], kind: type, option: str) -> dict[str | None, float | int]:
+def parse_radii(values: tuple[str, ...], kind: type, option: str) -> dict[str | None, Any]:
     """``-t 0.39`` / ``-t find=0.39`` values: {algorithm or None: value}."""
-    parsed: dict[str | None, float | int] = {}
+    parsed: dict[str | None, Any] = {}
     for text in values:
         name, _, number = text.rpartition("=")
         try:
@@ -159,7 +268,7 @@ def parse_radii(values: tuple[str, ...], kind: type, option: str) -> dict[str | 
         except ValueError:
             raise click.BadParameter(f"{text!r} is not {'a number' if kind is float else 'an integer'} or ALGO=VALUE",
                                      param_hint=option) from None
-        if name and name.lower() not in _algorithms.ALGORITHMS:
+        if name and name.lower() not in ALGORITHM_NAMES:
             raise click.BadParameter(f"unknown algorithm {name!r} in {text!r}", param_hint=option)
         if kind is float and not 0.0 <= value <= 1.0:
             raise click.BadParameter(f"{value} is not in [0, 1]", param_hint=option)
@@ -187,6 +296,8 @@ def matching_options(function):
 
 
 def rules_from_options(hashset, algorithms, thresholds, max_distances):
+    from finder.matching import make_rules
+
     return make_rules(hashset, algorithms, parse_radii(thresholds, float, "'--threshold'"),
                       parse_radii(max_distances, int, "'--max-distance'"))
 
@@ -201,33 +312,52 @@ def output_option(function):
 @matching_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 @output_option
-def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output) -> None:
+@exit_code_option
+@summary_option
+def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output, exit_code, summary) -> None:
     """Matching pairs: within one hash file, or from A to B across two.
 
     \b
       finder compare                        # pairs within hashes.npz
       finder compare today.npz archive.npz  # today's images already in the archive
-      finder compare -t find=0.39 -t dhash=0.16 --vote 2
+      finder compare -t find=0.375 -t dhash=0.22 --vote 2
 
     Rows: path_a, path_b, distance, similarity (1 - distance / bits), ordered
     by path_a, path_b.  With several algorithms: path_a, path_b, votes, one
     distance_ALGO column each, and similarity averaged over them.
     """
+    from finder.hashset import load
+    from finder.matching import check_vote, match_share
+    from finder.output import check_output, open_output, write_pairs
+
     if len(hashfiles) > 2:
         raise click.UsageError("give at most two hash files")
+    start = time.perf_counter()
+    check_output(output)
     a = load(hashfiles[0] if hashfiles else DEFAULT_HASHES)
     b = load(hashfiles[1]) if len(hashfiles) == 2 else None
     rules = rules_from_options(a, algorithms, thresholds, max_distances)
-    paths_b = (b or a).paths
-    if len(rules) == 1:
-        rule = rules[0]
-        pairs = find_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b)
-        header, rows = PAIR_HEADER, pair_rows(pairs.i, pairs.j, pairs.distance, a.paths, paths_b, rule.bits)
-    else:
-        voted = vote_pairs(a, rules, vote, b=b)
-        header, rows = voted_pair_header(rules), voted_pair_rows(voted, rules, a.paths, paths_b)
+    check_vote(vote, len(rules))
+    warn_if_loose(rules, a, b, match_share)
     with open_output(output) as stream:
-        write_rows(stream, header, rows, fmt)
+        count = write_pairs(stream, a, b, rules, vote, fmt)
+    emit_summary(summary, {"files": len(a), "files_b": len(b) if b is not None else None, "pairs": count,
+                           "seconds": round(time.perf_counter() - start, 3)})
+    if exit_code and count:
+        sys.exit(EXIT_FOUND)
+
+
+def warn_if_loose(rules, a, b, match_share) -> None:
+    """A loud hint on stderr when a threshold would match a large share of all pairs (a likely typo)."""
+    from finder.catalog import entry
+
+    for rule in rules:
+        share, total = match_share(a, rule, b)
+        if share > 0.01 and share * total > 1_000_000:
+            default = entry(rule.algorithm).default_threshold
+            click.echo(f"finder: warning: threshold {rule.threshold:.3g} ({rule.max_distance} of {rule.bits} bits) "
+                       f"matches about {share:.0%} of all {total:,} {rule.algorithm} pairs "
+                       f"(~{share * total:,.0f} rows) - did you mean the default, {default}?", err=True)
 
 
 @cli.command("cluster")
@@ -240,23 +370,41 @@ def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt,
               help="Smallest group to print; 1 includes singletons.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
 @output_option
-def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, fmt, output) -> None:
+@exit_code_option
+@summary_option
+def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, fmt, output, exit_code,
+                    summary) -> None:
     """Groups of similar images, largest first.
 
     \b
-      finder hash photos/ && finder cluster --threshold 0.39 > groups.json
+      finder hash photos/ && finder cluster > groups.json
+      finder cluster --threshold 0.375 --format csv      # 0.375: find's default
 
-    JSON: [{"group", "size", "representative", "members": [{"path", "distance"}]}];
-    CSV: group, path, distance_to_representative.  With several algorithms
-    voting, distances are those of the first.
+    JSON: [{"group", "size", "representative", "members": [{"path", "distance",
+    "same_file_as"}]}]; CSV: group, path, distance_to_representative,
+    representative, same_file_as.  The representative is the member with the
+    most matches in the group (see README); with several algorithms voting,
+    distances are those of the first.
     """
+    from finder.hashset import load
+    from finder.matching import check_vote, cluster, vote_pairs
+    from finder.output import check_output, open_output, write_groups
+
+    start = time.perf_counter()
+    check_output(output)
     hashset = load(hashfile)
     rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
+    check_vote(vote, len(rules))
     pairs = vote_pairs(hashset, rules, vote) if len(rules) > 1 else None
     groups = cluster(hashset, rules[0].algorithm, max_distance=rules[0].max_distance, linkage=linkage,
                      min_size=min_size, pairs=pairs)
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
+    emit_summary(summary, {"files": len(hashset), "groups": len(groups),
+                           "grouped_files": sum(g.size for g in groups),
+                           "seconds": round(time.perf_counter() - start, 3)})
+    if exit_code and groups:
+        sys.exit(EXIT_FOUND)
 
 
 @cli.command("evaluate")
@@ -264,7 +412,7 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
 @click.option("--truth", type=click.Path(exists=True, dir_okay=False),
               help="CSV with path,group columns (others, e.g. transform, are kept).")
 @click.option("--group-pattern", default=None, metavar="REGEX",
-              help=f"Group id = first (group) of REGEX in each file name [default: {DEFAULT_GROUP_PATTERN}].")
+              help="Group id = first (group) of REGEX in each file name [default: ^(\\d+)_].")
 @matching_options
 @click.option("--format", "fmt", type=click.Choice(["table", "csv", "json"]), default="table", show_default=True,
               help="table: summary on the terminal; csv: every threshold of every algorithm; json: everything.")
@@ -283,8 +431,24 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
       finder evaluate corpus.npz --truth corpus/images/ground_truth.csv
       finder evaluate corpus.npz -t find=0.39 -t dhash=0.16 --vote 2
     """
+    from finder.evaluate import (
+        CURVE_HEADER,
+        DEFAULT_GROUP_PATTERN,
+        curve_rows,
+        evaluate,
+        render_tables,
+        truth_from_csv,
+        truth_from_pattern,
+    )
+    from finder.hashset import load
+    from finder.matching import make_rules
+    from finder.output import check_output, open_output, write_json, write_rows
+
     if truth and group_pattern:
         raise click.UsageError("give --truth or --group-pattern, not both")
+    check_output(output)
+    if plot:
+        check_output(plot)
     hashset = load(hashfile)
     labels = (truth_from_csv(hashset.paths, truth) if truth
               else truth_from_pattern(hashset.paths, group_pattern or DEFAULT_GROUP_PATTERN))
@@ -299,6 +463,8 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
     result = evaluate(hashset, labels, names, rules, vote)
     if plot:
+        from finder.plot import plot_evaluation
+
         plot_evaluation(result, plot)
     with open_output(output) as stream:
         if fmt == "csv":
@@ -339,9 +505,14 @@ def bench_command(paths, algorithms, jobs, sizes, repeat, sample, as_json, quiet
     Scaling: throughput per --jobs value; hashing and all-pairs compare time per
     --sizes value with the fitted growth exponent (about 1 and 2).
     """
+    from finder.bench import render_tables as render_bench
+    from finder.bench import run_bench
+    from finder.output import open_output, write_json
+    from finder.progress import Reporter
+
     reporter = Reporter(quiet)
     job_counts = int_list(jobs) if jobs else sorted({1, os.cpu_count() or 1})
-    result = run_bench(list(paths), [a.lower() for a in algorithms] or list(_algorithms.ALGORITHMS), job_counts,
+    result = run_bench(list(paths), [a.lower() for a in algorithms] or list(ALGORITHM_NAMES), job_counts,
                        int_list(sizes), repeat=repeat, sample=sample, progress=reporter.info)
     with open_output(None) as stream:
         if as_json:
@@ -352,15 +523,31 @@ def bench_command(paths, algorithms, jobs, sizes, repeat, sample, as_json, quiet
 
 def print_tables(stream, tables) -> None:
     """Render rich tables to a byte stream (plain text when it is not a terminal)."""
+    import io
+    import shutil
+
     from rich.console import Console
 
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="backslashreplace", write_through=True)
-    console = Console(file=text, width=max(100, shutil.get_terminal_size().columns))
+    # Rendered to text first and written by us: rich exits with status 1 on a closed pipe,
+    # where finder ends quietly with 0 like every other command.
+    buffer = io.StringIO()
+    terminal = bool(getattr(stream, "isatty", lambda: False)())
+    console = Console(file=buffer, force_terminal=terminal, width=max(100, shutil.get_terminal_size().columns))
     for table in tables:
         console.print(table)
-    text.detach()
+    stream.write(buffer.getvalue().encode("utf-8", "backslashreplace"))
 
 
 def main() -> None:
-    """Console-script entry point."""
-    cli(prog_name="finder")
+    """Console-script entry point.
+
+    Ctrl-C or SIGTERM before a command has started (while Python and finder
+    import) ends quietly with 130 or 143 instead of a traceback.
+    """
+    signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        cli(prog_name="finder")
+    except KeyboardInterrupt as exc:
+        terminated = isinstance(exc, Terminated)
+        click.echo(f"finder: {'terminated' if terminated else 'interrupted'}", err=True)
+        sys.exit(EXIT_TERMINATED if terminated else EXIT_INTERRUPTED)

@@ -20,21 +20,20 @@ from __future__ import annotations
 import csv
 import os
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Iterable
 
 import numpy as np
 
-from finder import hamming
+from finder import pairs as _pairs
 from finder.groups import LINKAGES, group_indices
 from finder.hashset import HashSet
-from finder.matching import Rule, choose_algorithm, default_vote, pair_distances, vote_pairs
+from finder.matching import Rule, check_vote, choose_algorithm, default_vote, pair_distances, vote_pairs
 
 DEFAULT_GROUP_PATTERN = r"^(\d+)_"
 
 
-class TruthError(ValueError):
-    """Ground truth that cannot be used: unreadable CSV, missing columns, no labelled images."""
+from finder.errors import TruthError  # noqa: E402  (re-exported)
 
 
 @dataclass
@@ -95,11 +94,11 @@ def truth_from_csv(paths: Iterable[str], csv_path: str) -> Truth:
     extra = [c for c in rows[0] if c not in ("path", "group")]
     matched: list[dict[str, str] | None] = []
     for path in map(str, paths):
-        row = by_key.get(path) or by_key.get(os.path.normpath(os.path.abspath(path)))
-        if row is None:
+        found = by_key.get(path) or by_key.get(os.path.normpath(os.path.abspath(path)))
+        if found is None:
             candidates = basenames.get(os.path.basename(path), [])
-            row = candidates[0] if len(candidates) == 1 else None
-        matched.append(row)
+            found = candidates[0] if len(candidates) == 1 else None
+        matched.append(found)
     labels, names = _label_ids([r["group"] if r else None for r in matched])
     columns = {c: np.array([r[c] if r else "" for r in matched], dtype=str) for c in extra}
     return Truth(labels, names, columns)
@@ -161,7 +160,7 @@ class Curve:
 def curve(hashset: HashSet, algorithm: str, labels: np.ndarray) -> Curve:
     """Same/different-group distance histograms of all pairs of labelled images."""
     keep = np.flatnonzero(labels >= 0)
-    same, diff = hamming.distance_histogram(hashset.hashes[algorithm][keep], labels[keep], hashset.bits[algorithm])
+    same, diff = _pairs.distance_histogram(hashset.hashes[algorithm][keep], labels[keep], hashset.bits[algorithm])
     return Curve(algorithm, hashset.bits[algorithm], same, diff)
 
 
@@ -208,7 +207,8 @@ def recall_by_transform(hashset: HashSet, rule: Rule, truth: Truth, column: str 
     result: dict[str, dict] = {}
     for value in sorted(set(values[truth.labelled].tolist()) - ({"original"} if has_originals else set())):
         if has_originals:
-            mask = ((values[i] == value) & (values[j] == "original")) | ((values[j] == value) & (values[i] == "original"))
+            mask = (((values[i] == value) & (values[j] == "original"))
+                    | ((values[j] == value) & (values[i] == "original")))
         else:
             mask = (values[i] == value) | (values[j] == value)
         pairs = int(mask.sum())
@@ -306,6 +306,8 @@ def evaluate(
         every K from 1 to the number of algorithms.
     """
     names = [choose_algorithm(hashset, a) for a in (algorithms or hashset.algorithms)]
+    if vote is not None:
+        check_vote(vote, len(names))
     labelled = truth.labelled
     if len(labelled) < 2:
         raise TruthError(f"only {len(labelled)} of {len(hashset)} images have a group label; nothing to evaluate")
@@ -316,7 +318,7 @@ def evaluate(
                      if "transform" in truth.columns else {})
     grouping = {}
     for name in names:
-        pairs = hamming.pairs_within(hashset.hashes[name], chosen[name].max_distance)
+        pairs = _pairs.pairs_within(hashset.hashes[name], chosen[name].max_distance)
         grouping[name] = {linkage: grouping_scores(truth.labels, pairs.i, pairs.j, linkage) for linkage in LINKAGES}
     votes = []
     if len(names) > 1:

@@ -29,6 +29,7 @@ LINKAGES = ("single", "star")
 class Member:
     path: str
     distance: int  # Hamming distance to the group's representative
+    same_file_as: str | None = None  # an earlier member that is this very file (hard link)
 
 
 @dataclass(frozen=True)

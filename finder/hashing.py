@@ -1,32 +1,50 @@
-"""The parallel hashing driver: paths in, a HashSet out.
+"""The hashing driver: candidate paths and a store in, an updated store out.
 
-Chunks of paths go to a process pool; each worker decodes every image once,
-runs every requested algorithm on it and sends back packed bits (never
-pixels) or a FileError.  An earlier HashSet made with the same algorithms and
-settings supplies the hashes of files whose size and mtime are unchanged.
-The driver knows nothing about any particular algorithm.
+Chunks of paths go to an executor (:mod:`finder.engine`); each worker decodes
+every image once, runs every requested algorithm on it and sends back packed
+bits and the stat of the bytes it read (never pixels), or a FileError.  The
+driver knows no algorithm and no scheduler.
+
+A store (the previous HashSet of the same output) is *added to and updated*:
+
+* an entry whose file is a candidate of this run is reused when the file's
+  size, mtime, device and inode are unchanged, and hashed again otherwise;
+* an entry under a walked directory whose file was not found again is dropped
+  (it has gone); with ``prune`` every entry whose file no longer exists is;
+* every other entry is kept as it was: hashing one file into a store never
+  drops the rest.
+
+One file is one file: hard links (one device and inode under several names)
+are hashed once and recorded under each name.  Long runs write checkpoints
+(``checkpoint`` every ``checkpoint_seconds``) so an interrupted run resumes
+where it stopped.
 """
 
 from __future__ import annotations
 
-import contextlib
-import multiprocessing
 import os
-import signal
+import sys
 import time
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from finder import algorithms as _algorithms
-from finder.decode import FileError, open_image, stat_file
-from finder.hashset import HashSet
+from finder.decode import FileError, FileStat, read_image, stat_file
+from finder.engine import Executor, local_executor
+from finder.errors import SettingsError
+from finder.hashset import HashSet, default_settings
 
 Progress = Callable[[int], None]
 OnError = Callable[[FileError], None]
+Checkpoint = Callable[[HashSet], None]
+ChunkResult = list[tuple[int, Any]]
+CHECKPOINT_SECONDS = 60.0
+# A checkpoint costs a full write of the store; keep it under a tenth of the run.
+CHECKPOINT_COST_SHARE = 0.1
 
 
 @dataclass
@@ -38,10 +56,14 @@ class HashReport:
     changed: int = 0
     rehashed: int = 0
     reused: int = 0
+    resumed: int = 0
+    kept: int = 0
     vanished: int = 0
+    hardlinks: int = 0
+    checkpoints: int = 0
     errors: list[FileError] = field(default_factory=list)
     seconds: float = 0.0
-    rehash_reason: str | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def hashed(self) -> int:
@@ -49,101 +71,111 @@ class HashReport:
 
     def summary(self) -> str:
         text = (
-            f"hashed {self.hashed} (new {self.new}, changed {self.changed}, rehashed {self.rehashed}), reused {self.reused}, "
-            f"dropped {self.vanished} vanished, skipped {len(self.errors)} with errors, "
-            f"in {self.seconds:.1f} s"
+            f"hashed {self.hashed:,} (new {self.new:,}, changed {self.changed:,}, rehashed {self.rehashed:,}), "
+            f"reused {self.reused:,}, kept {self.kept:,} outside this run, dropped {self.vanished:,} gone, "
+            f"skipped {len(self.errors):,} with errors, in {self.seconds:.1f} s"
         )
-        return f"{text}; {self.rehash_reason}" if self.rehash_reason else text
+        if self.hardlinks:
+            text += f"; {self.hardlinks:,} hard links hashed once"
+        return "; ".join([text, *self.notes])
+
+    def as_dict(self) -> dict[str, Any]:
+        """The figures of the run, for ``--summary json``."""
+        return {"files": len(self.hashset), "hashed": self.hashed, "new": self.new, "changed": self.changed,
+                "rehashed": self.rehashed, "reused": self.reused, "resumed": self.resumed, "kept": self.kept,
+                "dropped": self.vanished, "hardlinks": self.hardlinks, "errors": len(self.errors),
+                "checkpoints": self.checkpoints, "seconds": round(self.seconds, 3)}
 
 
-def hash_image(path: str, names: Sequence[str], exif_transpose: bool) -> np.ndarray | FileError:
-    """Decode ``path`` once and hash it with each algorithm: uint64 words concatenated."""
-    image = open_image(path, exif_transpose)
-    if isinstance(image, FileError):
-        return image
+def hash_image(path: str, names: Sequence[str], exif_transpose: bool) -> tuple[np.ndarray, FileStat] | FileError:
+    """Decode ``path`` once and hash it with each algorithm: uint64 words concatenated, and the file's stat."""
+    decoded = read_image(path, exif_transpose)
+    if isinstance(decoded, FileError):
+        return decoded
+    image, st = decoded
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.concatenate([_algorithms.get(name).hash_image(image) for name in names])
+            return np.concatenate([_algorithms.get(name).hash_image(image) for name in names]), st
     except Exception as exc:  # a decodable image that a hash cannot handle is skipped, not fatal
         return FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")
     finally:
         image.close()
 
 
-def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool]) -> list[tuple[int, np.ndarray | FileError]]:
-    """Worker entry point: hash a chunk of (index, path)."""
+def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool]) -> ChunkResult:
+    """Worker entry point: hash a chunk of (index, path).  Module-level and picklable (spawn-safe)."""
     chunk, names, exif_transpose = args
     return [(index, hash_image(path, names, exif_transpose)) for index, path in chunk]
 
 
-def _ignore_sigint() -> None:
-    # The parent handles Ctrl-C and terminates the pool; workers must not print tracebacks.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if hasattr(signal, "pthread_sigmask"):
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})
-
-
-@contextlib.contextmanager
-def sigint_deferred() -> Iterator[None]:
-    """Hold Ctrl-C back while forking or loading kernels.
-
-    A SIGINT that lands inside fork handlers or llvmlite's ctypes callbacks
-    raises KeyboardInterrupt where Python can only print and drop it.  Blocked
-    here, it stays pending and is raised normally when the block ends.
-    """
-    if not hasattr(signal, "pthread_sigmask"):
-        yield
-        return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
-
-
 def warm_up(names: Sequence[str]) -> None:
-    """Load (or compile) every algorithm's kernels once, so forked workers inherit them."""
+    """Load (or compile) every algorithm's kernels once in this process."""
+    from PIL import Image
+
     tiny = Image.new("RGB", (8, 8))
     for name in names:
         _algorithms.get(name).hash_image(tiny)
 
 
-def _pool_context() -> multiprocessing.context.BaseContext:
-    # fork shares the parent's already-loaded numba kernels; elsewhere use the platform default.
-    methods = multiprocessing.get_all_start_methods()
-    return multiprocessing.get_context("fork" if "fork" in methods else None)
+def chunk_size(tasks: int, jobs: int) -> int:
+    """Files per chunk: about 8 chunks per worker for balance, at most 32 files so results stream back."""
+    return max(1, min(32, tasks // (jobs * 8)))
 
 
-def run_pool(
-    tasks: list[tuple[int, str]],
-    names: tuple[str, ...],
-    exif_transpose: bool,
-    jobs: int,
-    progress: Progress | None,
-) -> Iterator[tuple[int, np.ndarray | FileError]]:
-    """Yield (index, words or FileError) for every task, using ``jobs`` processes (1 = in-process)."""
-    if jobs <= 1 or len(tasks) <= 1:
-        for index, path in tasks:
-            yield index, hash_image(path, names, exif_transpose)
-            if progress:
-                progress(1)
-        return
-    size = max(1, min(32, len(tasks) // (jobs * 8)))
-    chunks = [(tasks[i : i + size], names, exif_transpose) for i in range(0, len(tasks), size)]
-    with sigint_deferred():
-        pool = _pool_context().Pool(min(jobs, len(chunks)), initializer=_ignore_sigint)
-    try:
-        for results in pool.imap_unordered(hash_chunk, chunks):
-            yield from results
-            if progress:
-                progress(len(results))
-        pool.close()
-    except BaseException:
-        pool.terminate()
-        raise
-    finally:
-        pool.join()
+def _progress_callback(progress: Progress | bool | None, total: int) -> tuple[Progress | None, Callable[[], None]]:
+    """A callback for ``progress``: a function as given, or a ``tqdm.auto`` bar for ``True``."""
+    if progress is True:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=total, unit="img", desc="hashing")
+        return bar.update, bar.close
+    if callable(progress):
+        return progress, lambda: None
+    return None, lambda: None
+
+
+@dataclass
+class _Store:
+    """Where the new store's rows come from: previous entries kept, and this run's files."""
+
+    previous: HashSet
+    names: tuple[str, ...]
+    paths: Sequence[str]
+    words: np.ndarray
+    stats: np.ndarray  # int64[n, 4]: size, mtime_ns, device, inode
+    ok: np.ndarray
+    keep_previous: np.ndarray  # indices into previous
+
+    def assemble(self, settings: dict, errors: list[FileError], pending_previous: np.ndarray | None = None) -> HashSet:
+        """The store as of now; ``pending_previous`` adds old entries of files not yet re-hashed."""
+        specs = [_algorithms.get(n) for n in self.names]
+        old = self.keep_previous if pending_previous is None else np.union1d(self.keep_previous, pending_previous)
+        done = np.flatnonzero(self.ok)
+        paths = np.empty(len(old) + len(done), dtype=object)
+        paths[: len(old)] = self.previous.paths[old]
+        for k, i in enumerate(done):
+            paths[len(old) + k] = self.paths[int(i)]
+        order = np.argsort(paths, kind="stable")
+        offsets = np.cumsum([0] + [s.words for s in specs])
+        hashes = {}
+        for k, spec in enumerate(specs):
+            rows = np.concatenate([self.previous.plain(spec.name)[old],
+                                   self.words[done, offsets[k]:offsets[k + 1]]]) if len(paths) else \
+                np.zeros((0, spec.words), np.uint64)
+            hashes[spec.name] = np.ascontiguousarray(rows[order])
+        stats = np.concatenate([np.stack([self.previous.size[old], self.previous.mtime_ns[old],
+                                          self.previous.device[old].astype(np.int64),
+                                          self.previous.inode[old].astype(np.int64)], axis=1),
+                                self.stats[done]])[order]
+        return HashSet(paths=paths[order], hashes=hashes, bits={s.name: s.bits for s in specs},
+                       size=stats[:, 0], mtime_ns=stats[:, 1], device=stats[:, 2].astype(np.uint64),
+                       inode=stats[:, 3].astype(np.uint64), errors=sorted(errors, key=lambda e: e.path),
+                       settings=settings)
+
+
+def _under(path: str, roots: Sequence[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
 
 
 def hash_paths(
@@ -154,102 +186,221 @@ def hash_paths(
     exif_transpose: bool = True,
     previous: HashSet | None = None,
     rehash: bool = False,
-    progress: Progress | None = None,
+    walked: Sequence[str] = (),
+    prune: bool = False,
+    progress: Progress | bool | None = None,
     on_error: OnError | None = None,
     errors: Sequence[FileError] = (),
+    executor: Executor | None = None,
+    checkpoint: Checkpoint | None = None,
+    checkpoint_seconds: float = CHECKPOINT_SECONDS,
 ) -> HashReport:
-    """Hash image files, reusing unchanged entries of ``previous``.
+    """Hash image files into a store, reusing and keeping the entries of ``previous``.
 
     Parameters
     ----------
-    paths : candidate image paths (see ``finder.files.find_images``).
+    paths : candidate image paths (see ``finder.files.find_images``: resolved, sorted).
     algorithms : algorithm names; each image is decoded once for all of them.
-    jobs : worker processes; None = all cores, 1 = in this process.
+    jobs : worker processes for the default local executor; None = all cores, 1 = in this process.
     exif_transpose : apply EXIF orientation before hashing.
-    previous : an earlier HashSet; entries with the same path, size and mtime are
-        reused when it has the same algorithms and ``exif_transpose`` setting.
-    rehash : ignore ``previous``.
-    progress : called with the number of files just finished.
+    previous : the store to update (the output's current content), or None.
+    rehash : hash every candidate again; with settings different from ``previous``'s,
+        start a new store (the old entries cannot be kept).
+    walked : resolved directories this run walked completely: ``previous`` entries under
+        them that are not among ``paths`` have gone and are dropped.
+    prune : also drop every ``previous`` entry elsewhere whose file no longer exists.
+    progress : a callback given the number of files just finished, or True for a
+        ``tqdm.auto`` progress bar (notebooks, scripts).
     on_error : called once for each skipped file, as soon as it is known.
     errors : errors found before hashing (e.g. unreadable directories), kept in the result.
+    executor : where chunks run (default: a local process pool of ``jobs`` workers).
+    checkpoint : called with the store so far at least every ``checkpoint_seconds``
+        (e.g. ``lambda s: s.save(output)``), so a killed run can resume.
 
     Returns
     -------
-    HashReport with a HashSet of the files that were hashed or reused, in
-    ``paths`` order, and every skipped file with its reason.
+    HashReport whose HashSet holds every kept, reused and newly hashed file,
+    sorted by path, and every skipped file with its reason.
+
+    Raises
+    ------
+    SettingsError
+        ``previous`` was made with other settings and ``rehash`` is False.
     """
     start = time.perf_counter()
     names = tuple(dict.fromkeys(_algorithms.get(a).name for a in algorithms))
     specs = [_algorithms.get(a) for a in names]
-    jobs = (os.cpu_count() or 1) if jobs is None else max(1, jobs)
-    report = HashReport(HashSet.empty({s.name: s.bits for s in specs}, exif_transpose), errors=list(errors))
+    bits = {s.name: s.bits for s in specs}
+    settings = default_settings(bits, exif_transpose)
+    report = HashReport(HashSet.empty(bits, exif_transpose), errors=list(errors))
+    previous = _usable_previous(previous, settings, rehash, report)
+    resuming = previous.settings.get("complete") is False
 
-    before = {str(p): i for i, p in enumerate(previous.paths)} if previous is not None else {}
-    reusable = previous is not None and not rehash
-    if reusable:
-        if sorted(previous.algorithms) != sorted(names):
-            report.rehash_reason = f"previous file has algorithms {','.join(previous.algorithms)}: rehashed all"
-            reusable = False
-        elif previous.exif_transpose != exif_transpose:
-            report.rehash_reason = "previous file used a different EXIF setting: rehashed all"
-            reusable = False
-    unchanged = np.zeros(len(paths), dtype=bool)
-
+    candidate = set(paths)
+    key = _previous_keys(previous)
+    index = {k: i for i, k in enumerate(key)}
     n = len(paths)
-    total_words = sum(s.words for s in specs)
-    words = np.zeros((n, total_words), dtype=np.uint64)
-    size = np.zeros(n, dtype=np.int64)
-    mtime = np.zeros(n, dtype=np.int64)
+    words = np.zeros((n, sum(s.words for s in specs)), dtype=np.uint64)
+    stats = np.zeros((n, 4), dtype=np.int64)
     ok = np.zeros(n, dtype=bool)
+    status = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 rehashed (unchanged but forced)
+    previous_plain = [previous.plain(name) for name in names]
     tasks: list[tuple[int, str]] = []
-    for index, path in enumerate(paths):
+    twins: dict[int, list[int]] = {}  # hashed index -> other names of the same inode
+    first_name: dict[tuple[int, int], int] = {}
+    for i, path in enumerate(paths):
         st = stat_file(path)
         if isinstance(st, FileError):
-            report.errors.append(st)
-            if on_error:
-                on_error(st)
+            _record_error(report, st, on_error)
             continue
-        size[index], mtime[index] = st.st_size, st.st_mtime_ns
-        old = before.get(path)
-        unchanged[index] = old is not None and previous.size[old] == st.st_size and previous.mtime_ns[old] == st.st_mtime_ns
-        if unchanged[index] and reusable:
-            words[index] = np.concatenate([previous.hashes[name][old] for name in names])
-            ok[index] = True
+        old = index.get(path)
+        if old is not None and _same_file(previous, old, st) and not rehash:
+            words[i] = np.concatenate([rows[old] for rows in previous_plain])
+            stats[i] = (previous.size[old], previous.mtime_ns[old], st.device, st.inode)
+            ok[i] = True
             report.reused += 1
             continue
-        tasks.append((index, path))
-    report.vanished = len(set(before) - set(paths))
-    if progress and report.reused:
-        progress(report.reused)
+        status[i] = 0 if old is None else (2 if _same_file(previous, old, st) else 1)
+        identity = (st.device, st.inode)
+        if identity in first_name:
+            twins.setdefault(first_name[identity], []).append(i)
+            continue
+        first_name[identity] = i
+        tasks.append((i, path))
+    report.resumed = report.reused if resuming else 0
 
-    if tasks:
-        with sigint_deferred():
-            warm_up(names)
-    for index, result in run_pool(tasks, names, exif_transpose, jobs, progress):
+    gone = np.array([k not in candidate and (_under(k, walked) or (prune and not os.path.lexists(k)))
+                     for k in key], dtype=bool)
+    outside = np.array([k not in candidate for k in key], dtype=bool)
+    keep_previous = np.flatnonzero(outside & ~gone)
+    report.kept, report.vanished = len(keep_previous), int(gone.sum())
+    kept_errors = [e for e in previous.errors if e.path not in candidate and not _under(e.path, walked)
+                   and not (prune and not os.path.lexists(e.path))]
+    pending = np.array(sorted(index[paths[i]] for i, _ in tasks if paths[i] in index), dtype=np.int64)
+    store = _Store(previous, names, paths, words, stats, ok, keep_previous)
+
+    advance, close_bar = _progress_callback(progress, n)
+    if advance and report.reused:
+        advance(report.reused)
+    next_checkpoint = time.monotonic() + checkpoint_seconds
+
+    def record(i: int, result: Any) -> None:
         if isinstance(result, FileError):
-            report.errors.append(result)
-            if on_error:
-                on_error(result)
-        else:
-            words[index] = result
-            ok[index] = True
-            if paths[index] not in before:
-                report.new += 1
-            elif unchanged[index]:
-                report.rehashed += 1
-            else:
-                report.changed += 1
+            _record_error(report, result, on_error)
+            for twin in twins.get(i, ()):
+                _record_error(report, FileError(paths[twin], result.reason), on_error)
+            return
+        bits_row, st = result
+        for target in (i, *twins.get(i, ())):
+            words[target] = bits_row
+            stats[target] = (st.size, st.mtime_ns, st.device, st.inode)
+            ok[target] = True
+        report.new += status[i] == 0
+        report.changed += status[i] == 1
+        report.rehashed += status[i] == 2
+        report.hardlinks += len(twins.get(i, ()))
 
-    keep = np.flatnonzero(ok)
-    offsets = np.cumsum([0] + [s.words for s in specs])
-    report.hashset = HashSet(
-        paths=np.array([paths[i] for i in keep], dtype=str) if len(keep) else np.zeros(0, dtype="U1"),
-        hashes={s.name: np.ascontiguousarray(words[keep, offsets[k] : offsets[k + 1]]) for k, s in enumerate(specs)},
-        bits={s.name: s.bits for s in specs},
-        size=size[keep],
-        mtime_ns=mtime[keep],
-        errors=sorted(report.errors, key=lambda e: e.path),
-        exif_transpose=exif_transpose,
-    )
+    def save_partial() -> None:
+        done_old = {index[paths[i]] for i in np.flatnonzero(ok).tolist() if paths[i] in index}
+        waiting = np.array([p for p in pending.tolist() if p not in done_old], dtype=np.int64)
+        assert checkpoint is not None
+        checkpoint(store.assemble(dict(settings, complete=False), kept_errors + report.errors, waiting))
+        report.checkpoints += 1
+
+    try:
+        if tasks:
+            owned = executor is None
+            runner: Executor = local_executor(jobs) if executor is None else executor
+            size = chunk_size(len(tasks), getattr(runner, "jobs", 1))
+            chunks = [(tasks[k:k + size], names, exif_transpose) for k in range(0, len(tasks), size)]
+            exited = False
+            try:
+                if owned:
+                    _warm(names)
+                for results in runner.map(hash_chunk, chunks):
+                    for i, result in results:
+                        record(i, result)
+                    if advance:
+                        advance(len(results) + sum(len(twins.get(i, ())) for i, _ in results))
+                    if checkpoint is not None and time.monotonic() >= next_checkpoint:
+                        began = time.monotonic()
+                        save_partial()
+                        cost = time.monotonic() - began
+                        next_checkpoint = time.monotonic() + max(checkpoint_seconds, cost / CHECKPOINT_COST_SHARE)
+            except KeyboardInterrupt as exc:  # Ctrl-C or SIGTERM: stop the workers, keep what is done
+                from finder.engine.local import signals_deferred
+
+                with signals_deferred():
+                    if owned:
+                        exited = True
+                        runner.__exit__(type(exc), exc, None)
+                    if checkpoint is not None and report.hashed:
+                        save_partial()
+                raise
+            finally:
+                if owned and not exited:
+                    runner.__exit__(*sys.exc_info())
+    finally:
+        close_bar()
+    report.hashset = store.assemble(dict(settings, complete=True), kept_errors + report.errors)
+    report.errors = sorted(report.errors, key=lambda e: e.path)
+    if resuming:
+        report.notes.append(f"resumed: {report.resumed:,} already hashed")
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _warm(names: Sequence[str]) -> None:
+    from finder.engine.local import signals_deferred
+
+    with signals_deferred():
+        warm_up(names)
+
+
+def _record_error(report: HashReport, error: FileError, on_error: OnError | None) -> None:
+    report.errors.append(error)
+    if on_error:
+        on_error(error)
+
+
+def _same_file(previous: HashSet, old: int, st: FileStat) -> bool:
+    """Whether entry ``old`` of ``previous`` still describes the file with stat ``st``.
+
+    Size and mtime must match; device and inode too, unless the entry does not
+    know them (format 1 stores).
+    """
+    if previous.size[old] != st.size or previous.mtime_ns[old] != st.mtime_ns:
+        return False
+    known = previous.inode[old] != 0 or previous.device[old] != 0
+    return not known or (int(previous.device[old]) == st.device and int(previous.inode[old]) == st.inode)
+
+
+def _previous_keys(previous: HashSet) -> list[str]:
+    """The resolved path of every entry (format 1 stored paths as given; resolve them now)."""
+    if previous.settings.get("resolved_paths", True):
+        return [str(p) for p in previous.paths]
+    from finder.files import resolve
+
+    return [resolve(str(p)) for p in previous.paths]
+
+
+def _comparable(settings: dict) -> dict:
+    return dict(settings, algorithms=sorted(settings.get("algorithms") or []))
+
+
+def _usable_previous(previous: HashSet | None, settings: dict, rehash: bool, report: HashReport) -> HashSet:
+    """``previous`` if its settings match this run's; an empty store when there is none or ``rehash`` replaces it."""
+    empty = HashSet.empty(settings["bits"], settings["exif_transpose"])
+    if previous is None:
+        return empty
+    theirs = _comparable(previous.run_settings())
+    ours = _comparable({k: settings.get(k) for k in theirs})
+    if theirs == ours:
+        return previous
+    differ = ", ".join(f"{k} {theirs[k]} (this run: {ours[k]})" for k in theirs if theirs[k] != ours[k])
+    if rehash:
+        report.notes.append(f"replaced a store made with other settings ({differ}); its {len(previous):,} "
+                            f"entries were dropped")
+        return empty
+    raise SettingsError(f"the output was made with other settings: {differ}. Hash with the same settings, "
+                        f"write to another -o, or pass --rehash to replace it")

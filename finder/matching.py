@@ -11,21 +11,21 @@ pair matches when at least ``k`` of them match it (:func:`vote_pairs`).
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
-from finder import algorithms as _algorithms
-from finder import hamming
+from finder import catalog
+from finder import pairs as _pairs
 from finder.groups import Group, Member, group_indices
-from finder.hamming import Pairs
 from finder.hashset import HashSet
+from finder.pairs import Pairs
 
 EPSILON = 1e-9  # so that e.g. 0.3 * 10 bits counts as 3, not 2.9999999999999996
 
 
-class MatchError(ValueError):
-    """Arguments that cannot be matched: unknown algorithm, bad radius, incompatible sets."""
+from finder.errors import MatchError  # noqa: E402  (re-exported)
 
 
 def choose_algorithm(hashset: HashSet, algorithm: str | None, label: str = "hash file") -> str:
@@ -56,10 +56,86 @@ def radius(bits: int, threshold: float | None = None, max_distance: int | None =
     if threshold is None:
         if algorithm is None:
             raise MatchError("no threshold given")
-        threshold = _algorithms.get(algorithm).default_threshold
+        threshold = catalog.entry(algorithm).default_threshold
     if not 0.0 <= threshold <= 1.0:
         raise MatchError(f"threshold must be in [0, 1], got {threshold}")
     return int(math.floor(threshold * bits + EPSILON))
+
+
+# Files per block when pairs are produced block by block (memory O(n + matches of one block)).
+BLOCK_FILES = 16384
+
+
+def _check_pair(a: HashSet, algorithm: str | None, threshold: float | None, max_distance: int | None,
+                b: HashSet | None) -> tuple[str, int]:
+    name = choose_algorithm(a, algorithm, "first hash file" if b is not None else "hash file")
+    bits = a.bits[name]
+    d = radius(bits, threshold, max_distance, name)
+    if b is not None:
+        if name not in b.bits:
+            raise MatchError(f"second hash file has no {name} hashes (it has {', '.join(b.algorithms)})")
+        if b.bits[name] != bits:
+            raise MatchError(f"{name} hashes differ in width: {bits} bits against {b.bits[name]}")
+    return name, d
+
+
+def match_share(a: HashSet, rule: Rule, b: HashSet | None = None, sample: int = 2000,
+                seed: int = 0) -> tuple[float, int]:
+    """Estimated share of all pairs within ``rule``'s radius (from a random sample of files), and the pair count."""
+    _check_pair(a, rule.algorithm, None, rule.max_distance, b)
+    total = len(a) * (len(a) - 1) // 2 if b is None else len(a) * len(b)
+    if total == 0:
+        return 0.0, 0
+    rng = np.random.default_rng(seed)
+    pick_a = np.sort(rng.choice(len(a), min(sample, len(a)), replace=False))
+    words_a = a.plain(rule.algorithm)[pick_a]
+    if b is None:
+        found, possible = len(_pairs.pairs_within(words_a, rule.max_distance)), len(pick_a) * (len(pick_a) - 1) // 2
+    else:
+        pick_b = np.sort(rng.choice(len(b), min(sample, len(b)), replace=False))
+        found = len(_pairs.pairs_across(words_a, b.plain(rule.algorithm)[pick_b], rule.max_distance))
+        possible = len(pick_a) * len(pick_b)
+    return (found / possible if possible else 0.0), total
+
+
+def file_blocks(n: int, block: int = BLOCK_FILES) -> list[tuple[int, int]]:
+    """``[f0, f1)`` ranges of at most ``block`` files covering ``range(n)`` (one range when small)."""
+    return [(f0, min(f0 + block, n)) for f0 in range(0, n, block)] or [(0, 0)]
+
+
+def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | None = None) -> Pairs:
+    """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j)."""
+    words, owner = a.hashes[name], a.owner[name]
+    r0, r1 = (int(x) for x in np.searchsorted(owner, [f0, f1], side="left"))
+    if b is not None:
+        found = _pairs.pairs_across(words[r0:r1], b.hashes[name], d)
+        return file_pairs(Pairs(found.i + r0, found.j, found.distance), owner, b.owner[name], within=False)
+    inside = _pairs.pairs_within(words[r0:r1], d)
+    later = _pairs.pairs_across(words[r0:r1], words[r1:], d)
+    i = np.concatenate([inside.i + r0, later.i + r0])
+    j = np.concatenate([inside.j + r0, later.j + r1])
+    order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
+    rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
+    return file_pairs(rows, owner, owner, within=True)
+
+
+def iter_pairs(
+    a: HashSet,
+    algorithm: str | None = None,
+    *,
+    threshold: float | None = None,
+    max_distance: int | None = None,
+    b: HashSet | None = None,
+    block: int = BLOCK_FILES,
+) -> Iterator[Pairs]:
+    """:func:`find_pairs` in chunks of consecutive ``i`` (``block`` files each), in (i, j) order.
+
+    Memory stays O(n + the matches of one block) however many pairs match,
+    so a loose threshold on a large set can still be written out.
+    """
+    name, d = _check_pair(a, algorithm, threshold, max_distance, b)
+    for f0, f1 in file_blocks(len(a), block):
+        yield block_pairs(a, name, d, f0, f1, b)
 
 
 def find_pairs(
@@ -72,18 +148,50 @@ def find_pairs(
 ) -> Pairs:
     """Every matching pair: i < j within ``a``, or (i in ``a``, j in ``b``) across two sets.
 
-    Returns ``Pairs(i, j, distance)`` sorted by (i, j).
+    Returns ``Pairs(i, j, distance)`` of files, sorted by (i, j).  A file with
+    several hash rows (views) matches at the smallest distance of any two rows.
     """
-    name = choose_algorithm(a, algorithm, "first hash file" if b is not None else "hash file")
-    bits = a.bits[name]
-    d = radius(bits, threshold, max_distance, name)
-    if b is None:
-        return hamming.pairs_within(a.hashes[name], d)
-    if name not in b.bits:
-        raise MatchError(f"second hash file has no {name} hashes (it has {', '.join(b.algorithms)})")
-    if b.bits[name] != bits:
-        raise MatchError(f"{name} hashes differ in width: {bits} bits against {b.bits[name]}")
-    return hamming.pairs_across(a.hashes[name], b.hashes[name], d)
+    chunks = list(iter_pairs(a, algorithm, threshold=threshold, max_distance=max_distance, b=b))
+    if len(chunks) == 1:
+        return chunks[0]
+    return Pairs(np.concatenate([c.i for c in chunks]), np.concatenate([c.j for c in chunks]),
+                 np.concatenate([c.distance for c in chunks]))
+
+
+def _is_identity(owner: np.ndarray) -> bool:
+    return bool(np.array_equal(owner, np.arange(len(owner))))
+
+
+def file_pairs(rows: Pairs, owner_a: np.ndarray, owner_b: np.ndarray, within: bool) -> Pairs:
+    """Pairs of hash rows to pairs of files: the smallest distance over each file pair's rows.
+
+    A file may have several rows (views); within one set, two rows of the same
+    file are not a pair.  Sorted by (i, j) like every :class:`Pairs`.
+    """
+    if _is_identity(owner_a) and _is_identity(owner_b):
+        return rows
+    i, j = owner_a[rows.i], owner_b[rows.j]
+    if within:
+        i, j = np.minimum(i, j), np.maximum(i, j)
+        keep = i != j
+        i, j, d = i[keep], j[keep], rows.distance[keep]
+    else:
+        d = rows.distance
+    order = np.lexsort((d, j, i))
+    i, j, d = i[order], j[order], d[order]
+    first = np.ones(len(i), dtype=bool)
+    first[1:] = (i[1:] != i[:-1]) | (j[1:] != j[:-1])
+    return Pairs(i[first].astype(np.int64), j[first].astype(np.int64), d[first].astype(np.int32))
+
+
+def same_file(a: HashSet, i: np.ndarray, b: HashSet | None = None, j: np.ndarray | None = None) -> np.ndarray:
+    """Whether files ``a[i]`` and ``b[j]`` are one file (hard links: same device and inode, both known)."""
+    b = a if b is None else b
+    j = i if j is None else j
+    if not (a.inode.any() and b.inode.any()):  # identities unknown (synthetic or format-1 sets)
+        return np.zeros(len(i), dtype=bool)
+    known = (a.inode[i] != 0) & (b.inode[j] != 0)
+    return known & (a.device[i] == b.device[j]) & (a.inode[i] == b.inode[j])
 
 
 def cluster(
@@ -94,7 +202,7 @@ def cluster(
     max_distance: int | None = None,
     linkage: str = "single",
     min_size: int = 2,
-    pairs: Pairs | None = None,
+    pairs: Pairs | VotedPairs | None = None,
 ) -> list[Group]:
     """Groups of similar images, largest first (then by first path), of at least ``min_size``.
 
@@ -103,7 +211,7 @@ def cluster(
     name = choose_algorithm(hashset, algorithm)
     if pairs is None:
         pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
-    words = hashset.hashes[name]
+    words = hashset.plain(name)
     paths = hashset.paths
     found = []
     for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage):
@@ -113,7 +221,14 @@ def cluster(
         dist = pair_distances(words, words, np.full(len(indices), rep), indices)
         order = np.lexsort((paths[indices], dist))
         order = np.concatenate([[0], order[order != 0]])
-        members = [Member(str(paths[indices[k]]), int(dist[k])) for k in order]
+        members = []
+        first_name: dict[tuple[int, int], str] = {}
+        for k in order:
+            f = indices[k]
+            identity = (int(hashset.device[f]), int(hashset.inode[f]))
+            path = str(paths[f])
+            twin = first_name.setdefault(identity, path) if identity[1] else path
+            members.append(Member(path, int(dist[k]), twin if twin != path else None))
         found.append((members, min(str(paths[k]) for k in indices)))
     found.sort(key=lambda g: (-len(g[0]), g[1]))
     return [Group(k, members[0].path, members) for k, (members, _) in enumerate(found)]
@@ -135,8 +250,8 @@ class Rule:
 def make_rules(
     hashset: HashSet,
     algorithms: list[str] | tuple[str, ...] = (),
-    thresholds: dict[str | None, float] | None = None,
-    max_distances: dict[str | None, int] | None = None,
+    thresholds: Mapping[str | None, float] | None = None,
+    max_distances: Mapping[str | None, int] | None = None,
 ) -> list[Rule]:
     """Rules for the algorithms named in ``algorithms`` or as keys of the two dicts.
 
@@ -162,7 +277,7 @@ def make_rules(
 
 def default_vote(rules: list[Rule]) -> int:
     """A majority of the rules: 1 of 1, 2 of 2, 2 of 3, 3 of 4..."""
-    return len(rules) // 2 + 1
+    return check_vote(None, len(rules))
 
 
 @dataclass(frozen=True)
@@ -187,19 +302,39 @@ def pair_distances(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -
     return np.bitwise_count(np.bitwise_xor(a[i], b[j])).sum(axis=1, dtype=np.int32)
 
 
+def check_vote(k: int | None, algorithms: int) -> int:
+    """The one rule for ``--vote K`` in every command: 1 <= K <= the number of algorithms (default: a majority)."""
+    if k is None:
+        return algorithms // 2 + 1
+    if not 1 <= k <= algorithms:
+        raise MatchError(f"--vote must be between 1 and the number of algorithms ({algorithms}), got {k}")
+    return k
+
+
+def iter_voted_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None,
+                     block: int = BLOCK_FILES) -> Iterator[VotedPairs]:
+    """:func:`vote_pairs` in chunks of consecutive ``i``, in (i, j) order; memory O(n + one block's matches)."""
+    k = check_vote(k, len(rules))
+    other = a if b is None else b
+    for rule in rules:
+        _check_pair(a, rule.algorithm, None, rule.max_distance, b)
+    plain_a = {r.algorithm: a.plain(r.algorithm) for r in rules}
+    plain_b = {r.algorithm: other.plain(r.algorithm) for r in rules}
+    width = max(len(other), 1)
+    for f0, f1 in file_blocks(len(a), block):
+        keys = [(p.i * width + p.j) for p in (block_pairs(a, r.algorithm, r.max_distance, f0, f1, b) for r in rules)]
+        unique, votes = np.unique(np.concatenate(keys), return_counts=True)
+        keep = votes >= k
+        i, j = np.divmod(unique[keep], width)
+        distance = np.array([pair_distances(plain_a[r.algorithm], plain_b[r.algorithm], i, j) for r in rules],
+                            dtype=np.int32).reshape(len(rules), len(i))
+        yield VotedPairs(i.astype(np.int64), j.astype(np.int64), votes[keep].astype(np.int32), distance)
+
+
 def vote_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None) -> VotedPairs:
     """Pairs matched by at least ``k`` of ``rules`` (default: a majority), within ``a`` or from ``a`` to ``b``."""
-    k = default_vote(rules) if k is None else k
-    if not 1 <= k <= len(rules):
-        raise MatchError(f"--vote must be between 1 and the number of algorithms ({len(rules)}), got {k}")
-    other = a if b is None else b
-    keys = []
-    for rule in rules:
-        pairs = find_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b)
-        keys.append(pairs.i * len(other) + pairs.j)
-    unique, votes = np.unique(np.concatenate(keys), return_counts=True)
-    keep = votes >= k
-    i, j = np.divmod(unique[keep], max(len(other), 1))
-    distance = np.array([pair_distances(a.hashes[r.algorithm], other.hashes[r.algorithm], i, j) for r in rules],
-                        dtype=np.int32).reshape(len(rules), len(i))
-    return VotedPairs(i.astype(np.int64), j.astype(np.int64), votes[keep].astype(np.int32), distance)
+    chunks = list(iter_voted_pairs(a, rules, k, b))
+    if len(chunks) == 1:
+        return chunks[0]
+    return VotedPairs(np.concatenate([c.i for c in chunks]), np.concatenate([c.j for c in chunks]),
+                      np.concatenate([c.votes for c in chunks]), np.concatenate([c.distance for c in chunks], axis=1))

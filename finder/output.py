@@ -12,26 +12,70 @@ import contextlib
 import csv
 import io
 import json
+import os
 import sys
-from typing import IO, Any, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import IO, Any
 
 import numpy as np
 
 from finder.atomic import atomic_write
+from finder.errors import OutputError
+from finder.hashset import is_hash_file
 
 FORMATS = ("csv", "json", "jsonl")
 
 
+def is_stdout(path: str | None) -> bool:
+    return path in (None, "-")
+
+
+def check_output(path: str | None) -> None:
+    """Fail at once, before any work, if results could not be written to ``path``.
+
+    Refuses a missing or read-only folder, a directory, a closed stdout, and
+    an existing finder hash file (command output must never replace the hashes).
+    """
+    if is_stdout(path):
+        if sys.stdout is None:
+            raise OutputError("standard output is closed")
+        return
+    assert path is not None
+    target = os.path.realpath(path)
+    if os.path.isdir(target):
+        raise OutputError(f"cannot write {path}: is a directory")
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise OutputError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise OutputError(f"cannot write {path}: folder {folder} is not writable")
+    if os.path.exists(target) and is_hash_file(target):
+        raise OutputError(f"refusing to write over {path}: it is a finder hash file; choose another -o")
+
+
 @contextlib.contextmanager
 def open_output(path: str | None) -> Iterator[IO[bytes]]:
-    """A byte stream for ``path``: stdout for None or ``-``, else an atomically replaced file."""
-    if path in (None, "-"):
-        stream = sys.stdout.buffer
-        yield stream
-        stream.flush()
-    else:
-        with atomic_write(path, "wb") as handle:
-            yield handle
+    """A byte stream for ``path``: stdout for None or ``-``, else an atomically replaced file.
+
+    An OS error while writing (full disk, read-only filesystem, ``/dev/full``)
+    becomes a one-line :class:`OutputError`; a closed pipe is left to the
+    caller (the CLI ends quietly).
+    """
+    check_output(path)
+    label = "standard output" if is_stdout(path) else str(path)
+    try:
+        if is_stdout(path):
+            stream = sys.stdout.buffer
+            yield stream
+            stream.flush()
+        else:
+            assert path is not None
+            with atomic_write(path, "wb") as handle:
+                yield handle
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OutputError(f"cannot write {label}: {exc.strerror or exc}") from None
 
 
 def _json_bytes(value: Any, indent: int | None = None) -> bytes:
@@ -41,10 +85,18 @@ def _json_bytes(value: Any, indent: int | None = None) -> bytes:
 def write_rows(stream: IO[bytes], header: Sequence[str], rows: Iterable[Sequence[Any]], fmt: str) -> None:
     """Write ``rows`` (tuples in ``header`` order) as csv, a JSON array of objects, or JSON lines."""
     if fmt == "csv":
-        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="", write_through=True)
+        text = io.TextIOWrapper(stream, encoding="utf-8", errors="surrogateescape", newline="", write_through=False)
         writer = csv.writer(text, lineterminator="\n")
+        # csv quotes fields holding the line terminator ("\n") but not a lone "\r", which readers
+        # still split on: rows with a "\r" anywhere are written fully quoted.
+        quoted = csv.writer(text, lineterminator="\n", quoting=csv.QUOTE_ALL)
         writer.writerow(header)
-        writer.writerows(rows)
+        for row in rows:
+            if any(isinstance(v, str) and "\r" in v for v in row):
+                quoted.writerow(row)
+            else:
+                writer.writerow(row)
+        text.flush()
         text.detach()
     elif fmt == "jsonl":
         for row in rows:
@@ -68,38 +120,111 @@ def write_json_array(stream: IO[bytes], items: Iterable[Any]) -> None:
     stream.write(b"\n]\n")
 
 
-PAIR_HEADER = ("path_a", "path_b", "distance", "similarity")
-GROUP_HEADER = ("group", "path", "distance_to_representative")
+PAIR_HEADER = ("path_a", "path_b", "distance", "similarity", "same_file")
+GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as")
 
 
-def pair_rows(i, j, distance, paths_a, paths_b, bits: int) -> Iterator[tuple[str, str, int, float]]:
-    """Rows of matching pairs: both paths, Hamming distance, similarity = 1 - distance / bits."""
-    for a, b, d in zip(i.tolist(), j.tolist(), distance.tolist()):
-        yield str(paths_a[a]), str(paths_b[b]), d, round(1.0 - d / bits, 6)
+def pair_rows(i, j, distance, paths_a, paths_b, bits: int, same=None) -> Iterator[tuple[str, str, int, float, bool]]:
+    """Rows of matching pairs: both paths, Hamming distance, similarity = 1 - distance / bits,
+    and whether the two paths are one file (hard links)."""
+    same = np.zeros(len(i), dtype=bool) if same is None else same
+    for a, b, d, s in zip(i.tolist(), j.tolist(), distance.tolist(), same.tolist()):
+        yield str(paths_a[a]), str(paths_b[b]), d, round(1.0 - d / bits, 6), s
+
+
+def csv_field(value: str) -> bytes:
+    """One CSV field as bytes (raw name bytes, quoted when it holds a comma, quote, CR or LF)."""
+    raw = os.fsencode(value)
+    if not raw or any(c in raw for c in b',"\r\n'):
+        return b'"' + raw.replace(b'"', b'""') + b'"'
+    return raw
+
+
+class CsvPairWriter:
+    """Pair rows straight to CSV bytes, chunk by chunk: ``path_a,path_b,distance,similarity,same_file``.
+
+    Each path is encoded once and each distance's text is looked up, so a
+    chunk of pairs becomes lines with one join per row (millions of rows per
+    second) and the output is the same bytes :func:`write_rows` would write.
+    """
+
+    def __init__(self, stream: IO[bytes], paths_a: np.ndarray, paths_b: np.ndarray, bits: int) -> None:
+        self.stream = stream
+        self.fields_a = np.array([csv_field(str(p)) + b"," for p in paths_a] or [b""], dtype=object)
+        self.fields_b = np.array([csv_field(str(p)) for p in paths_b] or [b""], dtype=object)
+        # Everything after path_b depends only on (distance, same): one byte string per combination.
+        self.tails = np.array([b"," + str(d).encode() + b"," + repr(round(1.0 - d / bits, 6)).encode()
+                               + (b",True\n" if s else b",False\n") for d in range(bits + 1) for s in (0, 1)],
+                              dtype=object)
+        stream.write(",".join(PAIR_HEADER).encode() + b"\n")
+
+    def write(self, i: np.ndarray, j: np.ndarray, distance: np.ndarray, same: np.ndarray) -> None:
+        tails = self.tails[distance.astype(np.intp) * 2 + same.astype(np.intp)]
+        self.stream.write(b"".join([x + y + z for x, y, z in zip(self.fields_a[i], self.fields_b[j], tails)]))
+
+
+def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str) -> int:
+    """Write every matching pair of ``a`` (or from ``a`` to ``b``) under ``rules``; the number of rows.
+
+    Pairs are found and written block by block (``matching.iter_pairs``), so
+    memory stays O(n + one block) however many pairs match.
+    """
+    from finder.matching import iter_pairs, iter_voted_pairs, same_file
+
+    paths_b = (b or a).paths
+    count = 0
+    if len(rules) == 1 and fmt == "csv":
+        rule = rules[0]
+        writer = CsvPairWriter(stream, a.paths, paths_b, rule.bits)
+        for p in iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b):
+            writer.write(p.i, p.j, p.distance, same_file(a, p.i, b, p.j))
+            count += len(p)
+        return count
+
+    def counted(chunks):
+        nonlocal count
+        for chunk in chunks:
+            count += len(chunk)
+            yield chunk
+
+    if len(rules) == 1:
+        rule = rules[0]
+        header: tuple[str, ...] = PAIR_HEADER
+        rows: Iterator[tuple] = (
+            row for p in counted(iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b))
+            for row in pair_rows(p.i, p.j, p.distance, a.paths, paths_b, rule.bits, same_file(a, p.i, b, p.j)))
+    else:
+        header = voted_pair_header(rules)
+        rows = (row for v in counted(iter_voted_pairs(a, rules, vote, b=b))
+                for row in voted_pair_rows(v, rules, a.paths, paths_b, same_file(a, v.i, b, v.j)))
+    write_rows(stream, header, rows, fmt)
+    return count
 
 
 def voted_pair_header(rules) -> tuple[str, ...]:
-    return ("path_a", "path_b", "votes", *(f"distance_{r.algorithm}" for r in rules), "similarity")
+    return ("path_a", "path_b", "votes", *(f"distance_{r.algorithm}" for r in rules), "similarity", "same_file")
 
 
-def voted_pair_rows(voted, rules, paths_a, paths_b) -> Iterator[tuple]:
-    """Rows of voted pairs: paths, votes, each algorithm's distance, mean similarity."""
+def voted_pair_rows(voted, rules, paths_a, paths_b, same=None) -> Iterator[tuple]:
+    """Rows of voted pairs: paths, votes, each algorithm's distance, mean similarity, same file."""
     bits = np.array([r.bits for r in rules], dtype=np.float64)[:, None]
     similarity = np.round(1.0 - (voted.distance / bits).mean(axis=0), 6)
+    same = np.zeros(len(voted), dtype=bool) if same is None else same
     for k, (a, b) in enumerate(zip(voted.i.tolist(), voted.j.tolist())):
         yield (str(paths_a[a]), str(paths_b[b]), int(voted.votes[k]), *voted.distance[:, k].tolist(),
-               float(similarity[k]))
+               float(similarity[k]), bool(same[k]))
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
     """Groups as CSV rows (group, path, distance_to_representative), a JSON array, or JSON lines."""
     if fmt == "csv":
-        rows = ((g.id, m.path, m.distance) for g in groups for m in g.members)
+        rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "")
+                for g in groups for m in g.members)
         write_rows(stream, GROUP_HEADER, rows, "csv")
         return
     objects = (
         {"group": g.id, "size": g.size, "representative": g.representative,
-         "members": [{"path": m.path, "distance": m.distance} for m in g.members]}
+         "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as} for m in g.members]}
         for g in groups
     )
     if fmt == "json":

@@ -8,10 +8,11 @@ from __future__ import annotations
 import io
 
 from finder.atomic import atomic_write
+from finder.errors import FinderError, OutputError
 from finder.evaluate import Evaluation
 
 
-class PlotUnavailable(RuntimeError):
+class PlotUnavailable(FinderError, RuntimeError):
     """matplotlib is not installed."""
 
 
@@ -52,5 +53,8 @@ def plot_evaluation(evaluation: Evaluation, path: str) -> None:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=100)
     plt.close(figure)
-    with atomic_write(path, "wb") as handle:
-        handle.write(buffer.getvalue())
+    try:
+        with atomic_write(path, "wb") as handle:
+            handle.write(buffer.getvalue())
+    except OSError as exc:
+        raise OutputError(f"cannot write {path}: {exc.strerror or exc}") from None

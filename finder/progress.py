@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import click
 
@@ -18,7 +19,7 @@ class Reporter:
 
     def __init__(self, quiet: bool = False) -> None:
         self.quiet = quiet
-        self._console = None
+        self._console: Any = None
 
     def error(self, message: str) -> None:
         """A diagnostic line; shown even with --quiet (skipped files are not silent)."""
@@ -35,7 +36,7 @@ class Reporter:
     @contextlib.contextmanager
     def bar(self, total: int, label: str) -> Iterator[Callable[[int], None] | None]:
         """Yield a callback advancing a progress bar, or None when stderr is not a terminal or quiet."""
-        if self.quiet or total == 0 or not sys.stderr.isatty():
+        if self.quiet or total == 0 or sys.stderr is None or not sys.stderr.isatty():
             yield None
             return
         from rich.console import Console

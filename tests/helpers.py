@@ -10,7 +10,7 @@ from finder.hashset import HashSet
 def synthetic_hashset(paths, hashes: dict[str, np.ndarray], bits: dict[str, int] | None = None) -> HashSet:
     n = len(paths)
     bits = bits or {name: h.shape[1] * 64 for name, h in hashes.items()}
-    return HashSet(paths=np.array(paths, dtype=str), hashes={k: np.ascontiguousarray(v, np.uint64) for k, v in hashes.items()},
+    return HashSet(paths=list(paths), hashes={k: np.ascontiguousarray(v, np.uint64) for k, v in hashes.items()},
                    bits=bits, size=np.ones(n, np.int64), mtime_ns=np.ones(n, np.int64))
 
 

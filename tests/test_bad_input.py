@@ -335,7 +335,8 @@ def test_unreadable_file_as_unprivileged_user(jobs):
     tree = Path(base) / "tree"
     try:
         os.chmod(base, 0o777)
-        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": base, "NUMBA_CACHE_DIR": os.path.join(base, "numba")}
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": base,
+               "NUMBA_CACHE_DIR": os.path.join(base, "numba")}
         try:
             probe = run_as_nobody([sys.executable, "-c", "import finder.cli"], base, env)
         except (OSError, subprocess.SubprocessError) as exc:
@@ -386,14 +387,14 @@ def test_unreadable_file_permission_error(tmp_path, monkeypatch, jobs):
     """Runs anywhere (also as root): opening one file raises EACCES, as mode 000 would."""
     good = make_image(tmp_path / "good.jpg", seed=30)
     locked = make_image(tmp_path / "locked.jpg", seed=31)
-    real_open = Image.open
+    real_open = os.open
 
-    def guarded_open(fp, *args, **kwargs):
-        if os.fspath(fp) == locked:
+    def guarded_open(path, *args, **kwargs):
+        if os.fspath(path) == locked:
             raise PermissionError(errno.EACCES, "Permission denied", locked)
-        return real_open(fp, *args, **kwargs)
+        return real_open(path, *args, **kwargs)
 
-    monkeypatch.setattr(Image, "open", guarded_open)  # workers are forked, so they inherit it
+    monkeypatch.setattr(os, "open", guarded_open)  # workers are forked, so they inherit it
     out = str(tmp_path / "out.npz")
     result = hash_cli(good, locked, "-j", str(jobs), "-o", out)
     assert result.exit_code == 0, result.output
@@ -424,8 +425,8 @@ def symlink_tree(root: Path, outside: Path) -> list[str]:
 def test_directory_symlink_loop_terminates(tmp_path, jobs, follow):
     root = tmp_path / "tree"
     files = symlink_tree(root, tmp_path / "outside")
-    if follow:  # the link named like an image is walked into, never reported
-        files.append(str(root / "pics.jpg/e.png"))
+    if follow:  # the link named like an image is walked into, never reported; files keep their real path
+        files.append(str(tmp_path / "outside" / "e.png"))
     out = str(tmp_path / "out.npz")
     args = [sys.executable, "-m", "finder", "hash", str(root), "-j", str(jobs), "-o", out]
     proc = subprocess.run(args + ["--follow-symlinks"] * follow, capture_output=True, timeout=SUBPROCESS_TIMEOUT)
@@ -538,7 +539,8 @@ def assert_awkward_round_trip(result: Result, out: str, good: list[str], bad: st
         assert got[path] == hash_alone(path), path
     assert sorted((p, h) for p, _, h in show_csv(out)) == sorted((p, got[p]["find"]) for p in good)
     assert sorted((d["path"], d["hex"]) for d in show_json(out)) == sorted((p, got[p]["find"]) for p in good)
-    assert sorted(json.loads(line)["path"] for line in show_bytes(out, "--format", "jsonl").splitlines()) == sorted(good)
+    lines = show_bytes(out, "--format", "jsonl").splitlines()
+    assert sorted(json.loads(line)["path"] for line in lines) == sorted(good)
     assert [(e.path, e.reason) for e in load(out).errors] == [(bad, "empty file (0 bytes)")]
     assert show_csv(out, "--errors") == [[bad, "empty file (0 bytes)"]]
     assert show_json(out, "--errors") == [{"path": bad, "reason": "empty file (0 bytes)"}]
@@ -625,7 +627,8 @@ def foreign_npz() -> bytes:
     return buf.getvalue()
 
 
-@pytest.mark.parametrize("content", [b"my thesis, do not overwrite\n", b"", b"PK\x03\x04 not really a zip", foreign_npz()],
+@pytest.mark.parametrize("content", [b"my thesis, do not overwrite\n", b"", b"PK\x03\x04 not really a zip",
+                                     foreign_npz()],
                          ids=["text", "empty", "bad-zip", "other-npz"])
 def test_existing_non_finder_output_is_refused_and_untouched(small_tree, tmp_path, content):
     out = tmp_path / "precious.npz"
@@ -643,14 +646,15 @@ def test_existing_non_finder_output_is_refused_and_untouched(small_tree, tmp_pat
 
 @pytest.fixture
 def many_images(tmp_path) -> tuple[Path, str, bytes]:
-    """~200 images (hard links of one 800x800 JPEG), an empty file, and out.npz from an earlier run."""
+    """~200 images (copies of one 800x800 JPEG), an empty file, and out.npz from an earlier run."""
     root = tmp_path / "many"
     root.mkdir()
     first = make_image(root / "0000.jpg", 800, 800, seed=90, quality=90)
     out = str(tmp_path / "out.npz")
     assert hash_cli(first, "-j", "1", "-o", out, "-q").exit_code == 0
-    for k in range(1, 200):
-        os.link(first, root / f"{k:04d}.jpg")
+    data = Path(first).read_bytes()
+    for k in range(1, 200):  # copies, not hard links: one inode would be hashed only once
+        (root / f"{k:04d}.jpg").write_bytes(data)
     (root / "empty.jpg").write_bytes(b"")  # its 'skipped' line on stderr shows hashing has started
     return root, out, Path(out).read_bytes()
 
@@ -663,18 +667,25 @@ def worker_pids(pid: int) -> list[int]:
         return []
 
 
+def default_signals() -> None:
+    """Run in the child before exec: default Ctrl-C and SIGTERM handling, whatever the test runner set."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 @pytest.mark.parametrize("to_group", [False, True], ids=["kill-parent", "ctrl-c-process-group"])
-def test_ctrl_c_exits_130_and_leaves_output_untouched(many_images, tmp_path, to_group):
+def test_ctrl_c_exits_130_and_keeps_a_checkpoint(many_images, tmp_path, to_group):
     root, out, before = many_images
-    proc = subprocess.Popen([sys.executable, "-m", "finder", "hash", str(root), "-j", "2", "-o", out],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=0, start_new_session=True)
+    command = [sys.executable, "-m", "finder", "hash", str(root), "-j", "2", "-o", out, "--checkpoint", "0"]
+    proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, bufsize=0,
+                            start_new_session=True, preexec_fn=default_signals)
     try:
         first_line = proc.stderr.readline()
         assert first_line.startswith(b"finder: skipped"), first_line
-        deadline = time.monotonic() + 10  # wait for the pool's workers, then interrupt mid-hashing
-        while len(worker_pids(proc.pid)) < 2 and time.monotonic() < deadline and proc.poll() is None:
-            time.sleep(0.02)
-        time.sleep(0.3)
+        deadline = time.monotonic() + 20  # wait for the workers and a first checkpoint, then interrupt
+        while time.monotonic() < deadline and proc.poll() is None and (
+                len(worker_pids(proc.pid)) < 2 or Path(out).read_bytes() == before):
+            time.sleep(0.01)
         assert proc.poll() is None, "finished before it could be interrupted: make the images bigger"
         if to_group:  # what a terminal does: every process of the job gets SIGINT
             os.killpg(proc.pid, signal.SIGINT)
@@ -688,9 +699,15 @@ def test_ctrl_c_exits_130_and_leaves_output_untouched(many_images, tmp_path, to_
     stderr = (first_line + rest).decode("utf-8", "backslashreplace")
     assert "Traceback" not in stderr
     assert proc.returncode == 130, stderr
-    assert "finder: interrupted; no output was changed" in stderr
-    assert Path(out).read_bytes() == before
+    assert f"finder: interrupted; progress so far is saved in {out}" in stderr
+    saved = load(out)  # a valid store: the earlier entry kept, plus what was hashed before Ctrl-C
+    assert saved.settings["complete"] is False and str(root / "0000.jpg") in saved.paths
     assert temp_leftovers(tmp_path, "out.npz") == []
+    done = len(saved) - 1
+    rerun = subprocess.run(command, capture_output=True, timeout=SUBPROCESS_TIMEOUT)
+    assert rerun.returncode == 0 and f"resumed: {len(saved)} already hashed" in rerun.stderr.decode()
+    assert f"hashed {200 - 1 - done} (new {200 - 1 - done}," in rerun.stderr.decode()
+    assert len(load(out)) == 200 and load(out).settings["complete"] is True
     deadline = time.monotonic() + 5  # no worker outlives the run
     while time.monotonic() < deadline:
         try:
@@ -727,7 +744,7 @@ def test_ctrl_c_while_pool_forks_is_not_lost(tmp_path):
     assert hash_cli(first, "-j", "1", "-o", out).exit_code == 0
     before = Path(out).read_bytes()
     proc = subprocess.run([sys.executable, "-c", INTERRUPT_WHILE_FORKING, "hash", str(root), "-j", "2", "-o", out],
-                          capture_output=True, timeout=SUBPROCESS_TIMEOUT)
+                          capture_output=True, timeout=SUBPROCESS_TIMEOUT, preexec_fn=default_signals)
     stderr = proc.stderr.decode("utf-8", "backslashreplace")
     assert (proc.returncode, "Traceback" in stderr) == (130, False), stderr
     assert Path(out).read_bytes() == before

@@ -46,10 +46,11 @@ def test_compare_csv_equals_brute_force_and_quotes_names(hashfile):
     result = run("compare", path, "-a", "find", "--threshold", "0.1")
     assert result.exit_code == 0, result.output
     rows = list(csv.reader(io.StringIO(result.stdout, newline="")))
-    assert rows[0] == ["path_a", "path_b", "distance", "similarity"]
-    got = [(a, b, int(d)) for a, b, d, _ in rows[1:]]
+    assert rows[0] == ["path_a", "path_b", "distance", "similarity", "same_file"]
+    got = [(a, b, int(d)) for a, b, d, _, _ in rows[1:]]
     assert got == expected_pairs(words, 25, PATHS)  # floor(0.1 * 256) = 25
-    assert all(float(s) == pytest.approx(1 - int(d) / 256, abs=1e-6) for _, _, d, s in rows[1:])
+    assert all(float(s) == pytest.approx(1 - int(d) / 256, abs=1e-6) for _, _, d, s, _ in rows[1:])
+    assert {same for *_, same in rows[1:]} == {"False"}  # synthetic sets know no inodes
 
 
 def test_compare_json_and_jsonl_agree(hashfile, tmp_path):
@@ -76,7 +77,7 @@ def test_compare_to_file_is_atomic_and_stdout_empty(hashfile, tmp_path):
     out = tmp_path / "pairs.csv"
     result = run("compare", path, "-a", "find", "-d", "30", "-o", out)
     assert result.exit_code == 0 and result.stdout == ""
-    assert out.read_text().startswith("path_a,path_b,distance,similarity\n")
+    assert out.read_text().startswith("path_a,path_b,distance,similarity,same_file\n")
     assert sorted(os.listdir(tmp_path)) == ["h.npz", "pairs.csv"]
 
 
@@ -88,7 +89,7 @@ def test_cluster_json_schema_and_default_file(hashfile, tmp_path, monkeypatch):
     assert [g["size"] for g in groups] == [3] * 10  # planted triples
     for g in groups:
         assert set(g) == {"group", "size", "representative", "members"}
-        assert g["members"][0] == {"path": g["representative"], "distance": 0}
+        assert g["members"][0] == {"path": g["representative"], "distance": 0, "same_file_as": None}
         assert len(g["members"]) == g["size"]
     assert [g["group"] for g in groups] == list(range(10))
     firsts = [min(m["path"] for m in g["members"]) for g in groups]
@@ -99,7 +100,8 @@ def test_cluster_csv_min_size_and_linkage(hashfile):
     path, _ = hashfile
     rows = list(csv.DictReader(io.StringIO(run("cluster", path, "-a", "find", "-d", "25", "--format", "csv",
                                                "--min-size", "1", "--linkage", "star").stdout, newline="")))
-    assert list(rows[0]) == ["group", "path", "distance_to_representative"]
+    assert list(rows[0]) == ["group", "path", "distance_to_representative", "representative", "same_file_as"]
+    assert sum(r["representative"] == "True" for r in rows) == len({r["group"] for r in rows})
     assert sorted(r["path"] for r in rows) == sorted(PATHS)
     none = json.loads(run("cluster", path, "-a", "find", "-d", "0").stdout)
     assert none == []
@@ -110,7 +112,7 @@ def test_closed_pipe_ends_quietly(tmp_path):
     synthetic_hashset([f"{k}.jpg" for k in range(400)], {"dhash": words}).save(tmp_path / "hashes.npz")
     proc = subprocess.run(f"{sys.executable} -m finder compare -d 64 | head -n 2", shell=True, cwd=tmp_path,
                           capture_output=True, text=True)
-    assert proc.stdout.splitlines()[0] == "path_a,path_b,distance,similarity"
+    assert proc.stdout.splitlines()[0] == "path_a,path_b,distance,similarity,same_file"
     assert proc.stderr == ""
 
 
@@ -157,7 +159,7 @@ def test_argument_errors_exit_2(hashfile, args, message):
 def test_mismatched_sets_are_refused(hashfile, tmp_path):
     synthetic_hashset(["x.jpg"], {"dhash": np.zeros((1, 4))}, {"dhash": 256}).save(tmp_path / "wide.npz")
     result = run("compare", hashfile[0], tmp_path / "wide.npz", "-a", "dhash", "-d", "3")
-    assert result.exit_code == 2 and "differ in width: 64 bits against 256" in result.stderr
+    assert result.exit_code == 2 and "dhash hashes are 64 bits, the file says 256" in result.stderr
     synthetic_hashset(["x.jpg"], {"ahash": np.zeros((1, 1))}).save(tmp_path / "other.npz")
     result = run("compare", hashfile[0], tmp_path / "other.npz", "-a", "find", "-d", "3")
     assert result.exit_code == 2 and "second hash file has no find hashes (it has ahash)" in result.stderr
@@ -167,7 +169,8 @@ def test_compare_vote_equals_brute_force(hashfile):
     path, words = hashfile
     d_find, d_dhash = brute_distances(words, words), brute_distances(words[:, :1], words[:, :1])
     for vote, need in (("1", 1), ("2", 2), (None, 2)):  # default: majority of 2 = 2
-        args = ["compare", path, "-t", "find=0.12", "-d", "dhash=12", "--format", "jsonl"] + (["--vote", vote] if vote else [])
+        args = ["compare", path, "-t", "find=0.12", "-d", "dhash=12", "--format", "jsonl"]
+        args += ["--vote", vote] if vote else []
         rows = [json.loads(line) for line in run(*args).stdout.splitlines()]
         expected = []
         for a in range(30):
@@ -176,7 +179,8 @@ def test_compare_vote_equals_brute_force(hashfile):
                 if votes >= need:
                     expected.append({"path_a": PATHS[a], "path_b": PATHS[b], "votes": votes,
                                      "distance_find": int(d_find[a, b]), "distance_dhash": int(d_dhash[a, b]),
-                                     "similarity": round(1 - (d_find[a, b] / 256 + d_dhash[a, b] / 64) / 2, 6)})
+                                     "similarity": round(1 - (d_find[a, b] / 256 + d_dhash[a, b] / 64) / 2, 6),
+                                     "same_file": False})
         assert rows == expected
 
 

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli import cli
-from finder.evaluate import (TruthError, curve, evaluate, grouping_scores, truth_from_csv, truth_from_pattern)
+from finder.evaluate import TruthError, curve, evaluate, grouping_scores, truth_from_csv, truth_from_pattern
 from finder.groups import group_indices
 from finder.matching import Rule
 from tests.helpers import brute_distances, planted, synthetic_hashset
@@ -84,7 +84,6 @@ def test_grouping_scores_equal_brute_force():
     h = planted(200, 1, seed=5, copies=4, flips=5)
     labels = np.repeat(np.arange(50), 4)
     labels[::7] = 999  # some mislabelled images so that precision < 1
-    hs = synthetic_hashset([str(k) for k in range(200)], {"h": h})
     dist = brute_distances(h, h)
     i, j = np.nonzero(np.triu(dist <= 8, 1))
     for linkage in ("single", "star"):

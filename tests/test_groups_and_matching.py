@@ -24,7 +24,8 @@ def test_radius_defaults_and_errors():
     assert radius(256, algorithm="find") == 96 and radius(64, algorithm="dhash") == 14
     assert radius(64, algorithm="ahash") == 3
     assert radius(64, max_distance=64) == 64
-    for kwargs in ({"threshold": 1.5}, {"threshold": -0.1}, {"max_distance": 65}, {"threshold": 0.1, "max_distance": 3}):
+    for kwargs in ({"threshold": 1.5}, {"threshold": -0.1}, {"max_distance": 65},
+                   {"threshold": 0.1, "max_distance": 3}):
         with pytest.raises(MatchError):
             radius(64, **kwargs)
 

@@ -62,7 +62,8 @@ def test_incremental_rerun_reuses_changes_and_drops(golden_images, tmp_path):
     first = load(str(out))
 
     again = run("hash", golden_images, "-o", out, "-j", "1")
-    assert "hashed 0 (new 0, changed 0, rehashed 0), reused 49, dropped 0 vanished" in again.stderr
+    assert "hashed 0 (new 0, changed 0, rehashed 0), reused 49, kept 0 outside this run, dropped 0 gone" \
+        in again.stderr
 
     files = sorted(golden_images.iterdir())
     changed, removed = files[0], files[1]
@@ -70,7 +71,8 @@ def test_incremental_rerun_reuses_changes_and_drops(golden_images, tmp_path):
     removed.unlink()
     Image.new("RGB", (40, 30), (200, 10, 10)).save(golden_images / "new.png")
     third = run("hash", golden_images, "-o", out, "-j", "1")
-    assert "hashed 2 (new 1, changed 1, rehashed 0), reused 47, dropped 1 vanished" in third.stderr
+    assert "hashed 2 (new 1, changed 1, rehashed 0), reused 47, kept 0 outside this run, dropped 1 gone" \
+        in third.stderr
     updated = load(str(out))
     assert str(removed) not in updated.paths and str(golden_images / "new.png") in updated.paths
     index = {str(p): i for i, p in enumerate(first.paths)}
@@ -82,8 +84,13 @@ def test_incremental_rerun_reuses_changes_and_drops(golden_images, tmp_path):
     assert "hashed 49 (new 0, changed 0, rehashed 49), reused 0" in forced.stderr
 
     other = run("hash", golden_images, "-o", out, "-a", "dhash", "-j", "1")
-    assert "rehashed all" in other.stderr and "hashed 49" in other.stderr
+    assert other.exit_code == 2 and "made with other settings" in other.stderr and "--rehash" in other.stderr
+    assert load(str(out)).algorithms == ["find"]
+    replaced = run("hash", golden_images, "-o", out, "-a", "dhash", "--rehash", "-j", "1")
+    assert replaced.exit_code == 0 and "replaced a store made with other settings" in replaced.stderr
     assert load(str(out)).algorithms == ["dhash"]
+    # without -a, a run uses the store's own algorithms
+    assert "reused 49" in run("hash", golden_images, "-o", out, "-j", "1").stderr
 
 
 def test_paths_from_stdin(golden_images, tmp_path):
@@ -125,9 +132,11 @@ def test_exif_orientation_applied_by_default(tmp_path):
     default = hash_paths([str(tmp_path / n) for n in ("tagged.png", "upright.png", "plain.png")], ["find"], jobs=1)
     raw = hash_paths([str(tmp_path / n) for n in ("tagged.png", "upright.png", "plain.png")], ["find"], jobs=1,
                      exif_transpose=False)
-    h, r = default.hashset.hashes["find"], raw.hashset.hashes["find"]
-    assert np.array_equal(h[0], h[1]) and not np.array_equal(h[0], h[2])
-    assert np.array_equal(r[0], r[2]) and not np.array_equal(r[0], r[1])
+    # the store is sorted by path: plain, tagged, upright
+    assert [os.path.basename(p) for p in default.hashset.paths] == ["plain.png", "tagged.png", "upright.png"]
+    (hp, ht, hu), (rp, rt, ru) = default.hashset.hashes["find"], raw.hashset.hashes["find"]
+    assert np.array_equal(ht, hu) and not np.array_equal(ht, hp)
+    assert np.array_equal(rt, rp) and not np.array_equal(rt, ru)
 
 
 def test_quiet_prints_nothing_and_show_formats(golden_images, tmp_path):

@@ -1,0 +1,157 @@
+"""Hostile and careless use, each case built here: outputs that cannot be written, closed streams,
+output aimed at a hash file, symlinked outputs, names that break CSV, signals before start-up.
+
+Every case must end with one line on stderr and a documented exit code, never a traceback,
+and must never damage a hash file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from finder.hashset import load
+from tests.helpers import synthetic_hashset
+
+TIMEOUT = 120
+
+
+def finder(*args: str, cwd: Path | None = None, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "finder", *map(str, args)], capture_output=True, cwd=cwd,
+                          timeout=TIMEOUT, **kwargs)
+
+
+def one_error_line(proc: subprocess.CompletedProcess, code: int = 2) -> str:
+    stderr = proc.stderr.decode("utf-8", "backslashreplace")
+    assert proc.returncode == code, stderr
+    assert "Traceback" not in stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1, stderr
+    return lines[0]
+
+
+@pytest.fixture
+def store(tmp_path) -> Path:
+    words = np.zeros((6, 4), np.uint64)
+    words[3:] = 1
+    path = tmp_path / "hashes.npz"
+    synthetic_hashset([f"/p/{k}.jpg" for k in range(6)], {"find": words}).save(path)
+    return path
+
+
+@pytest.mark.parametrize("command", [["compare"], ["cluster"], ["evaluate", "--group-pattern", "(\\d)"]])
+def test_output_over_the_hash_file_is_refused_and_the_file_kept(store, command):
+    before = store.read_bytes()
+    line = one_error_line(finder(*command, store, "-o", store))
+    assert "refusing to write over" in line and "finder hash file" in line
+    assert store.read_bytes() == before
+
+
+@pytest.mark.parametrize("command", [["compare", "-d", "0"], ["cluster", "-d", "0"],
+                                     ["evaluate", "--group-pattern", "(\\d)"]])
+def test_output_in_a_missing_folder_is_one_line(store, tmp_path, command):
+    line = one_error_line(finder(*command, store, "-o", tmp_path / "missing" / "out.txt"))
+    assert "folder" in line and "does not exist" in line
+
+
+def test_plot_in_a_missing_folder_is_found_before_evaluating(store, tmp_path):
+    line = one_error_line(finder("evaluate", store, "--group-pattern", "(\\d)", "--plot", tmp_path / "no" / "p.png"))
+    assert "does not exist" in line
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_output_in_a_read_only_folder_is_one_line(store, tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir(mode=0o555)
+    assert "not writable" in one_error_line(finder("cluster", store, "-d", "0", "-o", folder / "x.json"))
+
+
+def test_output_to_a_full_device_is_one_line(store):
+    with open("/dev/full", "wb") as full:
+        proc = subprocess.run([sys.executable, "-m", "finder", "cluster", str(store), "-d", "0"], stdout=full,
+                              stderr=subprocess.PIPE, timeout=TIMEOUT)
+    assert "No space left on device" in one_error_line(proc)
+
+
+@pytest.mark.parametrize("command", [["show"], ["cluster", "-d", "0"], ["compare", "-d", "0"]])
+def test_closed_stdout_is_one_line(store, command):
+    proc = subprocess.run([sys.executable, "-m", "finder", *command, str(store)], stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, timeout=TIMEOUT, preexec_fn=lambda: os.close(1))
+    assert "standard output is closed" in one_error_line(proc)
+
+
+def test_hash_without_stderr_still_hashes(tmp_path):
+    Image.new("RGB", (20, 20), (1, 2, 3)).save(tmp_path / "a.png")
+    proc = subprocess.run([sys.executable, "-m", "finder", "hash", str(tmp_path / "a.png"), "-o",
+                           str(tmp_path / "h.npz"), "-j", "1"], stdout=subprocess.PIPE, timeout=TIMEOUT,
+                          preexec_fn=lambda: os.close(2))
+    assert proc.returncode == 0
+    assert len(load(tmp_path / "h.npz")) == 1
+
+
+def test_evaluate_into_a_closed_pipe_ends_quietly_with_0(store):
+    proc = subprocess.run(f"{sys.executable} -m finder evaluate {store} --group-pattern '(\\d)' | head -c 10",
+                          shell=True, capture_output=True, timeout=TIMEOUT)
+    assert proc.stderr == b""
+    assert subprocess.run(f"set -o pipefail; {sys.executable} -m finder evaluate {store} --group-pattern '(\\d)'"
+                          " | head -c 10 >/dev/null", shell=True, executable="/bin/bash",
+                          timeout=TIMEOUT).returncode == 0
+
+
+def test_output_through_a_symlink_replaces_its_target_and_keeps_the_link(store, tmp_path):
+    os.symlink("real.csv", tmp_path / "link.csv")
+    proc = finder("compare", store, "-d", "0", "-o", tmp_path / "link.csv")
+    assert proc.returncode == 0, proc.stderr
+    assert os.path.islink(tmp_path / "link.csv")
+    assert (tmp_path / "real.csv").read_text().startswith("path_a,path_b")
+
+
+NAMES = ["cr\rname.jpg", "lf\nname.jpg", "comma,name.jpg", 'quote"name.jpg', "bytes\udcff\udcfe.jpg", "plain.jpg"]
+
+
+@pytest.mark.parametrize("command", ["compare", "cluster", "show"])
+def test_every_csv_writer_round_trips_hostile_names(tmp_path, command):
+    paths = [f"/photos/{name}" for name in NAMES]
+    synthetic_hashset(paths, {"dhash": np.zeros((len(paths), 1), np.uint64)}).save(tmp_path / "h.npz")
+    args = {"compare": ["compare", "-d", "0"], "cluster": ["cluster", "-d", "0", "--format", "csv"],
+            "show": ["show"]}[command]
+    proc = finder(*args, tmp_path / "h.npz")
+    assert proc.returncode == 0, proc.stderr
+    rows = list(csv.reader(io.StringIO(proc.stdout.decode("utf-8", "surrogateescape"), newline="")))
+    width = len(rows[0])
+    assert all(len(r) == width for r in rows), rows
+    seen = {cell for row in rows[1:] for cell in row[:2]}
+    assert set(paths) <= seen
+
+
+@pytest.mark.parametrize("signum,code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
+@pytest.mark.parametrize("delay", [0.15, 0.3, 0.5])
+def test_a_signal_during_start_up_is_quiet(signum, code, delay, store):
+    """Ctrl-C or SIGTERM while finder imports numpy and numba (the first half second)."""
+    proc = subprocess.Popen([sys.executable, "-m", "finder", "evaluate", str(store), "--group-pattern", "(\\d)"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            preexec_fn=lambda: (signal.signal(signal.SIGINT, signal.SIG_DFL),
+                                                signal.signal(signal.SIGTERM, signal.SIG_DFL)))
+    import time
+
+    time.sleep(delay)
+    proc.send_signal(signum)
+    _, stderr = proc.communicate(timeout=TIMEOUT)
+    text = stderr.decode()
+    assert "Traceback" not in text
+    assert proc.returncode in (code, 0), text
+
+
+def test_show_info_is_valid_json(store):
+    proc = finder("show", "--info", store)
+    assert json.loads(proc.stdout)["format_version"] == 2
