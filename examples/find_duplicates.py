@@ -17,9 +17,9 @@ def main(directory: str) -> None:
     hashes = report.hashset
     print(f"{len(hashes)} images hashed, {len(report.errors)} skipped", file=sys.stderr)
 
-    pairs = finder.find_pairs(hashes, "find", threshold=0.39)
-    print(f"{len(pairs.i)} matching pairs at normalised distance <= 0.39")
-    for group in finder.cluster(hashes, "find", threshold=0.39, linkage="star"):
+    pairs = finder.find_pairs(hashes, "find", threshold=0.375)
+    print(f"{len(pairs.i)} matching pairs at normalised distance <= 0.375")
+    for group in finder.cluster(hashes, "find", threshold=0.375, linkage="star"):
         print(f"group {group.id}: {len(group.members)} images, representative {Path(group.representative).name}")
         for member in group.members:
             print(f"    {member.distance:3d}  {Path(member.path).name}")

@@ -183,8 +183,8 @@ def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seco
         save_store(report.hashset, output)
     reporter.info(f"{report.summary()} -> {output}")
     emit_summary(summary, report.as_dict())
-    if not candidates:
-        reporter.error(nothing_found(paths, filters.passed_over, walk_errors))
+    if report.hashed + report.reused == 0:
+        reporter.error(nothing_found(paths, filters.passed_over, report.errors))
         sys.exit(EXIT_NOTHING)
     if strict and report.errors:
         sys.exit(EXIT_SKIPPED)
@@ -206,9 +206,9 @@ def nothing_found(paths, passed_over, errors) -> str:
             hint = " (finder recognises images by extension)"
         parts.append(f"{count:,} {ext} file{'s' * (count != 1)} skipped{hint}")
     if errors:
-        parts.append(f"{len(errors):,} reported above")
+        parts.append(f"{len(errors):,} could not be read (reported above)")
     where = ", ".join(paths)
-    return f"0 images found in {where}" + (": " + "; ".join(parts) if parts else ": no files there")
+    return f"0 images hashed from {where}" + (": " + "; ".join(parts) if parts else ": no files there")
 
 
 def check_writable(output: str) -> None:

@@ -295,9 +295,9 @@ def hash_paths(
             words[target] = bits_row
             stats[target] = (st.size, st.mtime_ns, st.device, st.inode)
             ok[target] = True
-        report.new += status[i] == 0
-        report.changed += status[i] == 1
-        report.rehashed += status[i] == 2
+        report.new += int(status[i] == 0)
+        report.changed += int(status[i] == 1)
+        report.rehashed += int(status[i] == 2)
         report.hardlinks += len(twins.get(i, ()))
 
     def save_partial() -> None:

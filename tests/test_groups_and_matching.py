@@ -124,3 +124,52 @@ def test_empty_and_tiny_sets():
         pairs = find_pairs(hs, max_distance=0)
         assert len(pairs.i) == n * (n - 1) // 2
         assert len(cluster(hs, max_distance=0)) == (1 if n == 2 else 0)
+
+
+def test_pairs_in_blocks_equal_pairs_in_one_go():
+    from finder.matching import iter_pairs, iter_voted_pairs, make_rules, vote_pairs
+
+    words = planted(300, 4, seed=11, copies=5, flips=20)
+    hs = synthetic_hashset([f"{k:04d}.jpg" for k in range(300)], {"find": words, "dhash": words[:, :1]},
+                           {"find": 256, "dhash": 64})
+    whole = find_pairs(hs, "find", max_distance=40)
+    for block in (1, 7, 64, 299, 300, 1000):
+        chunks = list(iter_pairs(hs, "find", max_distance=40, block=block))
+        assert np.array_equal(np.concatenate([c.i for c in chunks]), whole.i)
+        assert np.array_equal(np.concatenate([c.j for c in chunks]), whole.j)
+        assert np.array_equal(np.concatenate([c.distance for c in chunks]), whole.distance)
+    rules = make_rules(hs, ["find", "dhash"], {"find": 0.15}, {"dhash": 20})
+    voted = vote_pairs(hs, rules, 1)
+    chunks = list(iter_voted_pairs(hs, rules, 1, block=13))
+    assert np.array_equal(np.concatenate([c.i for c in chunks]), voted.i)
+    assert np.array_equal(np.concatenate([c.distance for c in chunks], axis=1), voted.distance)
+    other = synthetic_hashset(["b.jpg"] * 1 + [f"b{k}.jpg" for k in range(49)], {"find": words[:50]})
+    across = find_pairs(hs, "find", max_distance=40, b=other)
+    chunks = list(iter_pairs(hs, "find", max_distance=40, b=other, block=17))
+    assert np.array_equal(np.concatenate([c.j for c in chunks]), across.j)
+    brute = brute_distances(words, words[:50])
+    assert len(across) == int((brute <= 40).sum())
+
+
+def test_rows_of_views_collapse_to_file_pairs_at_their_smallest_distance():
+    from finder.hashset import HashSet
+    from finder.matching import find_pairs as pairs_of
+
+    rng = np.random.default_rng(5)
+    rows = rng.integers(0, 2**63, (5, 1), np.uint64)
+    rows[3] = rows[0] ^ np.uint64(0b111)  # file 1's second view is 3 bits from file 0's first
+    rows[4] = rows[2] ^ np.uint64(1)     # file 2's second view is 1 bit from its own first: never a pair
+    hs = HashSet(paths=["a", "b", "c"], hashes={"dhash": rows}, bits={"dhash": 64}, size=np.ones(3),
+                 mtime_ns=np.ones(3), owner={"dhash": np.array([0, 1, 2, 1, 2])},
+                 view={"dhash": np.array([0, 0, 0, 0, 0], np.uint8)})
+    brute = brute_distances(rows, rows)
+    owner = np.array([0, 1, 2, 1, 2])
+    expected = {}
+    for x in range(5):
+        for y in range(5):
+            f, g = owner[x], owner[y]
+            if f < g and brute[x, y] <= 10:
+                expected[(f, g)] = min(expected.get((f, g), 99), brute[x, y])
+    found = pairs_of(hs, "dhash", max_distance=10)
+    assert {(int(i), int(j)): int(d) for i, j, d in zip(found.i, found.j, found.distance)} == expected
+    assert (0, 1) in expected and expected[(0, 1)] == 3

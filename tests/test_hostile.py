@@ -155,3 +155,96 @@ def test_a_signal_during_start_up_is_quiet(signum, code, delay, store):
 def test_show_info_is_valid_json(store):
     proc = finder("show", "--info", store)
     assert json.loads(proc.stdout)["format_version"] == 2
+
+
+# --------------------------------------------------------------------------- sharp edges a new user hit
+
+
+def test_nothing_to_hash_says_why_and_exits_3(tmp_path):
+    (tmp_path / "photos").mkdir()
+    for k in range(3):
+        (tmp_path / "photos" / f"IMG_{k}.heic").write_bytes(b"not really")
+    (tmp_path / "photos" / "notes").write_text("x")
+    proc = finder("hash", tmp_path / "photos", "-o", tmp_path / "h.npz", "-j", "1")
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 3, stderr
+    # the test extra installs pillow-heif: the .heic files are tried and reported as unreadable
+    assert "0 images hashed from" in stderr and "1 (none) file skipped" in stderr
+    assert "3 could not be read" in stderr
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = finder("hash", empty, "-o", tmp_path / "e.npz", "-j", "1")
+    assert nothing.returncode == 3 and "no files there" in nothing.stderr.decode()
+
+
+def test_the_heic_hint_names_the_extra(monkeypatch):
+    from collections import Counter
+
+    import finder.decode
+    from finder.cli import nothing_found
+
+    monkeypatch.setattr(finder.decode, "image_extensions", lambda: frozenset({".jpg"}))
+    message = nothing_found(["photos"], Counter({".heic": 12}), [])
+    assert message == "0 images hashed from photos: 12 .heic files skipped (install finder[heif] to read HEIC/HEIF)"
+
+
+def test_nul_separated_list_without_dash_0_is_explained(tmp_path):
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    Image.new("RGB", (8, 8)).save(tmp_path / "b.png")
+    listing = f"{tmp_path / 'a.png'}\0{tmp_path / 'b.png'}\0".encode()
+    proc = finder("hash", "-", "-o", tmp_path / "h.npz", "-j", "1", input=listing)
+    assert proc.returncode == 3 and "add -0" in proc.stderr.decode()
+    ok = finder("hash", "-", "-0", "-o", tmp_path / "h.npz", "-j", "1", input=listing)
+    assert ok.returncode == 0 and len(load(tmp_path / "h.npz")) == 2
+
+
+def test_default_excludes_and_exclude_globs(tmp_path):
+    root = tmp_path / "nas"
+    for folder in ("photos", "photos/@eaDir/x.jpg", "#recycle", "photos/raw"):
+        (root / folder).mkdir(parents=True)
+    for name in ("photos/a.png", "photos/@eaDir/x.jpg/SYNOPHOTO_THUMB_S.jpg", "#recycle/old.png", "photos/raw/b.png",
+                 "photos/c.tmp.png"):
+        Image.new("RGB", (8, 8), (len(name), 0, 0)).save(root / name, format="PNG")
+    out = tmp_path / "h.npz"
+    assert finder("hash", root, "-o", out, "-j", "1").returncode == 0
+    assert sorted(os.path.relpath(p, root) for p in load(out).paths) == ["photos/a.png", "photos/c.tmp.png",
+                                                                         "photos/raw/b.png"]
+    finder("hash", root, "-o", out, "-j", "1", "--exclude", "raw", "--exclude", "*.tmp.png")
+    assert sorted(os.path.relpath(p, root) for p in load(out).paths) == ["photos/a.png"]
+    finder("hash", root, "-o", out, "-j", "1", "--no-default-excludes")
+    assert len(load(out)) == 5
+
+
+@pytest.mark.parametrize("command", ["compare", "cluster", "evaluate"])
+def test_vote_is_one_rule_in_every_command(store, command):
+    extra = ["--group-pattern", "(\\d)"] if command == "evaluate" else []
+    for args in (["-a", "find", "--vote", "2"], ["-a", "find", "--vote", "0"]):
+        proc = finder(command, store, *args, *extra)
+        stderr = proc.stderr.decode()
+        assert proc.returncode == 2 and ("--vote must be between 1 and the number of algorithms (1)" in stderr
+                                         or "'--vote'" in stderr), stderr
+
+
+def test_exit_code_and_json_summary_for_cron(store, tmp_path):
+    found = finder("cluster", store, "-d", "0", "--exit-code", "--summary", "json")
+    assert found.returncode == 1
+    figures = json.loads(found.stderr.decode().strip().splitlines()[-1])
+    assert figures["groups"] == 2 and figures["files"] == 6
+    none = synthetic_hashset(["/x/1.jpg", "/x/2.jpg"], {"find": np.array([[0] * 4, [2**64 - 1] * 4], np.uint64)})
+    none.save(tmp_path / "none.npz")
+    assert finder("compare", tmp_path / "none.npz", "-d", "3", "--exit-code").returncode == 0
+    assert finder("compare", store, "-d", "0", "--exit-code").returncode == 1
+    Image.new("RGB", (8, 8)).save(tmp_path / "a.png")
+    hashed = finder("hash", tmp_path / "a.png", "-o", tmp_path / "h.npz", "-q", "--summary", "json", "-j", "1")
+    figures = json.loads(hashed.stderr.decode())
+    assert figures["hashed"] == 1 and figures["errors"] == 0 and "seconds" in figures
+
+
+def test_a_loose_threshold_is_called_out(tmp_path):
+    rng = np.random.default_rng(0)
+    synthetic_hashset([f"/p/{k}.jpg" for k in range(2000)], {"dhash": rng.integers(0, 2**63, (2000, 1), np.uint64)},
+                      ).save(tmp_path / "h.npz")
+    proc = finder("compare", tmp_path / "h.npz", "-t", "0.6", "-o", tmp_path / "pairs.csv")
+    assert proc.returncode == 0 and "did you mean the default, 0.22?" in proc.stderr.decode()
+    quiet = finder("compare", tmp_path / "h.npz", "-o", tmp_path / "pairs.csv")
+    assert quiet.stderr == b""
