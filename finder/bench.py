@@ -390,7 +390,7 @@ def _sizes(
     def remember(report) -> None:
         for k, path in enumerate(report.hashset.paths.tolist()):
             for s in specs:
-                real[s.name].setdefault(path, report.hashset.hashes[s.name][k])
+                real[s.name].setdefault(path, report.hashset.plain(s.name)[k])
 
     remember(known if known is not None else hash_paths(sample, names, jobs=jobs))
     rows: list[dict] = []

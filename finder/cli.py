@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
@@ -22,6 +23,9 @@ EXIT_NOTHING = 3
 EXIT_INTERRUPTED = 130
 EXIT_TERMINATED = 143
 LINKAGES = ("single", "star")
+VERIFY_HELP = ("Check pairs near the threshold, and each image's nearest candidates beyond it (crops, rotations, "
+               "screenshots), by matching local features (needs finder[verify]; features are cached in "
+               "HASHFILE.features.npz). One algorithm only.")
 
 
 class OneLineError(click.ClickException):
@@ -83,6 +87,26 @@ def exit_code_option(function):
                         help="Exit with status 1 if any match was found, 0 if none (like grep, diff).")(function)
 
 
+def scheduler_option(function):
+    """--scheduler: run the work on a Dask cluster (finder.engine.dask)."""
+    return click.option("--scheduler", default=None, metavar="ADDRESS|local:N",
+                        help="Run on a Dask cluster: a scheduler address (tcp://HOST:PORT; workers need finder[dask] "
+                             "and, for hash, the image paths) or local:N for N worker processes here.")(function)
+
+
+@contextlib.contextmanager
+def dask_search(scheduler):
+    """A DaskSearch on ``scheduler`` for matching's ``search`` (None without --scheduler)."""
+    if not scheduler:
+        yield None
+        return
+    from finder.engine.dask import DaskExecutor
+    from finder.engine.dask_pairs import DaskSearch
+
+    with DaskExecutor(scheduler) as executor:
+        yield DaskSearch(executor)
+
+
 def algorithm_option(help: str):
     """-a/--algorithm, repeatable, into the ``algorithms`` parameter."""
     return click.option("-a", "--algorithm", "algorithms", multiple=True, help=help,
@@ -113,6 +137,14 @@ def cli() -> None:
               help="Worker processes [default: all cores]; 1 hashes in this process.")
 @click.option("--update/--rehash", default=True,
               help="Reuse unchanged entries of the output (default), or hash every PATH again.")
+@click.option("--views", "views", default=None, metavar="SET",
+              help="What to hash besides the image as decoded: default (plain, mirror, trimmed content box), "
+                   "plain (the image only), dihedral (also the 90/180/270 rotations and flips), or a comma "
+                   "list of views. Default: the output's views if it exists, else default.")
+@click.option("--exact/--reduced", "exact", default=None,
+              help="--exact decodes every pixel (hashes bit-exact with the reference); --reduced decodes JPEGs "
+                   "at the smallest scale that keeps twice each hash's working size (several times faster on "
+                   "large photos). Default: the output's policy if it exists, else --reduced.")
 @click.option("--prune", is_flag=True,
               help="Also drop entries outside the walked folders whose files no longer exist.")
 @click.option("--checkpoint", "checkpoint_seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
@@ -131,8 +163,10 @@ def cli() -> None:
 @click.option("--strict", is_flag=True, help="Exit with status 1 if any file was skipped.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (skipped files are still reported).")
 @summary_option
-def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seconds, wait, follow_symlinks, hidden,
-                 exclude, no_default_excludes, null, no_exif_transpose, strict, quiet, summary) -> None:
+@scheduler_option
+def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, checkpoint_seconds, wait,
+                 follow_symlinks, hidden, exclude, no_default_excludes, null, no_exif_transpose, strict, quiet, summary,
+                 scheduler) -> None:
     """Hash every image under PATH... into a hash file (a store that runs add to).
 
     PATH is a file or a directory (walked recursively); '-' reads a list of
@@ -144,15 +178,18 @@ def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seco
     entry is kept.  Progress is saved every --checkpoint seconds, so a run
     that is killed resumes where it stopped.
     """
+    from finder.engine.dask import maybe_dask
     from finder.files import Filters, find_images, walked_roots
     from finder.hashing import hash_paths
     from finder.hashset import load
     from finder.lock import store_lock
     from finder.progress import Reporter
 
+    if jobs is not None and scheduler:
+        raise click.UsageError("give -j (local worker processes) or --scheduler, not both")
     reporter = Reporter(quiet)
     check_writable(output)
-    with store_lock(output, wait=wait, on_stale=reporter.info):
+    with maybe_dask(scheduler) as executor, store_lock(output, wait=wait, on_stale=reporter.info):
         previous = None
         if os.path.exists(output):
             try:
@@ -160,6 +197,18 @@ def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seco
             except FinderError as exc:
                 raise FinderError(f"refusing to overwrite {output}: {exc}") from None
         names = [a.lower() for a in algorithms] or (previous.algorithms if previous is not None else ["find"])
+        if views is None:
+            views = tuple(previous.settings.get("views", ["plain"])) if previous is not None else "default"
+        try:
+            from finder.views import resolve_views
+
+            views = resolve_views(views)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="'--views'") from None
+        if exact is None:
+            decode = str(previous.settings.get("decode") or "full") if previous is not None else "reduced"
+        else:
+            decode = "full" if exact else "reduced"
         filters = Filters(hidden=hidden, exclude=tuple(exclude), default_excludes=not no_default_excludes)
         candidates, walk_errors = find_images(
             paths, stdin=sys.stdin.buffer if "-" in paths and sys.stdin is not None else None, null=null,
@@ -173,7 +222,9 @@ def hash_command(paths, algorithms, output, jobs, update, prune, checkpoint_seco
                     candidates, names, jobs=jobs, exif_transpose=not no_exif_transpose,
                     previous=previous, rehash=not update, walked=walked_roots(paths), prune=prune,
                     progress=advance, on_error=lambda e: reporter.error(f"skipped {e}"), errors=walk_errors,
+                    on_warning=lambda w: reporter.error(f"warning {w}"),
                     checkpoint=lambda store: save_store(store, output), checkpoint_seconds=checkpoint_seconds,
+                    views=views, decode=decode, executor=executor,
                 )
             except KeyboardInterrupt as exc:
                 note = (f"progress so far is saved in {output}; run the same command again to resume"
@@ -307,6 +358,33 @@ def output_option(function):
                         help="Write to FILE (atomically) instead of stdout.")(function)
 
 
+def keep_options(function):
+    """--keep / --reference / -j: which copy of each group is kept (finder.keep); shared by cluster and report."""
+    options = [
+        click.option("--keep", "keep", multiple=True, metavar="RULE,...",
+                     help="Choose each group's keeper by these rules, in order: pixels, size, oldest, newest, "
+                          "shortest-path, format:NAME, path:GLOB (path: takes the rest of its value) "
+                          "[default: pixels,size,oldest, then path order]."),
+        click.option("--reference", "references", multiple=True, metavar="DIR",
+                     type=click.Path(exists=True, file_okay=False),
+                     help="Images under DIR are never proposed for removal (the keeper is one of them); repeatable."),
+        click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
+                     help="Worker processes reading image headers [default: all cores]."),
+    ]
+    for option in reversed(options):
+        function = option(function)
+    return function
+
+
+def keep_groups(groups: list, rules: list, references: tuple[str, ...], jobs: int | None) -> tuple[list, dict]:
+    """Groups with keepers chosen (image headers read in parallel, a progress bar on a terminal); and the facts."""
+    from finder.keep import decide_groups
+    from finder.progress import Reporter
+
+    with Reporter().bar(sum(g.size for g in groups), "reading headers") as advance:
+        return decide_groups(groups, rules, references, jobs, advance)
+
+
 @cli.command("compare")
 @click.argument("hashfiles", nargs=-1, type=click.Path(dir_okay=False))
 @matching_options
@@ -314,7 +392,10 @@ def output_option(function):
 @output_option
 @exit_code_option
 @summary_option
-def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output, exit_code, summary) -> None:
+@scheduler_option
+@click.option("--verify", is_flag=True, help=VERIFY_HELP)
+def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output, exit_code, summary,
+                    scheduler, verify) -> None:
     """Matching pairs: within one hash file, or from A to B across two.
 
     \b
@@ -339,8 +420,18 @@ def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt,
     rules = rules_from_options(a, algorithms, thresholds, max_distances)
     check_vote(vote, len(rules))
     warn_if_loose(rules, a, b, match_share)
-    with open_output(output) as stream:
-        count = write_pairs(stream, a, b, rules, vote, fmt)
+    if verify:  # a second, geometric stage: finder.verified (the verify extra)
+        from finder.output import write_rows
+        from finder.progress import Reporter
+        from finder.verified import VERIFIED_HEADER, verified_for_files, verified_rows
+
+        found = verified_for_files(a, rules, tuple(hashfiles) or (DEFAULT_HASHES,), b, reporter=Reporter())
+        with open_output(output) as stream:
+            write_rows(stream, VERIFIED_HEADER, verified_rows(found, a, b, rules[0].bits), fmt)
+        count = len(found)
+    else:
+        with dask_search(scheduler) as search, open_output(output) as stream:
+            count = write_pairs(stream, a, b, rules, vote, fmt, search)
     emit_summary(summary, {"files": len(a), "files_b": len(b) if b is not None else None, "pairs": count,
                            "seconds": round(time.perf_counter() - start, 3)})
     if exit_code and count:
@@ -369,35 +460,51 @@ def warn_if_loose(rules, a, b, match_share) -> None:
 @click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
               help="Smallest group to print; 1 includes singletons.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
+@keep_options
 @output_option
 @exit_code_option
 @summary_option
-def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, fmt, output, exit_code,
-                    summary) -> None:
+@scheduler_option
+@click.option("--verify", is_flag=True, help=VERIFY_HELP)
+def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
+                    fmt, output, exit_code, summary, scheduler, verify) -> None:
     """Groups of similar images, largest first.
 
     \b
       finder hash photos/ && finder cluster > groups.json
       finder cluster --threshold 0.375 --format csv      # 0.375: find's default
 
-    JSON: [{"group", "size", "representative", "members": [{"path", "distance",
-    "same_file_as"}]}]; CSV: group, path, distance_to_representative,
-    representative, same_file_as.  The representative is the member with the
+    JSON: [{"group", "size", "representative", "keeper", "members": [{"path",
+    "distance", "same_file_as", "reference", "size", "mtime_ns"}]}]; CSV: group,
+    path, distance_to_representative, representative, same_file_as, keeper,
+    reference.  The representative is the member with the
     most matches in the group (see README); with several algorithms voting,
-    distances are those of the first.
+    distances are those of the first.  The keeper is the member the --keep
+    rules choose (image headers are read for that: pixel size, EXIF date).
     """
     from finder.hashset import load
-    from finder.matching import check_vote, cluster, vote_pairs
+    from finder.keep import parse_rules, resolve_folders
+    from finder.matching import check_vote, cluster, find_pairs, vote_pairs
     from finder.output import check_output, open_output, write_groups
 
     start = time.perf_counter()
     check_output(output)
+    keep_rules, reference_dirs = parse_rules(keep), resolve_folders(references)
     hashset = load(hashfile)
     rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
     check_vote(vote, len(rules))
-    pairs = vote_pairs(hashset, rules, vote) if len(rules) > 1 else None
+    with dask_search(scheduler) as search:  # grouping happens here; only the pair search runs on the cluster
+        pairs = (vote_pairs(hashset, rules, vote, search=search) if len(rules) > 1 else
+                 find_pairs(hashset, rules[0].algorithm, max_distance=rules[0].max_distance, search=search)
+                 if search else None)
+    if verify:  # the geometric second stage decides the pairs (finder.verified)
+        from finder.progress import Reporter
+        from finder.verified import verified_for_files
+
+        pairs = verified_for_files(hashset, rules, (hashfile,), jobs=jobs, reporter=Reporter()).pairs()
     groups = cluster(hashset, rules[0].algorithm, max_distance=rules[0].max_distance, linkage=linkage,
                      min_size=min_size, pairs=pairs)
+    groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs)
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
     emit_summary(summary, {"files": len(hashset), "groups": len(groups),
@@ -418,9 +525,12 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
               help="table: summary on the terminal; csv: every threshold of every algorithm; json: everything.")
 @click.option("--plot", type=click.Path(dir_okay=False), default=None,
               help="Write a PNG of distance histograms and precision-recall curves (needs matplotlib).")
+@click.option("--verify", is_flag=True,
+              help="Also score verified matching (compare --verify) beside plain hashes and views "
+                   "(needs finder[verify]).")
 @output_option
 def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max_distances, vote, fmt, plot,
-                     output) -> None:
+                     verify, output) -> None:
     """Accuracy of each hash against labelled groups, over all pairs.
 
     For every threshold: TP, FP, TN, FN, precision, recall, F1, accuracy; the
@@ -462,6 +572,7 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     fixed = [n for n in names if n in given or None in given]
     rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
     result = evaluate(hashset, labels, names, rules, vote)
+    modes = evaluation_modes(hashset, hashfile, labels, result.chosen, verify)
     if plot:
         from finder.plot import plot_evaluation
 
@@ -470,9 +581,22 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
         if fmt == "csv":
             write_rows(stream, CURVE_HEADER, curve_rows(result), "csv")
         elif fmt == "json":
-            write_json(stream, result.to_dict())
+            write_json(stream, {**result.to_dict(), **({"modes": modes[1]} if modes else {})})
         else:
-            print_tables(stream, render_tables(result))
+            print_tables(stream, render_tables(result) + (modes[0] if modes else []))
+
+
+def evaluation_modes(hashset, hashfile, labels, chosen, verify):
+    """(tables, JSON) of the plain / views / verified modes (finder.modes), or None when there is only plain."""
+    from finder.features import sidecar_path
+    from finder.modes import evaluate_modes, has_views, modes_to_dict, render_mode_tables
+    from finder.progress import Reporter
+
+    if not verify and not any(has_views(hashset, name) for name in chosen):
+        return None
+    modes = {name: evaluate_modes(hashset, labels, rule, verify=verify, cache_path=sidecar_path(hashfile),
+                                  reporter=Reporter()) for name, rule in chosen.items()}
+    return render_mode_tables(modes, chosen), modes_to_dict(modes, chosen)
 
 
 def int_list(text: str) -> list[int]:
@@ -536,6 +660,24 @@ def print_tables(stream, tables) -> None:
     for table in tables:
         console.print(table)
     stream.write(buffer.getvalue().encode("utf-8", "backslashreplace"))
+
+
+def _add_commands() -> None:
+    """Commands defined in finder/commands/ (one module each), added to the group."""
+    import importlib
+
+    for module, name in COMMAND_MODULES:
+        cli.add_command(getattr(importlib.import_module(f"finder.commands.{module}"), name))
+
+
+# (module in finder/commands/, click command object in it) — one line per command.
+COMMAND_MODULES: list[tuple[str, str]] = [
+    ("query", "query_command"),
+    ("report", "report_command"),
+    ("dedupe", "dedupe_command"),
+    ("synth", "synth_command"),
+]
+_add_commands()
 
 
 def main() -> None:

@@ -40,3 +40,15 @@ class LockedError(FinderError):
 
 class SettingsError(FinderError, ValueError):
     """A run whose settings (algorithms, EXIF, decode policy, views) differ from its store's."""
+
+
+class KeepRuleError(FinderError, ValueError):
+    """A --keep rule or --reference folder that cannot be used."""
+
+
+class ActionError(FinderError):
+    """A dedupe plan, journal or undo that cannot go ahead (bad groups file, foreign journal, ...)."""
+
+
+class SchedulerError(FinderError):
+    """A Dask scheduler that cannot be reached or used (bad address, no workers, Dask not installed, task lost)."""

@@ -28,7 +28,7 @@ import numpy as np
 from finder import pairs as _pairs
 from finder.groups import LINKAGES, group_indices
 from finder.hashset import HashSet
-from finder.matching import Rule, check_vote, choose_algorithm, default_vote, pair_distances, vote_pairs
+from finder.matching import Rule, check_vote, choose_algorithm, default_vote, find_pairs, pair_distances, vote_pairs
 
 DEFAULT_GROUP_PATTERN = r"^(\d+)_"
 
@@ -160,7 +160,7 @@ class Curve:
 def curve(hashset: HashSet, algorithm: str, labels: np.ndarray) -> Curve:
     """Same/different-group distance histograms of all pairs of labelled images."""
     keep = np.flatnonzero(labels >= 0)
-    same, diff = _pairs.distance_histogram(hashset.hashes[algorithm][keep], labels[keep], hashset.bits[algorithm])
+    same, diff = _pairs.distance_histogram(hashset.plain(algorithm)[keep], labels[keep], hashset.bits[algorithm])
     return Curve(algorithm, hashset.bits[algorithm], same, diff)
 
 
@@ -201,7 +201,7 @@ def recall_by_transform(hashset: HashSet, rule: Rule, truth: Truth, column: str 
     """
     values = truth.columns[column]
     i, j = same_group_pairs(truth.labels)
-    words = hashset.hashes[rule.algorithm]
+    words = hashset.plain(rule.algorithm)
     matched = pair_distances(words, words, i, j) <= rule.max_distance
     has_originals = bool((values == "original").any())
     result: dict[str, dict] = {}
@@ -318,7 +318,7 @@ def evaluate(
                      if "transform" in truth.columns else {})
     grouping = {}
     for name in names:
-        pairs = _pairs.pairs_within(hashset.hashes[name], chosen[name].max_distance)
+        pairs = find_pairs(hashset, name, max_distance=chosen[name].max_distance)
         grouping[name] = {linkage: grouping_scores(truth.labels, pairs.i, pairs.j, linkage) for linkage in LINKAGES}
     votes = []
     if len(names) > 1:

@@ -30,6 +30,11 @@ class Member:
     path: str
     distance: int  # Hamming distance to the group's representative
     same_file_as: str | None = None  # an earlier member that is this very file (hard link)
+    # The file's size and mtime as recorded in the hash file (set by matching.cluster; what dedupe checks
+    # before acting), and whether it lies under a --reference folder (set by keep.decide; never removed).
+    size: int | None = None
+    mtime_ns: int | None = None
+    reference: bool = False
 
 
 @dataclass(frozen=True)
@@ -37,6 +42,7 @@ class Group:
     id: int
     representative: str
     members: list[Member]
+    keeper: str | None = None  # the member the keep rules choose (finder.keep.decide); None when undecided
 
     @property
     def size(self) -> int:

@@ -31,12 +31,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+from PIL import Image
 
 from finder import algorithms as _algorithms
-from finder.decode import FileError, FileStat, read_image, stat_file
+from finder import views as _views
+from finder.algorithms.base import apply_stages
+from finder.decode import FileError, FileStat, decode_warnings, read_image, stat_file
 from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
 from finder.hashset import HashSet, default_settings
+from finder.resolution import DECODE_REDUCED, check_policy, min_decode_size
 
 Progress = Callable[[int], None]
 OnError = Callable[[FileError], None]
@@ -62,6 +66,7 @@ class HashReport:
     hardlinks: int = 0
     checkpoints: int = 0
     errors: list[FileError] = field(default_factory=list)
+    warnings: list[FileError] = field(default_factory=list)  # hashed despite a defect (see finder.decode)
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
 
@@ -77,6 +82,8 @@ class HashReport:
         )
         if self.hardlinks:
             text += f"; {self.hardlinks:,} hard links hashed once"
+        if self.warnings:
+            text += f"; {len(self.warnings):,} with warnings"
         return "; ".join([text, *self.notes])
 
     def as_dict(self) -> dict[str, Any]:
@@ -84,29 +91,69 @@ class HashReport:
         return {"files": len(self.hashset), "hashed": self.hashed, "new": self.new, "changed": self.changed,
                 "rehashed": self.rehashed, "reused": self.reused, "resumed": self.resumed, "kept": self.kept,
                 "dropped": self.vanished, "hardlinks": self.hardlinks, "errors": len(self.errors),
+                "warnings": len(self.warnings),
                 "checkpoints": self.checkpoints, "seconds": round(self.seconds, 3)}
 
 
-def hash_image(path: str, names: Sequence[str], exif_transpose: bool) -> tuple[np.ndarray, FileStat] | FileError:
-    """Decode ``path`` once and hash it with each algorithm: uint64 words concatenated, and the file's stat."""
-    decoded = read_image(path, exif_transpose)
+Row = tuple[int, int, np.ndarray]  # (view code, quality, uint64 words of every algorithm, concatenated)
+
+
+def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = ("plain",)) -> list[Row]:
+    """The rows of one decoded image: its plain hash first, then one per extra view (see finder.views).
+
+    Every algorithm runs once on the plain image and, when asked for, once on
+    its content box; geometric views (mirror, rotations) transform each
+    algorithm's :attr:`~finder.algorithms.Algorithm.view_stage` output and run
+    only the stages after it.
+    """
+    specs = [_algorithms.get(name) for name in names]
+    geometric = [v for v in views if v in _views.GEOMETRIC]
+    bases: list[tuple[str, Image.Image]] = [("plain", image)]
+    if "trimmed" in views:
+        box = _views.content_box(image)
+        if box is not None:
+            bases.append(("trimmed", _views.crop_reduced(image, box)))
+    rows: list[Row] = []
+    for base, picture in bases:
+        out: dict[str, list[np.ndarray]] = {v: [] for v in [base, *(geometric if base == "plain" else [])]}
+        grid = None
+        for spec in specs:
+            head, tail = spec.split()
+            middle = apply_stages(head, picture)
+            out[base].append(apply_stages(tail, middle))
+            for view in out:
+                if view != base:
+                    out[view].append(apply_stages(tail, _views.transform(middle, view)))
+            if spec.name == "find":
+                grid = middle
+        quality = _views.quality(grid) if grid is not None else _views.image_quality(picture)
+        rows.extend((_views.view_code(v), quality, np.concatenate(parts)) for v, parts in out.items())
+    return rows
+
+
+def hash_image(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str] = ("plain",),
+               decode: str = DECODE_REDUCED) -> tuple[list[Row], FileStat, list[FileError]] | FileError:
+    """Decode ``path`` once and hash every view with each algorithm; the rows, the file's stat and the
+    defects it was decoded despite (``finder.decode.decode_warnings``).  ``decode`` is the decode policy:
+    ``"reduced"`` (at the smallest JPEG scale the algorithms allow, ``finder.resolution``) or ``"full"``."""
+    decoded = read_image(path, exif_transpose, min_decode_size(names, decode, views))
     if isinstance(decoded, FileError):
         return decoded
     image, st = decoded
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return np.concatenate([_algorithms.get(name).hash_image(image) for name in names]), st
+            return hash_views(image, names, views), st, [FileError(path, w) for w in decode_warnings(image)]
     except Exception as exc:  # a decodable image that a hash cannot handle is skipped, not fatal
         return FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")
     finally:
         image.close()
 
 
-def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool]) -> ChunkResult:
+def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[str, ...], str]) -> ChunkResult:
     """Worker entry point: hash a chunk of (index, path).  Module-level and picklable (spawn-safe)."""
-    chunk, names, exif_transpose = args
-    return [(index, hash_image(path, names, exif_transpose)) for index, path in chunk]
+    chunk, names, exif_transpose, views, decode = args
+    return [(index, hash_image(path, names, exif_transpose, views, decode)) for index, path in chunk]
 
 
 def warm_up(names: Sequence[str]) -> None:
@@ -137,45 +184,60 @@ def _progress_callback(progress: Progress | bool | None, total: int) -> tuple[Pr
 
 @dataclass
 class _Store:
-    """Where the new store's rows come from: previous entries kept, and this run's files."""
+    """Where the new store's rows come from: previous entries kept or reused, and this run's files."""
 
     previous: HashSet
+    keys: list[str]  # the resolved path of every previous entry
     names: tuple[str, ...]
     paths: Sequence[str]
-    words: np.ndarray
     stats: np.ndarray  # int64[n, 4]: size, mtime_ns, device, inode
-    ok: np.ndarray
-    keep_previous: np.ndarray  # indices into previous
+    rows: dict[int, list[Row]]  # this run's hashed files: candidate index -> rows
+    keep_previous: np.ndarray  # indices into previous: kept outside this run, or reused unchanged
 
     def assemble(self, settings: dict, errors: list[FileError], pending_previous: np.ndarray | None = None) -> HashSet:
         """The store as of now; ``pending_previous`` adds old entries of files not yet re-hashed."""
         specs = [_algorithms.get(n) for n in self.names]
         old = self.keep_previous if pending_previous is None else np.union1d(self.keep_previous, pending_previous)
-        done = np.flatnonzero(self.ok)
-        paths = np.empty(len(old) + len(done), dtype=object)
-        paths[: len(old)] = self.previous.paths[old]
+        before = self.previous.take(old.astype(np.int64))
+        done = sorted(self.rows)
+        n_old = len(before)
+        paths = np.empty(n_old + len(done), dtype=object)
+        for k, i in enumerate(old.tolist()):
+            paths[k] = self.keys[i]
         for k, i in enumerate(done):
-            paths[len(old) + k] = self.paths[int(i)]
+            paths[n_old + k] = self.paths[i]
         order = np.argsort(paths, kind="stable")
+        rank = np.empty(len(order), dtype=np.int64)
+        rank[order] = np.arange(len(order))
+        new_rows = [(n_old + k, row) for k, i in enumerate(done) for row in self.rows[i]]
+        new_owner = np.array([f for f, _ in new_rows], dtype=np.int64)
+        new_view = np.array([row[0] for _, row in new_rows], dtype=np.uint8)
+        new_quality = np.array([row[1] for _, row in new_rows], dtype=np.uint8)
         offsets = np.cumsum([0] + [s.words for s in specs])
-        hashes = {}
+        hashes, owner, view, quality = {}, {}, {}, {}
         for k, spec in enumerate(specs):
-            rows = np.concatenate([self.previous.plain(spec.name)[old],
-                                   self.words[done, offsets[k]:offsets[k + 1]]]) if len(paths) else \
-                np.zeros((0, spec.words), np.uint64)
-            hashes[spec.name] = np.ascontiguousarray(rows[order])
-        stats = np.concatenate([np.stack([self.previous.size[old], self.previous.mtime_ns[old],
-                                          self.previous.device[old].astype(np.int64),
-                                          self.previous.inode[old].astype(np.int64)], axis=1),
-                                self.stats[done]])[order]
+            fresh = (np.stack([row[2][offsets[k]:offsets[k + 1]] for _, row in new_rows]) if new_rows
+                     else np.zeros((0, spec.words), np.uint64))
+            hashes[spec.name] = np.concatenate([before.hashes[spec.name], fresh]).astype(np.uint64)
+            owner[spec.name] = rank[np.concatenate([before.owner[spec.name], new_owner]).astype(np.int64)]
+            view[spec.name] = np.concatenate([before.view[spec.name], new_view])
+            quality[spec.name] = np.concatenate([before.quality[spec.name], new_quality])
+        stats = np.concatenate([np.stack([before.size, before.mtime_ns, before.device.astype(np.int64),
+                                          before.inode.astype(np.int64)], axis=1).reshape(-1, 4),
+                                self.stats[done].reshape(-1, 4)])[order]
         return HashSet(paths=paths[order], hashes=hashes, bits={s.name: s.bits for s in specs},
                        size=stats[:, 0], mtime_ns=stats[:, 1], device=stats[:, 2].astype(np.uint64),
-                       inode=stats[:, 3].astype(np.uint64), errors=sorted(errors, key=lambda e: e.path),
-                       settings=settings)
+                       inode=stats[:, 3].astype(np.uint64), owner=owner, view=view, quality=quality,
+                       errors=sorted(errors, key=lambda e: e.path), settings=settings)
 
 
 def _under(path: str, roots: Sequence[str]) -> bool:
     return any(path == r or path.startswith(r.rstrip(os.sep) + os.sep) for r in roots)
+
+
+def warn_on_stderr(warning: FileError) -> None:
+    """``finder: warning PATH: REASON`` on stderr: hash_paths' default ``on_warning``."""
+    print(f"finder: warning {warning}", file=sys.stderr)
 
 
 def hash_paths(
@@ -190,10 +252,13 @@ def hash_paths(
     prune: bool = False,
     progress: Progress | bool | None = None,
     on_error: OnError | None = None,
+    on_warning: OnError | None = warn_on_stderr,
     errors: Sequence[FileError] = (),
     executor: Executor | None = None,
     checkpoint: Checkpoint | None = None,
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
+    views: str | Sequence[str] = "plain",
+    decode: str = DECODE_REDUCED,
 ) -> HashReport:
     """Hash image files into a store, reusing and keeping the entries of ``previous``.
 
@@ -212,10 +277,18 @@ def hash_paths(
     progress : a callback given the number of files just finished, or True for a
         ``tqdm.auto`` progress bar (notebooks, scripts).
     on_error : called once for each skipped file, as soon as it is known.
+    on_warning : called once for each file hashed despite a defect (a JPEG without its end
+        marker); by default it prints ``finder: warning PATH: REASON`` on stderr.  None: silent.
     errors : errors found before hashing (e.g. unreadable directories), kept in the result.
     executor : where chunks run (default: a local process pool of ``jobs`` workers).
     checkpoint : called with the store so far at least every ``checkpoint_seconds``
         (e.g. ``lambda s: s.save(output)``), so a killed run can resume.
+    views : which views to hash besides the plain image (``finder.views``): ``"plain"``,
+        ``"default"`` (plain, mirror, trimmed), ``"dihedral"`` or a list of view names.
+    decode : the decode policy, recorded in the store's settings: ``"reduced"`` (default) decodes a
+        JPEG at the smallest DCT scale that keeps twice every algorithm's working resolution
+        (``finder.resolution``); ``"full"`` decodes every pixel, for hashes bit-exact with the
+        reference's (``finder hash --exact``).  A store made under the other policy is not reused.
 
     Returns
     -------
@@ -231,7 +304,10 @@ def hash_paths(
     names = tuple(dict.fromkeys(_algorithms.get(a).name for a in algorithms))
     specs = [_algorithms.get(a) for a in names]
     bits = {s.name: s.bits for s in specs}
+    chosen_views = _views.resolve_views(views)
     settings = default_settings(bits, exif_transpose)
+    settings["views"] = list(chosen_views)
+    settings["decode"] = check_policy(decode)
     report = HashReport(HashSet.empty(bits, exif_transpose), errors=list(errors))
     previous = _usable_previous(previous, settings, rehash, report)
     resuming = previous.settings.get("complete") is False
@@ -240,11 +316,10 @@ def hash_paths(
     key = _previous_keys(previous)
     index = {k: i for i, k in enumerate(key)}
     n = len(paths)
-    words = np.zeros((n, sum(s.words for s in specs)), dtype=np.uint64)
     stats = np.zeros((n, 4), dtype=np.int64)
-    ok = np.zeros(n, dtype=bool)
+    rows: dict[int, list[Row]] = {}
+    reused: list[int] = []
     status = np.zeros(n, dtype=np.int8)  # 0 new, 1 changed, 2 rehashed (unchanged but forced)
-    previous_plain = [previous.plain(name) for name in names]
     tasks: list[tuple[int, str]] = []
     twins: dict[int, list[int]] = {}  # hashed index -> other names of the same inode
     first_name: dict[tuple[int, int], int] = {}
@@ -255,9 +330,7 @@ def hash_paths(
             continue
         old = index.get(path)
         if old is not None and _same_file(previous, old, st) and not rehash:
-            words[i] = np.concatenate([rows[old] for rows in previous_plain])
-            stats[i] = (previous.size[old], previous.mtime_ns[old], st.device, st.inode)
-            ok[i] = True
+            reused.append(old)
             report.reused += 1
             continue
         status[i] = 0 if old is None else (2 if _same_file(previous, old, st) else 1)
@@ -274,10 +347,11 @@ def hash_paths(
     outside = np.array([k not in candidate for k in key], dtype=bool)
     keep_previous = np.flatnonzero(outside & ~gone)
     report.kept, report.vanished = len(keep_previous), int(gone.sum())
+    keep_previous = np.union1d(keep_previous, np.array(reused, dtype=np.int64))
     kept_errors = [e for e in previous.errors if e.path not in candidate and not _under(e.path, walked)
                    and not (prune and not os.path.lexists(e.path))]
     pending = np.array(sorted(index[paths[i]] for i, _ in tasks if paths[i] in index), dtype=np.int64)
-    store = _Store(previous, names, paths, words, stats, ok, keep_previous)
+    store = _Store(previous, key, names, paths, stats, rows, keep_previous)
 
     advance, close_bar = _progress_callback(progress, n)
     if advance and report.reused:
@@ -290,18 +364,22 @@ def hash_paths(
             for twin in twins.get(i, ()):
                 _record_error(report, FileError(paths[twin], result.reason), on_error)
             return
-        bits_row, st = result
+        file_rows, st, warned = result
+        for warning in warned:
+            for name in (paths[i], *(paths[twin] for twin in twins.get(i, ()))):
+                report.warnings.append(FileError(name, warning.reason))
+                if on_warning:
+                    on_warning(report.warnings[-1])
         for target in (i, *twins.get(i, ())):
-            words[target] = bits_row
+            rows[target] = file_rows
             stats[target] = (st.size, st.mtime_ns, st.device, st.inode)
-            ok[target] = True
         report.new += int(status[i] == 0)
         report.changed += int(status[i] == 1)
         report.rehashed += int(status[i] == 2)
         report.hardlinks += len(twins.get(i, ()))
 
     def save_partial() -> None:
-        done_old = {index[paths[i]] for i in np.flatnonzero(ok).tolist() if paths[i] in index}
+        done_old = {index[paths[i]] for i in rows if paths[i] in index}
         waiting = np.array([p for p in pending.tolist() if p not in done_old], dtype=np.int64)
         assert checkpoint is not None
         checkpoint(store.assemble(dict(settings, complete=False), kept_errors + report.errors, waiting))
@@ -311,8 +389,10 @@ def hash_paths(
         if tasks:
             owned = executor is None
             runner: Executor = local_executor(jobs) if executor is None else executor
-            size = chunk_size(len(tasks), getattr(runner, "jobs", 1))
-            chunks = [(tasks[k:k + size], names, exif_transpose) for k in range(0, len(tasks), size)]
+            size = (runner.chunk_files(len(tasks)) if hasattr(runner, "chunk_files")  # e.g. Dask: coarse tasks
+                    else chunk_size(len(tasks), getattr(runner, "jobs", 1)))
+            chunks = [(tasks[k:k + size], names, exif_transpose, chosen_views, decode)
+                      for k in range(0, len(tasks), size)]
             exited = False
             try:
                 if owned:
@@ -344,6 +424,7 @@ def hash_paths(
         close_bar()
     report.hashset = store.assemble(dict(settings, complete=True), kept_errors + report.errors)
     report.errors = sorted(report.errors, key=lambda e: e.path)
+    report.warnings.sort(key=lambda e: e.path)
     if resuming:
         report.notes.append(f"resumed: {report.resumed:,} already hashed")
     report.seconds = time.perf_counter() - start

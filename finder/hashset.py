@@ -25,6 +25,7 @@ key                 dtype, shape            meaning
 ``hash_<a>``        uint64 ``[R, words]``   packed bits (``finder.bits``)
 ``owner_<a>``       int64 ``[R]``           file index of each row (into the hashed files)
 ``view_<a>``        uint8 ``[R]``           index into ``settings["view_names"]``
+``quality_<a>``     uint8 ``[R]``           PDQ-style quality 0-100 of the row's view (``finder.views``)
 ==================  ======================  ==========================================
 
 Format 1 files (fixed-width unicode ``paths``, one row per file) are read and
@@ -51,13 +52,15 @@ from finder.catalog import CATALOG
 from finder.decode import FileError
 from finder.errors import HashSetError
 from finder.npzsafe import SafeNpz
+from finder.views import QUALITY_UNKNOWN, VIEW_NAMES
 
 FORMAT_NAME = "finder.hashset"
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 STATUS_HASHED = 0
 STATUS_ERROR = 1
-VIEW_NAMES: tuple[str, ...] = ("plain",)
+# The decode policy of a store that records none (made before finder decoded at reduced size: full);
+# finder.hashing.hash_paths records the policy of its run ("reduced" by default).
 DECODE_POLICY = "full"
 # The settings a store was made with; a run with other values may not reuse its hashes.
 RUN_KEYS = ("algorithms", "bits", "exif_transpose", "decode", "views")
@@ -132,6 +135,7 @@ class HashSet:
     inode: np.ndarray = field(default_factory=lambda: np.zeros(0, np.uint64))
     owner: dict[str, np.ndarray] = field(default_factory=dict)
     view: dict[str, np.ndarray] = field(default_factory=dict)
+    quality: dict[str, np.ndarray] = field(default_factory=dict)
     errors: list[FileError] = field(default_factory=list)
     exif_transpose: bool = True
     settings: dict[str, Any] = field(default_factory=dict)
@@ -162,14 +166,16 @@ class HashSet:
             self.owner[name] = np.asarray(self.owner[name], dtype=np.int64)
             self.view.setdefault(name, np.zeros(rows, np.uint8))
             self.view[name] = np.asarray(self.view[name], dtype=np.uint8)
-            if self.owner[name].shape != (rows,) or self.view[name].shape != (rows,):
-                raise HashSetError(f"owner and view of {name!r} must have one entry per hash row")
+            self.quality.setdefault(name, np.full(rows, QUALITY_UNKNOWN, np.uint8))
+            self.quality[name] = np.asarray(self.quality[name], dtype=np.uint8)
+            if any(c[name].shape != (rows,) for c in (self.owner, self.view, self.quality)):
+                raise HashSetError(f"owner, view and quality of {name!r} must have one entry per hash row")
             if rows and (self.owner[name].min() < 0 or self.owner[name].max() >= n):
                 raise HashSetError(f"owner column of {name!r} points outside the {n} files")
             if rows > 1 and np.any(np.diff(self.owner[name]) < 0):  # keep each file's rows together, in file order
                 order = np.argsort(self.owner[name], kind="stable")
                 self.hashes[name], self.owner[name] = words[order], self.owner[name][order]
-                self.view[name] = self.view[name][order]
+                self.view[name], self.quality[name] = self.view[name][order], self.quality[name][order]
         base = default_settings(self.bits, self.exif_transpose)
         base.update(self.settings)
         base["algorithms"], base["bits"] = list(self.bits), dict(self.bits)
@@ -210,6 +216,13 @@ class HashSet:
         out[owner[rows]] = words[rows]
         return out
 
+    def file_quality(self, algorithm: str) -> np.ndarray:
+        """The quality of each file's plain row, uint8[n] (finder.views)."""
+        rows = np.flatnonzero(self.view[algorithm] == 0)
+        out = np.full(len(self), QUALITY_UNKNOWN, np.uint8)
+        out[self.owner[algorithm][rows]] = self.quality[algorithm][rows]
+        return out
+
     def hex(self, algorithm: str, index: int) -> str:
         """Text form of file ``index``'s plain hash, identical to ``str(imagehash.ImageHash)``."""
         return to_hex(self.plain(algorithm)[index], self.bits[algorithm])
@@ -219,15 +232,17 @@ class HashSet:
         indices = np.asarray(indices, dtype=np.int64)
         new_index = np.full(len(self), -1, dtype=np.int64)
         new_index[indices] = np.arange(len(indices))
-        hashes, owner, view = {}, {}, {}
+        hashes, owner, view, quality = {}, {}, {}, {}
         for name in self.algorithms:
             mapped = new_index[self.owner[name]]
             rows = np.flatnonzero(mapped >= 0)
             rows = rows[np.argsort(mapped[rows], kind="stable")]
             hashes[name], owner[name], view[name] = self.hashes[name][rows], mapped[rows], self.view[name][rows]
+            quality[name] = self.quality[name][rows]
         return HashSet(paths=self.paths[indices], hashes=hashes, bits=dict(self.bits), size=self.size[indices],
                        mtime_ns=self.mtime_ns[indices], device=self.device[indices], inode=self.inode[indices],
-                       owner=owner, view=view, errors=list(self.errors), exif_transpose=self.exif_transpose,
+                       owner=owner, view=view, quality=quality, errors=list(self.errors),
+                       exif_transpose=self.exif_transpose,
                        settings=dict(self.settings))
 
     def save(self, path: str | os.PathLike) -> None:
@@ -267,6 +282,7 @@ class HashSet:
             arrays[f"hash_{a}"] = np.ascontiguousarray(self.hashes[a])
             arrays[f"owner_{a}"] = self.owner[a]
             arrays[f"view_{a}"] = self.view[a]
+            arrays[f"quality_{a}"] = self.quality[a]
         with atomic_write(path, "wb") as handle:
             np.savez_compressed(handle, **cast(dict[str, Any], arrays))
         self.settings = settings
@@ -357,17 +373,19 @@ def _load_v2(npz: SafeNpz) -> HashSet:
     _check_offsets(reason_offsets, len(reason_blob), "reason_offsets")
     reasons = decode_paths(reason_blob, reason_offsets)
     ok = np.flatnonzero(status == STATUS_HASHED)
-    hashes, owner, view = {}, {}, {}
+    hashes, owner, view, quality = {}, {}, {}, {}
     for a, width in bits.items():
         hashes[a] = npz.read(f"hash_{a}", "u", (rows[a], n_words(width))).astype(np.uint64)
         owner[a] = npz.read(f"owner_{a}", "iu", (rows[a],)).astype(np.int64)
         view[a] = npz.read(f"view_{a}", "u", (rows[a],)).astype(np.uint8)
         if view[a].size and view[a].max() >= len(view_names):
             raise HashSetError(f"view_{a} names a view the settings do not list")
+        quality[a] = (npz.read(f"quality_{a}", "u", (rows[a],)).astype(np.uint8) if f"quality_{a}" in npz
+                      else np.full(rows[a], QUALITY_UNKNOWN, np.uint8))
     return HashSet(paths=names[ok], hashes=hashes, bits=bits,
                    size=columns["size"][ok].astype(np.int64), mtime_ns=columns["mtime_ns"][ok].astype(np.int64),
                    device=columns["device"][ok].astype(np.uint64), inode=columns["inode"][ok].astype(np.uint64),
-                   owner=owner, view=view,
+                   owner=owner, view=view, quality=quality,
                    errors=[FileError(str(names[k]), str(r)) for k, r in zip(failed, reasons)],
                    exif_transpose=exif, settings=settings)
 

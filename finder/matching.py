@@ -11,7 +11,7 @@ pair matches when at least ``k`` of them match it (:func:`vote_pairs`).
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +21,7 @@ from finder import pairs as _pairs
 from finder.groups import Group, Member, group_indices
 from finder.hashset import HashSet
 from finder.pairs import Pairs
+from finder.views import QUALITY_CUTOFF, view_code, view_radius
 
 EPSILON = 1e-9  # so that e.g. 0.3 * 10 bits counts as 3, not 2.9999999999999996
 
@@ -64,6 +65,9 @@ def radius(bits: int, threshold: float | None = None, max_distance: int | None =
 
 # Files per block when pairs are produced block by block (memory O(n + matches of one block)).
 BLOCK_FILES = 16384
+# search(a, algorithm, max_distance, b, ranges) -> the block_pairs of each (f0, f1) in ranges, in order
+# (local_search here; finder.engine.dask_pairs.DaskSearch on a cluster).
+Search = Callable[[HashSet, str, int, "HashSet | None", Sequence[tuple[int, int]]], Iterator[Pairs]]
 
 
 def _check_pair(a: HashSet, algorithm: str | None, threshold: float | None, max_distance: int | None,
@@ -103,20 +107,87 @@ def file_blocks(n: int, block: int = BLOCK_FILES) -> list[tuple[int, int]]:
     return [(f0, min(f0 + block, n)) for f0 in range(0, n, block)] or [(0, 0)]
 
 
+def _plain_only(hs: HashSet, name: str) -> bool:
+    return len(hs.hashes[name]) == len(hs) and not hs.view[name].any()
+
+
+def _within(words: np.ndarray, d: int) -> Pairs:
+    """pairs_within with the backend chosen for the radius and size (finder.pairs.choose_backend)."""
+    return _pairs.pairs_within(words, d, backend=_pairs.choose_backend(d, 64 * words.shape[1], len(words), len(words)))
+
+
+def _across(a: np.ndarray, b: np.ndarray, d: int) -> Pairs:
+    """pairs_across (``b`` searched by ``a``'s rows) with the backend chosen for the radius and batch."""
+    return _pairs.pairs_across(a, b, d, backend=_pairs.choose_backend(d, 64 * a.shape[1], len(b), len(a)))
+
+
+def _rows_pairs(a_words: np.ndarray, a_rows: np.ndarray, b_words: np.ndarray, b_rows: np.ndarray, d: int) -> Pairs:
+    """pairs_across on row subsets, with row numbers mapped back to the full tables."""
+    if len(a_rows) == 0 or len(b_rows) == 0:
+        return Pairs.empty()
+    found = _across(a_words[a_rows], b_words[b_rows], d)
+    return Pairs(a_rows[found.i], b_rows[found.j], found.distance)
+
+
+def _concat(parts: list[Pairs]) -> Pairs:
+    return Pairs(np.concatenate([p.i for p in parts]), np.concatenate([p.j for p in parts]),
+                 np.concatenate([p.distance for p in parts]))
+
+
 def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | None = None) -> Pairs:
-    """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j)."""
+    """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j).
+
+    With extra views, a file's plain row is compared with every row of the
+    other file, its extra rows with the other's plain row, and content boxes
+    with content boxes (two framed copies of one photo); never mirror with
+    mirror, which says what plain against plain says.  Matches through an
+    extra view must be within the tighter :func:`finder.views.view_radius`.
+    Pairs involving a low-quality image (``finder.views.QUALITY_CUTOFF``) are
+    kept only at distance 0.
+    """
     words, owner = a.hashes[name], a.owner[name]
     r0, r1 = (int(x) for x in np.searchsorted(owner, [f0, f1], side="left"))
-    if b is not None:
-        found = _pairs.pairs_across(words[r0:r1], b.hashes[name], d)
-        return file_pairs(Pairs(found.i + r0, found.j, found.distance), owner, b.owner[name], within=False)
-    inside = _pairs.pairs_within(words[r0:r1], d)
-    later = _pairs.pairs_across(words[r0:r1], words[r1:], d)
-    i = np.concatenate([inside.i + r0, later.i + r0])
-    j = np.concatenate([inside.j + r0, later.j + r1])
-    order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
-    rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
-    return file_pairs(rows, owner, owner, within=True)
+    other = a if b is None else b
+    if _plain_only(a, name) and _plain_only(other, name):
+        if b is not None:
+            found = _across(words[r0:r1], b.hashes[name], d)
+            rows = Pairs(found.i + r0, found.j, found.distance)
+        else:
+            inside = _within(words[r0:r1], d)
+            later = _across(words[r0:r1], words[r1:], d)
+            i = np.concatenate([inside.i + r0, later.i + r0])
+            j = np.concatenate([inside.j + r0, later.j + r1])
+            order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
+            rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
+    else:
+        block = np.arange(r0, r1)
+        plain_a, extra_a = block[a.view[name][r0:r1] == 0], block[a.view[name][r0:r1] != 0]
+        o_words, o_view = other.hashes[name], other.view[name]
+        if b is None:  # only files from f0 on: a pair whose smaller file lies in an earlier block was found there
+            start = r0
+        else:
+            start = 0
+        tail = np.arange(start, len(o_words))
+        plain_o, extra_o = tail[o_view[start:] == 0], tail[o_view[start:] != 0]
+        trimmed = view_code("trimmed")
+        trimmed_a, trimmed_o = extra_a[a.view[name][extra_a] == trimmed], extra_o[o_view[extra_o] == trimmed]
+        dv = view_radius(d)
+        parts = [_rows_pairs(words, plain_a, o_words, plain_o, d), _rows_pairs(words, extra_a, o_words, plain_o, dv),
+                 _rows_pairs(words, plain_a, o_words, extra_o, dv),
+                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
+        rows = _concat(parts)
+    found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
+                                                                                        and _plain_only(other, name)))
+    return _quality_filter(found, a, other, name)
+
+
+def _quality_filter(found: Pairs, a: HashSet, b: HashSet, name: str) -> Pairs:
+    """Drop pairs at distance > 0 in which either image is flat or nearly blank (low quality)."""
+    qa, qb = a.file_quality(name), b.file_quality(name)
+    if (qa >= QUALITY_CUTOFF).all() and (qb >= QUALITY_CUTOFF).all():
+        return found
+    keep = (found.distance == 0) | ((qa[found.i] >= QUALITY_CUTOFF) & (qb[found.j] >= QUALITY_CUTOFF))
+    return Pairs(found.i[keep], found.j[keep], found.distance[keep])
 
 
 def iter_pairs(
@@ -127,14 +198,23 @@ def iter_pairs(
     max_distance: int | None = None,
     b: HashSet | None = None,
     block: int = BLOCK_FILES,
+    search: Search | None = None,
 ) -> Iterator[Pairs]:
     """:func:`find_pairs` in chunks of consecutive ``i`` (``block`` files each), in (i, j) order.
 
     Memory stays O(n + the matches of one block) however many pairs match,
-    so a loose threshold on a large set can still be written out.
+    so a loose threshold on a large set can still be written out.  ``search``
+    computes the blocks elsewhere (e.g. :class:`finder.engine.dask_pairs.DaskSearch`);
+    default: :func:`local_search`, here.
     """
     name, d = _check_pair(a, algorithm, threshold, max_distance, b)
-    for f0, f1 in file_blocks(len(a), block):
+    yield from (search or local_search)(a, name, d, b, file_blocks(len(a), block))
+
+
+def local_search(a: HashSet, name: str, d: int, b: HashSet | None,
+                 ranges: Sequence[tuple[int, int]]) -> Iterator[Pairs]:
+    """:func:`block_pairs` of every ``(f0, f1)`` in ``ranges``, in this process."""
+    for f0, f1 in ranges:
         yield block_pairs(a, name, d, f0, f1, b)
 
 
@@ -145,13 +225,14 @@ def find_pairs(
     threshold: float | None = None,
     max_distance: int | None = None,
     b: HashSet | None = None,
+    search: Search | None = None,
 ) -> Pairs:
     """Every matching pair: i < j within ``a``, or (i in ``a``, j in ``b``) across two sets.
 
     Returns ``Pairs(i, j, distance)`` of files, sorted by (i, j).  A file with
     several hash rows (views) matches at the smallest distance of any two rows.
     """
-    chunks = list(iter_pairs(a, algorithm, threshold=threshold, max_distance=max_distance, b=b))
+    chunks = list(iter_pairs(a, algorithm, threshold=threshold, max_distance=max_distance, b=b, search=search))
     if len(chunks) == 1:
         return chunks[0]
     return Pairs(np.concatenate([c.i for c in chunks]), np.concatenate([c.j for c in chunks]),
@@ -162,13 +243,13 @@ def _is_identity(owner: np.ndarray) -> bool:
     return bool(np.array_equal(owner, np.arange(len(owner))))
 
 
-def file_pairs(rows: Pairs, owner_a: np.ndarray, owner_b: np.ndarray, within: bool) -> Pairs:
+def file_pairs(rows: Pairs, owner_a: np.ndarray, owner_b: np.ndarray, within: bool, always: bool = False) -> Pairs:
     """Pairs of hash rows to pairs of files: the smallest distance over each file pair's rows.
 
     A file may have several rows (views); within one set, two rows of the same
     file are not a pair.  Sorted by (i, j) like every :class:`Pairs`.
     """
-    if _is_identity(owner_a) and _is_identity(owner_b):
+    if not always and _is_identity(owner_a) and _is_identity(owner_b):
         return rows
     i, j = owner_a[rows.i], owner_b[rows.j]
     if within:
@@ -211,14 +292,13 @@ def cluster(
     name = choose_algorithm(hashset, algorithm)
     if pairs is None:
         pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
-    words = hashset.plain(name)
     paths = hashset.paths
     found = []
     for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage):
         if len(indices) < min_size:
             continue
         rep = indices[0]
-        dist = pair_distances(words, words, np.full(len(indices), rep), indices)
+        dist = file_distances(hashset, name, np.full(len(indices), rep), indices)
         order = np.lexsort((paths[indices], dist))
         order = np.concatenate([[0], order[order != 0]])
         members = []
@@ -228,7 +308,8 @@ def cluster(
             identity = (int(hashset.device[f]), int(hashset.inode[f]))
             path = str(paths[f])
             twin = first_name.setdefault(identity, path) if identity[1] else path
-            members.append(Member(path, int(dist[k]), twin if twin != path else None))
+            members.append(Member(path, int(dist[k]), twin if twin != path else None,
+                                  size=int(hashset.size[f]), mtime_ns=int(hashset.mtime_ns[f])))
         found.append((members, min(str(paths[k]) for k in indices)))
     found.sort(key=lambda g: (-len(g[0]), g[1]))
     return [Group(k, members[0].path, members) for k, (members, _) in enumerate(found)]
@@ -302,6 +383,34 @@ def pair_distances(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -
     return np.bitwise_count(np.bitwise_xor(a[i], b[j])).sum(axis=1, dtype=np.int32)
 
 
+def file_distances(a: HashSet, name: str, i: np.ndarray, j: np.ndarray, b: HashSet | None = None) -> np.ndarray:
+    """Distance of files ``a[i[k]]`` and ``b[j[k]]`` as matching sees it: the smallest over their views.
+
+    Plain against plain, each extra view of one against the other's plain
+    (the same row pairs :func:`block_pairs` compares).
+    """
+    b = a if b is None else b
+    i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+    plain_a, plain_b = a.plain(name), b.plain(name)
+    d = pair_distances(plain_a, plain_b, i, j)
+    for side, x, y, mine, theirs in ((a, i, j, a, plain_b), (b, j, i, b, plain_a)):
+        view = side.view[name]
+        extra = np.flatnonzero(view != 0)
+        if not len(extra) or not len(x):
+            continue
+        order = np.argsort(x, kind="stable")
+        sorted_x = x[order]
+        for row in extra.tolist():
+            f = int(mine.owner[name][row])
+            lo, hi = np.searchsorted(sorted_x, [f, f + 1])
+            if lo == hi:
+                continue
+            ks = order[lo:hi]
+            e = np.bitwise_count(np.bitwise_xor(mine.hashes[name][row], theirs[y[ks]])).sum(axis=1, dtype=np.int32)
+            d[ks] = np.minimum(d[ks], e)
+    return d
+
+
 def check_vote(k: int | None, algorithms: int) -> int:
     """The one rule for ``--vote K`` in every command: 1 <= K <= the number of algorithms (default: a majority)."""
     if k is None:
@@ -312,28 +421,28 @@ def check_vote(k: int | None, algorithms: int) -> int:
 
 
 def iter_voted_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None,
-                     block: int = BLOCK_FILES) -> Iterator[VotedPairs]:
+                     block: int = BLOCK_FILES, search: Search | None = None) -> Iterator[VotedPairs]:
     """:func:`vote_pairs` in chunks of consecutive ``i``, in (i, j) order; memory O(n + one block's matches)."""
     k = check_vote(k, len(rules))
     other = a if b is None else b
     for rule in rules:
         _check_pair(a, rule.algorithm, None, rule.max_distance, b)
-    plain_a = {r.algorithm: a.plain(r.algorithm) for r in rules}
-    plain_b = {r.algorithm: other.plain(r.algorithm) for r in rules}
     width = max(len(other), 1)
-    for f0, f1 in file_blocks(len(a), block):
-        keys = [(p.i * width + p.j) for p in (block_pairs(a, r.algorithm, r.max_distance, f0, f1, b) for r in rules)]
+    ranges = file_blocks(len(a), block)
+    for found in zip(*((search or local_search)(a, r.algorithm, r.max_distance, b, ranges) for r in rules)):
+        keys = [(p.i * width + p.j) for p in found]
         unique, votes = np.unique(np.concatenate(keys), return_counts=True)
         keep = votes >= k
         i, j = np.divmod(unique[keep], width)
-        distance = np.array([pair_distances(plain_a[r.algorithm], plain_b[r.algorithm], i, j) for r in rules],
+        distance = np.array([file_distances(a, r.algorithm, i, j, b) for r in rules],
                             dtype=np.int32).reshape(len(rules), len(i))
         yield VotedPairs(i.astype(np.int64), j.astype(np.int64), votes[keep].astype(np.int32), distance)
 
 
-def vote_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None) -> VotedPairs:
+def vote_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: HashSet | None = None,
+               search: Search | None = None) -> VotedPairs:
     """Pairs matched by at least ``k`` of ``rules`` (default: a majority), within ``a`` or from ``a`` to ``b``."""
-    chunks = list(iter_voted_pairs(a, rules, k, b))
+    chunks = list(iter_voted_pairs(a, rules, k, b, search=search))
     if len(chunks) == 1:
         return chunks[0]
     return VotedPairs(np.concatenate([c.i for c in chunks]), np.concatenate([c.j for c in chunks]),

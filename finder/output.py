@@ -120,8 +120,15 @@ def write_json_array(stream: IO[bytes], items: Iterable[Any]) -> None:
     stream.write(b"\n]\n")
 
 
+def write_json_lines(stream: IO[bytes], items: Iterable[Any]) -> None:
+    """Write one JSON object per line (JSON lines), streaming."""
+    for item in items:
+        stream.write(_json_bytes(item) + b"\n")
+
+
 PAIR_HEADER = ("path_a", "path_b", "distance", "similarity", "same_file")
-GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as")
+GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as", "keeper",
+                "reference")
 
 
 def pair_rows(i, j, distance, paths_a, paths_b, bits: int, same=None) -> Iterator[tuple[str, str, int, float, bool]]:
@@ -163,11 +170,12 @@ class CsvPairWriter:
         self.stream.write(b"".join([x + y + z for x, y, z in zip(self.fields_a[i], self.fields_b[j], tails)]))
 
 
-def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str) -> int:
+def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str, search=None) -> int:
     """Write every matching pair of ``a`` (or from ``a`` to ``b``) under ``rules``; the number of rows.
 
     Pairs are found and written block by block (``matching.iter_pairs``), so
-    memory stays O(n + one block) however many pairs match.
+    memory stays O(n + one block) however many pairs match.  ``search`` finds
+    the blocks elsewhere (``matching.Search``, e.g. on a Dask cluster).
     """
     from finder.matching import iter_pairs, iter_voted_pairs, same_file
 
@@ -176,7 +184,7 @@ def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str) -> i
     if len(rules) == 1 and fmt == "csv":
         rule = rules[0]
         writer = CsvPairWriter(stream, a.paths, paths_b, rule.bits)
-        for p in iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b):
+        for p in iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b, search=search):
             writer.write(p.i, p.j, p.distance, same_file(a, p.i, b, p.j))
             count += len(p)
         return count
@@ -191,11 +199,11 @@ def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str) -> i
         rule = rules[0]
         header: tuple[str, ...] = PAIR_HEADER
         rows: Iterator[tuple] = (
-            row for p in counted(iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b))
+            row for p in counted(iter_pairs(a, rule.algorithm, max_distance=rule.max_distance, b=b, search=search))
             for row in pair_rows(p.i, p.j, p.distance, a.paths, paths_b, rule.bits, same_file(a, p.i, b, p.j)))
     else:
         header = voted_pair_header(rules)
-        rows = (row for v in counted(iter_voted_pairs(a, rules, vote, b=b))
+        rows = (row for v in counted(iter_voted_pairs(a, rules, vote, b=b, search=search))
                 for row in voted_pair_rows(v, rules, a.paths, paths_b, same_file(a, v.i, b, v.j)))
     write_rows(stream, header, rows, fmt)
     return count
@@ -216,15 +224,17 @@ def voted_pair_rows(voted, rules, paths_a, paths_b, same=None) -> Iterator[tuple
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
-    """Groups as CSV rows (group, path, distance_to_representative), a JSON array, or JSON lines."""
+    """Groups as CSV rows (group, path, distance_to_representative, ..., keeper, reference), a JSON array,
+    or JSON lines.  JSON members carry the recorded ``size`` and ``mtime_ns`` that ``finder dedupe`` checks."""
     if fmt == "csv":
-        rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "")
-                for g in groups for m in g.members)
+        rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "", m.path == g.keeper,
+                 m.reference) for g in groups for m in g.members)
         write_rows(stream, GROUP_HEADER, rows, "csv")
         return
     objects = (
-        {"group": g.id, "size": g.size, "representative": g.representative,
-         "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as} for m in g.members]}
+        {"group": g.id, "size": g.size, "representative": g.representative, "keeper": g.keeper,
+         "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as,
+                      "reference": m.reference, "size": m.size, "mtime_ns": m.mtime_ns} for m in g.members]}
         for g in groups
     )
     if fmt == "json":

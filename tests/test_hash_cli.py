@@ -78,7 +78,7 @@ def test_incremental_rerun_reuses_changes_and_drops(golden_images, tmp_path):
     index = {str(p): i for i, p in enumerate(first.paths)}
     for i, p in enumerate(updated.paths):
         if p in index:
-            assert np.array_equal(updated.hashes["find"][i], first.hashes["find"][index[p]])
+            assert np.array_equal(updated.plain("find")[i], first.plain("find")[index[p]])
 
     forced = run("hash", golden_images, "-o", out, "--rehash", "-j", "1")
     assert "hashed 49 (new 0, changed 0, rehashed 49), reused 0" in forced.stderr

@@ -18,14 +18,19 @@ from finder import pairs
 from finder.pairs import (
     Pairs,
     backend_names,
+    choose_backend,
     distance_histogram,
     get_backend,
+    knn,
     pairs_across,
     pairs_within,
 )
 from tests.helpers import brute_distances, planted
 
 BACKENDS = backend_names()
+# Backends may implement part of the contract (finder.pairs docstring); each function is run on every one that has it.
+HIST_BACKENDS = [b for b in BACKENDS if hasattr(get_backend(b), "distance_histogram")]
+KNN_BACKENDS = [b for b in BACKENDS if hasattr(get_backend(b), "knn")]
 WIDTHS = (64, 192, 256)
 SIZES = (0, 1, 2, 3, 129, 300)  # 129: more than one row chunk of the cpu backend
 
@@ -165,7 +170,7 @@ def test_pairs_across_empty_and_single_rows(backend, bits):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", HIST_BACKENDS)
 @pytest.mark.parametrize("bits", [64, 192, 256, 150, 8])
 @pytest.mark.parametrize("n", [0, 1, 2, 3, 300])
 def test_distance_histogram_matches_brute_force(backend, bits, n):
@@ -185,7 +190,7 @@ def test_distance_histogram_matches_brute_force(backend, bits, n):
     assert same.sum() + diff.sum() == n * (n - 1) // 2
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", HIST_BACKENDS)
 def test_distance_histogram_two_rows(backend):
     x = np.array([[0], [7]], np.uint64)
     same, diff = distance_histogram(x, np.array([4, 4]), 64, backend=backend)
@@ -194,7 +199,7 @@ def test_distance_histogram_two_rows(backend):
     assert diff[3] == 1 and diff.sum() == 1 and same.sum() == 0
 
 
-@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("backend", HIST_BACKENDS)
 def test_distance_histogram_rejects_non_zero_padding(backend):
     with pytest.raises(ValueError, match="padding"):
         distance_histogram(np.array([[0], [0x3FF]], np.uint64), np.zeros(2, np.int64), 8, backend=backend)
@@ -215,14 +220,18 @@ def test_backends_agree_with_each_other():
         results[name] = (
             [pairs_within(x, r, backend=name) for r in (0, 31, 100)],
             [pairs_across(y, x, r, backend=name) for r in (5, 31)],
-            distance_histogram(x, labels, 256, backend=name),
+            distance_histogram(x, labels, 256, backend=name) if name in HIST_BACKENDS else None,
+            knn(x, y, 7, backend=name) if name in KNN_BACKENDS else None,
         )
     first, *others = BACKENDS
     for name in others:
         for p, q in zip(results[name][0] + results[name][1], results[first][0] + results[first][1]):
             _assert_same_pairs(p, q)
-        for h, g in zip(results[name][2], results[first][2]):
-            np.testing.assert_array_equal(h, g)
+        if name in HIST_BACKENDS:
+            for h, g in zip(results[name][2], results[first][2]):
+                np.testing.assert_array_equal(h, g)
+        if name in KNN_BACKENDS:
+            _assert_same_pairs(results[name][3], results[first][3])
 
 
 # --------------------------------------------------------------------------
@@ -272,7 +281,8 @@ def test_distance_histogram_validation():
 
 
 def test_registry_and_default(monkeypatch):
-    assert {"cpu", "reference"} <= set(BACKENDS)
+    assert {"cpu", "reference", "mih"} <= set(BACKENDS)
+    assert {"cpu", "reference"} <= set(HIST_BACKENDS) and {"cpu", "reference"} <= set(KNN_BACKENDS)
     assert backend_names() == list(pairs.BACKENDS)
     monkeypatch.delenv(pairs.BACKEND_ENV, raising=False)
     assert pairs.default_backend() == "cpu"
@@ -280,7 +290,7 @@ def test_registry_and_default(monkeypatch):
     for name in BACKENDS:
         module = get_backend(name)
         assert module.__name__ == pairs.BACKENDS[name]
-        assert all(callable(getattr(module, f)) for f in ("pairs_within", "pairs_across", "distance_histogram"))
+        assert all(callable(getattr(module, f)) for f in ("pairs_within", "pairs_across"))
     with pytest.raises(ValueError, match="unknown pairs backend 'nope'.*available: .*cpu"):
         pairs_within(np.zeros((2, 1), np.uint64), 0, backend="nope")
 
@@ -316,3 +326,68 @@ def test_importing_the_contract_does_not_import_numba_or_a_backend():
         "finder.pairs.get_backend('reference')\n"
         "assert 'numba' not in sys.modules, 'the reference backend imported numba'\n"
     )
+
+
+# --------------------------------------------------------------------------
+# knn: the k nearest rows of each query
+# --------------------------------------------------------------------------
+
+
+def _expected_knn(dm: np.ndarray, k: int):
+    """Brute force: per query row, rows by (distance, row), the first k."""
+    rows = [sorted(range(dm.shape[1]), key=lambda j, q=q: (dm[q, j], j))[:k] for q in range(dm.shape[0])]
+    i = [q for q, row in enumerate(rows) for _ in row]
+    j = [c for row in rows for c in row]
+    return i, j, dm[i, j] if j else []
+
+
+@pytest.mark.parametrize("backend", KNN_BACKENDS)
+@pytest.mark.parametrize("bits", WIDTHS)
+def test_knn_matches_brute_force(backend, bits):
+    a, b, dm = _across_case(bits)
+    for k in (1, 2, 5, 50, len(b), len(b) + 10):
+        _assert_pairs(knn(b, a, k, backend=backend), _expected_knn(dm, k))
+        _assert_pairs(knn(a, b, k, backend=backend), _expected_knn(dm.T, k))
+
+
+@pytest.mark.parametrize("backend", KNN_BACKENDS)
+def test_knn_ties_go_to_the_lower_row(backend):
+    rows = np.array([[0b1], [0b10], [0b111], [0b100], [0], [0b1000]], np.uint64)
+    p = knn(rows, np.array([[0]], np.uint64), 4, backend=backend)
+    # distances 1, 1, 3, 1, 0, 1: row 4 at 0, then rows 0, 1, 3 (of the four at distance 1)
+    _assert_pairs(p, ([0, 0, 0, 0], [4, 0, 1, 3], [0, 1, 1, 1]))
+
+
+@pytest.mark.parametrize("backend", KNN_BACKENDS)
+def test_knn_empty_and_validation(backend):
+    x = planted(20, 4, seed=1)
+    e = np.empty((0, 4), np.uint64)
+    _assert_pairs(knn(x, e, 3, backend=backend), ([], [], []))
+    _assert_pairs(knn(e, x, 3, backend=backend), ([], [], []))
+    for bad in (0, -1, 2.0, True):
+        with pytest.raises(ValueError, match="k must be"):
+            knn(x, x, bad, backend=backend)
+    with pytest.raises(ValueError, match="same number of words"):
+        knn(x, x[:, :2], 1, backend=backend)
+
+
+def test_partial_backends_raise_not_implemented():
+    x = planted(10, 4, seed=1)
+    for name in set(BACKENDS) - set(HIST_BACKENDS):
+        with pytest.raises(NotImplementedError, match="distance_histogram"):
+            distance_histogram(x, np.zeros(10, np.int64), 256, backend=name)
+    for name in set(BACKENDS) - set(KNN_BACKENDS):
+        with pytest.raises(NotImplementedError, match="knn"):
+            knn(x, x, 1, backend=name)
+
+
+def test_choose_backend_by_radius_and_batch(monkeypatch):
+    monkeypatch.delenv(pairs.BACKEND_ENV, raising=False)
+    limit = int(pairs.MIH_MAX_SHARE * 256)
+    many = pairs.MIH_MIN_QUERIES
+    assert choose_backend(0, 256, 10**6, many) == "mih"
+    assert choose_backend(limit, 256, 10**6, many) == "mih"
+    assert choose_backend(limit + 1, 256, 10**6, many) == "cpu"
+    assert choose_backend(0, 256, 10**6, max(many - 1, 0)) == ("cpu" if many > 0 else "mih")
+    monkeypatch.setenv(pairs.BACKEND_ENV, "reference")  # an explicit choice always wins
+    assert choose_backend(0, 256, 10**6, many) == "reference"

@@ -18,11 +18,15 @@ __all__ = ["ALGORITHMS", "Algorithm", "Stage", "apply_stages", "get", "run_stage
 
 _STAGES = {"find": find.STAGES, "ahash": classic.AHASH, "dhash": classic.DHASH, "phash": classic.PHASH,
            "whash": classic.WHASH}
+# The stage whose output a flip or rotation may transform (finder.views): FINd's 64x64 blurred
+# samples (then only the DCT and median run again), imagehash's reduced greyscale image.
+_VIEW_STAGE = {"find": "blur_decimate", "ahash": "reduce", "dhash": "reduce", "phash": "reduce", "whash": "reduce"}
 
 # Names, widths, default thresholds and descriptions live in finder.catalog (no kernels
 # imported there); this registry attaches the stages that compute each hash.
 ALGORITHMS: dict[str, Algorithm] = {
-    e.name: Algorithm(e.name, e.bits, _STAGES[e.name], e.default_threshold, e.description) for e in CATALOG.values()
+    e.name: Algorithm(e.name, e.bits, _STAGES[e.name], e.default_threshold, e.description, _VIEW_STAGE[e.name])
+    for e in CATALOG.values()
 }
 
 

@@ -37,7 +37,7 @@ class Stage:
     prepare: bool = False
 
 
-def apply_stages(stages: Sequence[Stage], image: Image.Image) -> np.ndarray:
+def apply_stages(stages: Sequence[Stage], image: Any) -> Any:
     """Run ``stages`` in order on ``image`` and return the last stage's output."""
     value: Any = image
     for stage in stages:
@@ -63,6 +63,7 @@ class Algorithm:
     stages: tuple[Stage, ...]
     default_threshold: float
     description: str
+    view_stage: str = ""
 
     @property
     def words(self) -> int:
@@ -77,6 +78,16 @@ class Algorithm:
     def hash_image(self, image: Image.Image) -> np.ndarray:
         """Hash of a decoded, fully loaded Pillow image (not modified), as ``uint64[words]``."""
         return apply_stages(self.stages, image)
+
+    def split(self) -> tuple[tuple[Stage, ...], tuple[Stage, ...]]:
+        """The stages up to and including :attr:`view_stage`, and the rest.
+
+        A flip or rotation of the first part's output, run through the second
+        part, is the hash of the flipped or rotated image (up to resampling):
+        the cheap way to hash geometric views.
+        """
+        k = self.stage_names.index(self.view_stage) + 1 if self.view_stage else 0
+        return self.stages[:k], self.stages[k:]
 
 
 def run_stages(

@@ -37,6 +37,11 @@ environment variable ``FINDER_PAIRS_BACKEND``; otherwise ``"cpu"`` is used.
 ``"reference"``
     plain numpy, block by block: slow but obviously correct; the oracle the
     other backends are tested against (:mod:`finder.pairs.reference`).
+``"mih"``
+    multi-index hashing (:mod:`finder.pairs.mih`): exact candidate generation
+    from substring tables, fast for small radii; pairs only.
+    :func:`choose_backend` picks it over ``"cpu"`` below the crossover radius
+    measured by ``benchmarks/mih_crossover.py``.
 
 The functions here validate their inputs once and hand a backend only clean
 data: C-contiguous ``uint64[n, w]`` arrays with ``w >= 1`` (the same ``w`` for
@@ -49,10 +54,13 @@ contiguous ``int64[n]``.  A backend module provides some of
     ``int64[64 w + 1]`` each, over the full word width; the padding check and
     the cut to ``bits + 1`` bins happen here.
 
-and calling one it lacks raises :class:`NotImplementedError`.  This leaves
-room for backends that only do part of the job (planned: ``"mih"``, multi-index
-hashing for small radii, and ``"cuda"``) and for later functions such as a
-``knn`` search.  A new backend is registered in ``BACKENDS`` and is then run
+``knn(words, queries, k) -> Pairs``
+    ``1 <= k <= n``; the ``k`` nearest rows of ``words`` for every query row,
+    sorted by (query, distance, row): ties go to the lower row.
+
+and calling one it lacks raises :class:`NotImplementedError`, so a backend
+may do only part of the job (``"mih"`` has no histogram or knn; planned:
+``"cuda"``).  A new backend is registered in ``BACKENDS`` and is then run
 by ``tests/test_pairs_contract.py`` against brute force and the other backends.
 """
 
@@ -76,6 +84,8 @@ __all__ = [
     "default_backend",
     "distance_histogram",
     "get_backend",
+    "knn",
+    "choose_backend",
     "pairs_across",
     "pairs_within",
 ]
@@ -84,6 +94,7 @@ __all__ = [
 BACKENDS: dict[str, str] = {
     "cpu": "finder.pairs.cpu",
     "reference": "finder.pairs.reference",
+    "mih": "finder.pairs.mih",
 }
 DEFAULT_BACKEND = "cpu"
 #: Environment variable naming the backend used when a call gives none.
@@ -319,3 +330,76 @@ def distance_histogram(
     if same[bits + 1 :].any() or diff[bits + 1 :].any():
         raise ValueError(f"some distances exceed bits={bits}: are the padding bits non-zero?")
     return same[: bits + 1].copy(), diff[: bits + 1].copy()
+
+
+def knn(words: np.ndarray, queries: np.ndarray, k: int, *, backend: str | None = None) -> Pairs:
+    """The ``k`` rows of ``words`` nearest to each row of ``queries`` (exact; ties go to the lower row).
+
+    Parameters
+    ----------
+    words : uint64[n, w]
+        Rows searched (e.g. an archive).
+    queries : uint64[nq, w]
+        Query rows; the same number of words.
+    k : int
+        Neighbours per query, ``>= 1``; more than ``n`` gives all ``n``.
+    backend : str, optional
+        A name from :func:`backend_names`; default :func:`default_backend`.
+
+    Returns
+    -------
+    Pairs
+        ``i`` = query row, ``j`` = row of ``words``, ``distance``; exactly
+        ``min(k, n)`` per query, sorted by (i, distance, j) -- nearest first,
+        not by (i, j) like the pair searches.
+
+    Raises
+    ------
+    ValueError
+        On bad arrays, different word counts, a ``k`` that is not an integer
+        ``>= 1``, or an unknown backend.
+    """
+    words = _check_words(words, "words")
+    queries = _check_words(queries, "queries")
+    if words.shape[1] != queries.shape[1]:
+        raise ValueError(f"words and queries must have the same number of words per hash, "
+                         f"got {words.shape[1]} and {queries.shape[1]}")
+    if not _is_int(k) or int(k) < 1:
+        raise ValueError(f"k must be an integer >= 1, got {k!r}")
+    kk = min(int(k), words.shape[0])
+    if kk == 0 or queries.shape[0] == 0:
+        return Pairs.empty()
+    return _function(backend, "knn")(words, queries, kk)
+
+
+#: Largest radius, as a share of the hash width, at which ``mih`` beats ``cpu``
+#: for a batch of queries against an indexed set (benchmarks/mih_crossover.py, README).
+MIH_MAX_SHARE = 0.11
+#: Fewest query rows per indexed row for which building the ``mih`` index pays off.
+MIH_MIN_QUERIES = 2000
+
+
+def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> str:
+    """``"mih"`` where multi-index hashing is measured to beat the linear scan, else :func:`default_backend`.
+
+    Parameters
+    ----------
+    radius : int
+        Search radius in bits.
+    width : int
+        Hash width in bits.
+    n_indexed : int
+        Rows that would be indexed (the archive).
+    n_queries : int
+        Query rows searched against them.
+
+    Returns
+    -------
+    str
+        A backend name.  ``$FINDER_PAIRS_BACKEND`` always wins when set.
+    """
+    if os.environ.get(BACKEND_ENV, "").strip():
+        return default_backend()
+    if radius <= MIH_MAX_SHARE * width and n_queries >= MIH_MIN_QUERIES:
+        return "mih"
+    return default_backend()

@@ -63,7 +63,7 @@ from numba.core.extending import intrinsic
 
 from finder.pairs import Pairs
 
-__all__ = ["distance_histogram", "pairs_across", "pairs_within"]
+__all__ = ["distance_histogram", "knn", "pairs_across", "pairs_within"]
 
 # Query rows per chunk (one unit of parallel work and one output slot).
 _BLOCK_ROWS = 128
@@ -477,3 +477,76 @@ def distance_histogram(words: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
         _hist_kernel(cols, labels, order, groups, hist)
     total = hist.sum(axis=(0, 1))
     return total[1::2].copy(), total[0::2].copy()
+
+
+@njit(cache=True, parallel=True)
+def _knn_kernel(q_cols, cols, k, out_j, out_d):
+    """For every query column ``q``: the ``k`` rows of ``cols`` nearest to it, sorted by (distance, row).
+
+    Two passes over the rows per query: a histogram of distances gives the
+    cut distance ``t`` (the k-th smallest) and where each distance starts in
+    the output; the second pass writes every row below ``t`` and the first
+    rows at ``t``, so ties go to the lower row and no row is sorted.
+    """
+    words = cols.shape[0]
+    n = cols.shape[1]
+    for q in prange(q_cols.shape[1]):
+        buf = np.empty(_SUB, dtype=np.uint64)
+        hist = np.zeros(64 * words + 2, dtype=np.int64)
+        for lo in range(0, n, _SUB):
+            hi = min(lo + _SUB, n)
+            _block_prefix(q_cols, q, cols, words, lo, hi, buf)
+            for x in range(hi - lo):
+                hist[buf[x]] += 1
+        t = 0
+        below = 0
+        while below + hist[t] < k:
+            below += hist[t]
+            t += 1
+        start = np.zeros(t + 1, dtype=np.int64)
+        for d in range(1, t + 1):
+            start[d] = start[d - 1] + hist[d - 1]
+        left = k - below  # rows to take at distance t, the first ones by row
+        for lo in range(0, n, _SUB):
+            hi = min(lo + _SUB, n)
+            _block_prefix(q_cols, q, cols, words, lo, hi, buf)
+            for x in range(hi - lo):
+                d = buf[x]
+                if d < t or (d == t and left > 0):
+                    if d == t:
+                        left -= 1
+                    out_j[q, start[d]] = lo + x
+                    out_d[q, start[d]] = np.int32(d)
+                    start[d] += 1
+
+
+def knn(words: np.ndarray, queries: np.ndarray, k: int) -> Pairs:
+    """The ``k`` rows of ``words`` nearest to each query row (ties: the lower row).
+
+    Parameters
+    ----------
+    words : uint64[n, w]
+        Rows searched (validated by :mod:`finder.pairs`).
+    queries : uint64[nq, w]
+        Query rows; same number of words.
+    k : int
+        Neighbours per query, ``1 <= k <= n``.
+
+    Returns
+    -------
+    Pairs
+        ``i`` = query row, ``j`` = row of ``words``; ``k`` per query, sorted by
+        (i, distance, j).
+
+    Notes
+    -----
+    Parallel over queries; each query reads all rows twice (``O(nq n)``
+    distance computations, ``O(nq k)`` memory).
+    """
+    nq = queries.shape[0]
+    if nq == 0 or k == 0:
+        return Pairs.empty()
+    out_j = np.empty((nq, k), dtype=np.int64)
+    out_d = np.empty((nq, k), dtype=np.int32)
+    _knn_kernel(_columns(queries), _columns(words), k, out_j, out_d)
+    return Pairs(np.repeat(np.arange(nq, dtype=np.int64), k), out_j.ravel(), out_d.ravel())

@@ -18,7 +18,7 @@ import numpy as np
 
 from finder.pairs import Pairs
 
-__all__ = ["distance_histogram", "pairs_across", "pairs_within"]
+__all__ = ["distance_histogram", "knn", "pairs_across", "pairs_within"]
 
 # Distances computed per block (int32 block plus a uint64 XOR buffer: ~12 MiB).
 _CELLS = 1 << 20
@@ -136,3 +136,34 @@ def distance_histogram(words: np.ndarray, labels: np.ndarray) -> tuple[np.ndarra
         upper = np.triu(np.ones(d.shape, dtype=bool))
         counts += np.bincount(key[upper], minlength=2 * bins)
     return counts[1::2].copy(), counts[0::2].copy()
+
+
+def knn(words: np.ndarray, queries: np.ndarray, k: int) -> Pairs:
+    """The ``k`` rows of ``words`` nearest to each query row (ties: the lower row).
+
+    Parameters
+    ----------
+    words : uint64[n, w]
+        C-contiguous rows searched.
+    queries : uint64[nq, w]
+        C-contiguous query rows.
+    k : int
+        Neighbours per query, ``1 <= k <= n``.
+
+    Returns
+    -------
+    Pairs
+        ``i`` = query row, ``j`` = row of ``words``, sorted by (i, distance, j).
+    """
+    nq = queries.shape[0]
+    if nq == 0 or k == 0:
+        return Pairs.empty()
+    cols = np.ascontiguousarray(words.T)
+    step = _block_rows(words.shape[0])
+    pieces = []
+    for i0 in range(0, nq, step):
+        d = _block_distances(queries[i0 : i0 + step], cols)
+        nearest = np.argsort(d, axis=1, kind="stable")[:, :k]  # stable: equal distances keep row order
+        rows = np.repeat(np.arange(i0, i0 + d.shape[0]), k)
+        pieces.append((rows, nearest.ravel(), np.take_along_axis(d, nearest, axis=1).ravel()))
+    return _concat(pieces)

@@ -1,0 +1,101 @@
+"""The desktop trash: send a file there (the ``send2trash`` library), find it again, and bring it back.
+
+``send2trash`` (the ``dedupe`` extra) moves a file to the trash the way the
+desktop does, but does not say where it put it.  On Linux and other
+freedesktop.org systems the trash is a folder with ``files/NAME`` and
+``info/NAME.trashinfo`` (which records the original ``Path=``), either in
+the home trash (``$XDG_DATA_HOME/Trash``) or in ``.Trash/UID`` /
+``.Trash-UID`` at the top of the file's mount.  :func:`locate` reads those
+records to find a trashed file by its original path and recorded size and
+mtime, so ``finder dedupe --undo`` can put it back.  Elsewhere (macOS,
+Windows) files are trashed but restoring is left to the desktop.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass
+from urllib.parse import unquote_to_bytes
+
+from finder.errors import ActionError
+
+INFO_SUFFIX = ".trashinfo"
+
+
+@dataclass(frozen=True)
+class Trashed:
+    """Where a trashed file lies: its bytes and its info record."""
+
+    file: str
+    info: str
+
+
+def send(path: str) -> None:
+    """Move ``path`` to the trash with ``send2trash``; ActionError when the library is missing."""
+    try:
+        from send2trash import send2trash
+    except ImportError:
+        raise ActionError("the trash needs the send2trash library: pip install 'finder[dedupe]'") from None
+    send2trash(path)
+
+
+def restorable() -> bool:
+    """Whether this platform's trash is the freedesktop.org one that :func:`locate` can read."""
+    return sys.platform not in ("darwin", "win32")
+
+
+def mount_point(path: str) -> str:
+    """The top of the filesystem holding ``path`` (the nearest existing parent)."""
+    path = os.path.abspath(path)
+    while not os.path.exists(path):
+        path = os.path.dirname(path)
+    path = os.path.realpath(path)
+    while not os.path.ismount(path):
+        path = os.path.dirname(path)
+    return path
+
+
+def trash_dirs(path: str) -> list[tuple[str, str]]:
+    """(trash folder, folder relative ``Path=`` entries start from) where ``path`` may have been trashed."""
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    top = mount_point(path)
+    uid = str(os.getuid()) if hasattr(os, "getuid") else ""
+    candidates = [(os.path.join(data_home, "Trash"), data_home), (os.path.join(top, ".Trash", uid), top),
+                  (os.path.join(top, f".Trash-{uid}"), top)]
+    return [(folder, base) for folder, base in candidates if os.path.isdir(os.path.join(folder, "info"))]
+
+
+def _original(info_file: str, base: str) -> str | None:
+    try:
+        with open(info_file, "rb") as handle:
+            for line in handle.read(65536).splitlines():
+                if line.startswith(b"Path="):
+                    raw = unquote_to_bytes(line[5:].strip())
+                    return os.fsdecode(raw if raw.startswith(b"/") else os.path.join(os.fsencode(base), raw))
+    except OSError:
+        return None
+    return None
+
+
+def locate(path: str, size: int, mtime_ns: int) -> Trashed | None:
+    """The newest trashed file whose original path was ``path`` and whose size and mtime match; None if none."""
+    found: list[tuple[int, Trashed]] = []
+    for folder, base in trash_dirs(path):
+        info_dir = os.path.join(folder, "info")
+        try:
+            entries = list(os.scandir(info_dir))
+        except OSError:
+            continue
+        for entry in entries:
+            if not entry.name.endswith(INFO_SUFFIX) or _original(entry.path, base) != path:
+                continue
+            file = os.path.join(folder, "files", entry.name[:-len(INFO_SUFFIX)])
+            try:
+                st = os.lstat(file)
+                stamp = entry.stat().st_mtime_ns
+            except OSError:
+                continue
+            if st.st_size == size and st.st_mtime_ns == mtime_ns:
+                found.append((stamp, Trashed(file, entry.path)))
+    return max(found, key=lambda item: item[0])[1] if found else None

@@ -1,0 +1,220 @@
+"""Views: what a hash is computed over, besides the image as decoded.
+
+A global perceptual hash changes completely when the picture is mirrored, or
+when it is framed by borders, letterbox bars or screenshot chrome.  finder
+therefore hashes a few *views* of every image and lets two files match when
+any view of one is within the threshold of the other's plain view:
+
+``plain``
+    the image as decoded (FINd's plain row is bit-exact with the reference);
+``mirror``
+    the horizontal mirror;
+``trimmed``
+    the content box: the image with near-uniform edge rows and columns (solid
+    borders, letterbox and pillarbox bars, the canvas and bars around a pasted
+    screenshot) trimmed away; stored only when the trim is not trivial;
+``rot90``, ``rot180``, ``rot270``, ``flip_v``, ``transpose``, ``transverse``
+    the rest of the eight dihedral transforms, with ``--views dihedral``.
+
+Geometric views are cheap: every algorithm names the stage after which a
+flip or rotation may be applied (FINd: its 64x64 blurred samples, so only the
+16x16 DCT and the median run again; imagehash: its reduced greyscale image).
+The trimmed view runs the whole algorithm on the cropped image.
+
+Each row also carries a **quality** score, PDQ's: the summed absolute
+differences between neighbouring cells of a 64x64 luma grid (values scaled to
+0-100), divided by 90 and capped at 100.  Flat, nearly blank images (scores
+below :data:`QUALITY_CUTOFF`) carry almost no information and collide with
+each other; matching keeps them out of groups unless their hashes are identical.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from PIL import Image
+
+VIEW_NAMES: tuple[str, ...] = ("plain", "mirror", "trimmed", "rot90", "rot180", "rot270", "flip_v", "transpose",
+                               "transverse")
+VIEW_SETS: dict[str, tuple[str, ...]] = {
+    "plain": ("plain",),
+    "default": ("plain", "mirror", "trimmed"),
+    "dihedral": VIEW_NAMES,
+}
+GEOMETRIC: dict[str, Image.Transpose] = {
+    "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
+    "rot90": Image.Transpose.ROTATE_90,
+    "rot180": Image.Transpose.ROTATE_180,
+    "rot270": Image.Transpose.ROTATE_270,
+    "flip_v": Image.Transpose.FLIP_TOP_BOTTOM,
+    "transpose": Image.Transpose.TRANSPOSE,
+    "transverse": Image.Transpose.TRANSVERSE,
+}
+
+# A match through an extra view must be this much closer than the plain threshold (radius * factor,
+# rounded down). Each file pair is compared up to three times instead of once (plain-plain, view-plain
+# both ways), so the chance that two unrelated images fall within the radius by accident grows about
+# threefold; on FINd's 256 bits the share of unrelated pairs within a radius drops by an order of
+# magnitude for every few bits closer, so a radius 10% tighter (96 -> 86 bits) more than pays for it.
+VIEW_RADIUS_FACTOR = 0.9
+
+# PDQ's reference implementation treats hashes of quality below 50 as unreliable.
+QUALITY_CUTOFF = 50
+QUALITY_UNKNOWN = 100  # rows written before quality was recorded
+
+# Content box: a border row or column is trimmed when at least UNIFORM_SHARE of its pixels are within
+# TOLERANCE grey levels of the row's median (a solid bar, with room for a clock or title in a status bar
+# and for JPEG ringing), or when it is made of flat runs (at least FLAT_SHARE of its neighbour steps
+# within FLAT_STEP levels, as solid UI elements are and photographed texture is not) and at least
+# BACKGROUND_SHARE of it has the image's background colour (the median of its outermost ring: the
+# canvas of a screenshot around its toolbars and buttons).
+TOLERANCE = 12
+UNIFORM_SHARE = 0.9
+BACKGROUND_SHARE = 0.4
+FLAT_STEP = 4
+FLAT_SHARE = 0.9
+# A trim counts when it removes at least this share of the width or height, and the box keeps at least
+# MIN_AREA of the image (less means the image is nearly flat, and its plain view says all there is).
+MIN_TRIM = 0.03
+MIN_AREA = 0.1
+# The box is found on a copy reduced by an integer factor to about this many pixels on its short side,
+# and the trimmed view is hashed from a copy with at least HASH_SIDE (FINd works at 512 px at most).
+WORK_SIDE = 128
+HASH_SIDE = 512
+
+
+def resolve_views(spec: str | Sequence[str]) -> tuple[str, ...]:
+    """``"default"``, ``"plain"``, ``"dihedral"`` or a comma-separated list of view names, in canonical order."""
+    if isinstance(spec, str):
+        names = VIEW_SETS.get(spec) or tuple(n.strip() for n in spec.split(",") if n.strip())
+    else:
+        names = tuple(spec)
+    unknown = [n for n in names if n not in VIEW_NAMES]
+    if unknown:
+        raise ValueError(f"unknown view {unknown[0]!r}; choose from {', '.join(VIEW_SETS)} or {', '.join(VIEW_NAMES)}")
+    chosen = set(names) | {"plain"}
+    return tuple(n for n in VIEW_NAMES if n in chosen)
+
+
+def view_radius(radius: int) -> int:
+    """The radius for matches through an extra view (see :data:`VIEW_RADIUS_FACTOR`)."""
+    return int(radius * VIEW_RADIUS_FACTOR)
+
+
+def view_code(name: str) -> int:
+    return VIEW_NAMES.index(name)
+
+
+def transform(value: Any, view: str) -> Any:
+    """Apply geometric ``view`` to a stage's output: a Pillow image or a 2-D array (same orientation rules)."""
+    method = GEOMETRIC[view]
+    if isinstance(value, Image.Image):
+        return value.transpose(method)
+    array = np.asarray(value)
+    if view == "mirror":
+        out = array[:, ::-1]
+    elif view == "flip_v":
+        out = array[::-1, :]
+    elif view == "rot90":  # Pillow's ROTATE_90 is counter-clockwise, as np.rot90
+        out = np.rot90(array, 1)
+    elif view == "rot180":
+        out = np.rot90(array, 2)
+    elif view == "rot270":
+        out = np.rot90(array, 3)
+    elif view == "transpose":
+        out = array.T
+    else:  # transverse
+        out = np.rot90(array, 2).T
+    return np.ascontiguousarray(out)
+
+
+def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
+    """``image.crop(box)``, from a copy reduced by an integer factor that keeps >= HASH_SIDE px a side.
+
+    The trimmed view is hashed from this: every hash works far below that
+    resolution, so only the cost changes (no full-size resample of a large photo).
+    """
+    left, top, right, bottom = box
+    factor = max(1, min(right - left, bottom - top) // HASH_SIDE)
+    if factor == 1:
+        return image.crop(box)
+    small = image.reduce(factor) if image.mode in ("L", "RGB", "RGBA", "LA") else image.convert("RGB").reduce(factor)
+    return small.crop((left // factor, top // factor, right // factor, bottom // factor))
+
+
+def _grey(image: Image.Image) -> np.ndarray:
+    if image.mode not in ("L", "RGB", "RGBA", "LA"):
+        image = image.convert("RGB")
+    factor = max(1, min(image.size) // WORK_SIDE)
+    small = image.reduce(factor) if factor > 1 else image
+    return np.asarray(small.convert("L"), dtype=np.int16)
+
+
+def quality(grey64: np.ndarray) -> int:
+    """PDQ's quality score of a 64x64 luma grid (values 0-255): 0 (flat) to 100 (detailed)."""
+    u = (np.asarray(grey64, dtype=np.float64) * (100.0 / 255.0)).astype(np.int64)
+    gradient = int(np.abs(np.diff(u, axis=0)).sum() + np.abs(np.diff(u, axis=1)).sum())
+    return min(100, gradient // 90)
+
+
+def image_quality(image: Image.Image) -> int:
+    """:func:`quality` of ``image`` reduced to a 64x64 luma grid."""
+    grid = image.resize((64, 64), Image.Resampling.BOX, reducing_gap=2.0)
+    return quality(np.asarray(grid.convert("L"), dtype=np.float64))
+
+
+def _trimmable(lines: np.ndarray, background: float) -> np.ndarray:
+    """Which rows of ``lines`` (2-D) are near-uniform or mostly background."""
+    if lines.size == 0:
+        return np.zeros(len(lines), dtype=bool)
+    # Share of the line within one window of 2 * TOLERANCE grey levels: histogram in bins of TOLERANCE,
+    # best pair of neighbouring bins (a vectorised stand-in for "within TOLERANCE of the line's median").
+    bins = 256 // TOLERANCE + 2
+    ids = np.arange(len(lines))[:, None] * bins + lines // TOLERANCE
+    counts = np.bincount(ids.ravel(), minlength=len(lines) * bins).reshape(len(lines), bins)
+    uniform = (counts[:, :-1] + counts[:, 1:]).max(axis=1) >= UNIFORM_SHARE * lines.shape[1]
+    flat = np.mean(np.abs(np.diff(lines, axis=1)) <= FLAT_STEP, axis=1) >= FLAT_SHARE
+    framed = np.mean(np.abs(lines - background) <= TOLERANCE, axis=1) >= BACKGROUND_SHARE
+    return uniform | (flat & framed)
+
+
+def _span(flags: np.ndarray) -> tuple[int, int]:
+    """The first and one-past-last False in ``flags`` (the lines that stay), or (0, 0) if all are trimmable."""
+    keep = np.flatnonzero(~flags)
+    return (int(keep[0]), int(keep[-1]) + 1) if len(keep) else (0, 0)
+
+
+def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+    """The box ``(left, top, right, bottom)`` of ``image`` without its uniform frame, or None if trivial.
+
+    Trimmable edge rows are cut from the top and bottom, then trimmable edge
+    columns (judged over the rows that stay) from the sides, and again, until
+    nothing changes (see the module constants for what is trimmable).
+    """
+    grey = _grey(image)
+    h, w = grey.shape
+    if h < 8 or w < 8:
+        return None
+    ring = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
+    background = float(np.median(ring))
+    top, bottom, left, right = 0, h, 0, w
+    for _ in range(4):  # rows, then columns over the rows that stay, until nothing changes
+        box = (top, bottom, left, right)
+        t, b = _span(_trimmable(grey[top:bottom, left:right], background))
+        top, bottom = top + t, top + b
+        if bottom - top < 2:
+            return None
+        lo, hi = _span(_trimmable(grey[top:bottom, left:right].T, background))
+        left, right = left + lo, left + hi
+        if right - left < 2:
+            return None
+        if box == (top, bottom, left, right):
+            break
+    if (bottom - top) * (right - left) < MIN_AREA * h * w:
+        return None
+    if max(top, h - bottom) < MIN_TRIM * h and max(left, w - right) < MIN_TRIM * w:
+        return None
+    sx, sy = image.width / w, image.height / h
+    return (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))

@@ -1,0 +1,353 @@
+"""finder dedupe: dry run, what is never touched, every action and its undo, kill -9 mid-apply, the full run."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from finder import actions
+from finder.cli import cli
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+
+
+def run(*args, env=None):
+    return CliRunner(env=env).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def snapshot(root: Path) -> dict[str, tuple[str, int]]:
+    """Every regular file under ``root``: content digest and mtime (what a restore must bring back exactly)."""
+    found = {}
+    for folder, _, names in os.walk(os.fsencode(root)):
+        for name in names:
+            path = os.path.join(folder, name)
+            if os.path.islink(path):
+                found[os.fsdecode(path)] = ("link", 0)
+                continue
+            with open(path, "rb") as handle:
+                found[os.fsdecode(path)] = (hashlib.sha256(handle.read()).hexdigest(), os.stat(path).st_mtime_ns)
+    return found
+
+
+def record(path: Path | str, **extra):
+    st = os.stat(path)
+    return {"path": os.fsdecode(path), "distance": 0, "same_file_as": None, "reference": False, "size": st.st_size,
+            "mtime_ns": st.st_mtime_ns, **extra}
+
+
+def write_groups(target: Path, groups: list[tuple[Path, list[Path]]], references=()) -> Path:
+    """A groups file as finder cluster writes it: (keeper, members) per group, sizes and mtimes from disk."""
+    data = [{"group": k, "size": len(members), "representative": os.fsdecode(members[0]), "keeper": os.fsdecode(keeper),
+             "members": [record(m, reference=m in references) for m in members]}
+            for k, (keeper, members) in enumerate(groups)]
+    target.write_text(json.dumps(data))
+    return target
+
+
+def files(root: Path, *names: str, size: int = 1000) -> list[Path]:
+    made = []
+    for k, name in enumerate(names):
+        path = root / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(bytes([k % 256]) * (size + k))
+        made.append(path)
+    return made
+
+
+@pytest.fixture
+def tree(tmp_path):
+    """Two groups in nested folders: keepers a/1.jpg and c/1.jpg."""
+    photos = tmp_path / "photos"
+    g1 = files(photos, "a/1.jpg", "a/2.jpg", "b/2.jpg")
+    g2 = files(photos, "c/1.jpg", "c/d/2.jpg")
+    groups = write_groups(tmp_path / "groups.json", [(g1[0], g1), (g2[0], g2)])
+    return tmp_path, photos, groups
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(tree, monkeypatch):
+    root, photos, groups = tree
+    monkeypatch.chdir(root)
+    before = snapshot(root)
+    result = run("dedupe", groups, "--action", "move", "--to", root / "dupes")
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert lines == [f"would move {photos}/a/2.jpg -> {root}/dupes/a/2.jpg (1001 B)",
+                     f"would move {photos}/b/2.jpg -> {root}/dupes/b/2.jpg (1002 B)",
+                     f"would move {photos}/c/d/2.jpg -> {root}/dupes/c/d/2.jpg (1001 B)"]
+    assert "2.9 KiB moved out" in result.stderr and "nothing was changed" in result.stderr
+    assert snapshot(root) == before and not list(root.glob("finder-dedupe-*"))
+
+
+def test_move_keeps_structure_never_overwrites_and_undo_restores(tree, monkeypatch):
+    root, photos, groups = tree
+    monkeypatch.chdir(root)
+    before = snapshot(photos)
+    (root / "dupes" / "b").mkdir(parents=True)
+    (root / "dupes" / "b" / "2.jpg").write_bytes(b"someone else's file")
+    result = run("dedupe", groups, "--action", "move", "--to", root / "dupes", "--apply")
+    assert result.exit_code == 0, result.output
+    assert "refused" in result.stderr and "destination" in result.stderr and "exists" in result.stderr
+    assert (root / "dupes" / "b" / "2.jpg").read_bytes() == b"someone else's file"
+    assert (root / "dupes" / "a" / "2.jpg").exists() and (root / "dupes" / "c" / "d" / "2.jpg").exists()
+    assert not (photos / "a" / "2.jpg").exists() and (photos / "b" / "2.jpg").exists()
+    (journal,) = root.glob("finder-dedupe-*.jsonl")
+    assert f"journal: {journal.name}" in result.stderr
+    kinds = [json.loads(line)["type"] for line in journal.read_text().splitlines()]
+    assert kinds == ["start", "intent", "done", "intent", "done", "end"]
+    undone = run("dedupe", "--undo", journal)
+    assert undone.exit_code == 0, undone.output
+    assert snapshot(photos) == before  # same bytes and mtimes at the same paths
+    assert (root / "dupes" / "b" / "2.jpg").read_bytes() == b"someone else's file"
+
+
+def test_never_the_keeper_a_reference_a_hard_link_of_the_keeper_or_a_changed_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    keeper, ref, changed, gone, dup = files(tmp_path / "p", "keep.jpg", "ref/r.jpg", "changed.jpg", "gone.jpg",
+                                            "dup.jpg")
+    link = tmp_path / "p" / "link.jpg"
+    os.link(keeper, link)
+    lonely, lonely_dup = files(tmp_path / "q", "keeper-gone.jpg", "dup.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, ref, changed, gone, dup, link]),
+                                                (lonely, [lonely, lonely_dup])], references={ref})
+    changed.write_bytes(changed.read_bytes() + b"edited")
+    gone.unlink()
+    lonely.unlink()  # a group whose keeper has gone is left alone entirely
+    result = run("dedupe", groups, "--action", "delete", "--apply", "--yes-delete")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines() == [f"deleted {dup} (1004 B)"]
+    assert keeper.exists() and ref.exists() and changed.exists() and link.exists() and lonely_dup.exists()
+    assert "changed since it was hashed" in result.stderr and f"its keeper {lonely} is missing" in result.stderr
+    assert "1 hard link of a kept file" in result.stderr and "1 reference" in result.stderr
+
+
+def test_delete_needs_confirmation_and_cannot_be_undone(tree, monkeypatch):
+    root, photos, groups = tree
+    monkeypatch.chdir(root)
+    result = run("dedupe", groups, "--action", "delete", "--apply")
+    assert result.exit_code == 2 and "irreversible" in result.output and "--yes-delete" in result.output
+    assert (photos / "a" / "2.jpg").exists()
+    assert run("dedupe", groups, "--action", "delete", "--apply", "--yes-delete", "--journal", "j.jsonl",
+               "-q").exit_code == 0
+    assert not (photos / "a" / "2.jpg").exists()
+    result = run("dedupe", "--undo", "j.jsonl")
+    assert result.exit_code == 1 and "deleted (delete is irreversible)" in result.stderr
+
+
+def test_hardlink_and_symlink_point_to_the_keeper_and_undo_restores(tree, monkeypatch):
+    root, photos, groups = tree
+    monkeypatch.chdir(root)
+    before = snapshot(photos)
+    result = run("dedupe", groups, "--action", "hardlink", "--to", "stash", "--apply", "--journal", "h.jsonl")
+    assert result.exit_code == 0, result.output
+    assert os.path.samefile(photos / "a" / "2.jpg", photos / "a" / "1.jpg")
+    assert os.path.samefile(photos / "c" / "d" / "2.jpg", photos / "c" / "1.jpg")
+    assert (root / "stash" / "b" / "2.jpg").stat().st_size == 1002  # the duplicate itself is kept for undo
+    again = run("dedupe", groups, "--action", "hardlink", "--to", "stash2")
+    assert "would hard-link" not in again.stdout and "3 already links to their keeper" in again.stderr
+    assert run("dedupe", "--undo", "h.jsonl").exit_code == 0
+    assert snapshot(photos) == before and not os.path.samefile(photos / "a" / "2.jpg", photos / "a" / "1.jpg")
+    assert run("dedupe", groups, "--action", "symlink", "--to", "stash3", "--apply", "--journal", "s.jsonl",
+               "-q").exit_code == 0
+    assert os.readlink(photos / "b" / "2.jpg") == str(photos / "a" / "1.jpg")
+    assert run("dedupe", "--undo", "s.jsonl", "-q").exit_code == 0
+    assert snapshot(photos) == before
+
+
+def cli_env(tmp_path, **extra):
+    """The environment of a finder subprocess with its own home (and so its own trash) under tmp_path."""
+    home = tmp_path / "home"
+    home.mkdir(exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("XDG_DATA_HOME",)}
+    env.update(HOME=str(home), XDG_DATA_HOME=str(home / ".local" / "share"), **extra)
+    return env
+
+
+def finder(*args, env, cwd, check=True):
+    result = subprocess.run([sys.executable, "-m", "finder", *map(str, args)], env=env, cwd=cwd,
+                            capture_output=True, timeout=120, check=False)
+    if check:
+        assert result.returncode == 0, result.stderr.decode(errors="replace")
+    return result
+
+
+def test_trash_and_undo_bring_the_files_back(tree):
+    pytest.importorskip("send2trash")
+    root, photos, groups = tree
+    env = cli_env(root)
+    before = snapshot(photos)
+    finder("dedupe", groups, "--action", "trash", "--apply", "--journal", "t.jsonl", env=env, cwd=root)
+    trash = root / "home" / ".local" / "share" / "Trash"
+    assert sorted(p.name for p in (trash / "files").iterdir()) == ["2 1.jpg", "2 2.jpg", "2.jpg"]
+    assert not (photos / "a" / "2.jpg").exists()
+    done = [json.loads(line) for line in (root / "t.jsonl").read_text().splitlines()]
+    assert all(r["trash"]["file"].startswith(str(trash)) for r in done if r["type"] == "done")
+    finder("dedupe", "--undo", "t.jsonl", env=env, cwd=root)
+    assert snapshot(photos) == before
+    assert not list((trash / "files").iterdir()) and not list((trash / "info").iterdir())
+
+
+def test_symlink_to_the_trash_and_names_that_are_not_utf8(tmp_path):
+    pytest.importorskip("send2trash")
+    photos = tmp_path / os.fsdecode(b"caf\xe9")
+    keeper, dup = files(photos, "keep.jpg", os.fsdecode(b"\xff copy.jpg"))
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, dup])])
+    env = cli_env(tmp_path)
+    before = snapshot(photos)
+    out = finder("dedupe", groups, "--action", "symlink", "--apply", "--journal", "j.jsonl", env=env, cwd=tmp_path)
+    assert os.fsencode(dup) in out.stdout  # the name's own bytes, like find prints them
+    assert os.path.islink(dup) and os.path.samefile(dup, keeper)
+    finder("dedupe", "--undo", "j.jsonl", env=env, cwd=tmp_path)
+    assert snapshot(photos) == before
+
+
+def many(tmp_path, n=12):
+    keeper, *dups = files(tmp_path / "photos", *[f"d{k // 4}/img{k:02d}.jpg" for k in range(n)])
+    return write_groups(tmp_path / "g.json", [(keeper, [keeper, *dups])])
+
+
+def start_and_kill(tmp_path, env, after_done=3):
+    """Start dedupe --apply slowed down, kill -9 it once the journal shows ``after_done`` done steps."""
+    process = subprocess.Popen([sys.executable, "-m", "finder", "dedupe", "g.json", "--action", "move", "--to",
+                                "dupes", "--apply", "--journal", "j.jsonl"], env=env, cwd=tmp_path,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = tmp_path / "j.jsonl"
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:
+            if journal.exists() and journal.read_text().count('"type": "done"') >= after_done:
+                break
+            time.sleep(0.02)
+        else:
+            pytest.fail("the run never got going")
+    finally:
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    assert process.returncode == -signal.SIGKILL
+    records = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
+    done = sum(r["type"] == "done" for r in records)
+    assert after_done <= done < 11 and records[-1]["type"] != "end"  # killed mid-way
+    return done
+
+
+def test_kill_9_mid_apply_then_rerun_continues_from_the_journal(tmp_path):
+    many(tmp_path)
+    before = snapshot(tmp_path / "photos")
+    env = cli_env(tmp_path, FINDER_DEDUPE_STEP_DELAY="0.25")
+    done = start_and_kill(tmp_path, env)
+    moved = sorted(p.name for p in (tmp_path / "dupes").rglob("*.jpg"))
+    assert len(moved) in (done, done + 1)
+    env.pop("FINDER_DEDUPE_STEP_DELAY")
+    rerun = finder("dedupe", "g.json", "--action", "move", "--to", "dupes", "--apply", "--journal", "j.jsonl",
+                   env=env, cwd=tmp_path)
+    assert b"continuing j.jsonl" in rerun.stderr
+    assert sorted(p.name for p in (tmp_path / "dupes").rglob("*.jpg")) == [f"img{k:02d}.jpg" for k in range(1, 12)]
+    records = [json.loads(line) for line in (tmp_path / "j.jsonl").read_text().splitlines()]
+    intents = {r["op"]: r["path"] for r in records if r["type"] == "intent"}
+    done_paths = [intents[r["op"]] for r in records if r["type"] == "done"]
+    assert len(done_paths) == len(set(done_paths)) == 11  # every duplicate done exactly once
+    finder("dedupe", "--undo", "j.jsonl", env=env, cwd=tmp_path)
+    assert snapshot(tmp_path / "photos") == before
+
+
+def test_kill_9_mid_apply_then_undo_restores_everything_done(tmp_path):
+    many(tmp_path)
+    before = snapshot(tmp_path / "photos")
+    env = cli_env(tmp_path, FINDER_DEDUPE_STEP_DELAY="0.25")
+    start_and_kill(tmp_path, env, after_done=2)
+    assert snapshot(tmp_path / "photos") != before
+    env.pop("FINDER_DEDUPE_STEP_DELAY")
+    finder("dedupe", "--undo", "j.jsonl", env=env, cwd=tmp_path)
+    assert snapshot(tmp_path / "photos") == before
+    assert not list((tmp_path / "dupes").rglob("*.jpg"))
+    again = finder("dedupe", "g.json", "--action", "move", "--to", "dupes", "--apply", "--journal", "j.jsonl",
+                   env=env, cwd=tmp_path, check=False)
+    assert again.returncode == 2 and b"has been undone" in again.stderr
+
+
+def intent(step: actions.Step, op: int = 0) -> dict:
+    return {"type": "intent", "op": op, **actions.asdict(step)}
+
+
+def test_steps_caught_half_way_are_finished_on_resume_or_reversed_by_undo(tmp_path):
+    """A kill between the two halves of a step: a move linked but not unlinked, a link's original put away
+    but the link not made.  Resume finishes them; undo puts them back."""
+    keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
+    groups = actions.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])))
+    before = snapshot(tmp_path / "p")
+    move = actions.plan(groups, "move", str(tmp_path / "dupes")).steps[0]
+    link = actions.plan(groups, "symlink", str(tmp_path / "stash")).steps[1]
+    journal_path = str(tmp_path / "j.jsonl")
+    with actions.Journal(journal_path) as journal:
+        journal.write(actions.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes")))
+        journal.write(intent(move, 0))
+        journal.write(intent(link, 1))
+    os.makedirs(tmp_path / "dupes")
+    os.link(move.path, move.dest)  # the move's first half
+    os.makedirs(tmp_path / "stash")
+    os.rename(link.path, link.dest)  # the link's first half
+    history = actions.replay(actions.read_journal(journal_path))
+    assert [actions.state(r) for r in history.pending()] == ["half", "half"]
+    with actions.Journal(journal_path) as journal:
+        assert actions.resume(history, journal) == 2
+    assert not a.exists() and (tmp_path / "dupes" / "a.jpg").exists()
+    assert os.readlink(b) == str(keeper)
+    result = actions.undo(journal_path)
+    assert len(result.restored) == 2 and not result.refused
+    assert snapshot(tmp_path / "p") == before
+
+
+def test_a_file_changed_after_the_plan_is_refused_at_the_last_moment(tmp_path):
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = actions.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])))
+    the_plan = actions.plan(groups, "delete")
+    assert len(the_plan.steps) == 1 and the_plan.freed == 1001
+    a.write_bytes(b"new content")
+    with actions.Journal(str(tmp_path / "j.jsonl")) as journal:
+        outcome = actions.apply(the_plan, journal)
+    assert not outcome.done and outcome.refused and a.read_bytes() == b"new content"
+
+
+def test_bad_groups_files_and_journals_are_one_line_errors(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "bad.json").write_text("{not json")
+    (tmp_path / "old.json").write_text(json.dumps([{"group": 0, "members": [{"path": "/x", "distance": 0}]}]))
+    (tmp_path / "notes.jsonl").write_text('{"hello": 1}\n')
+    for args, message in [(["bad.json", "--action", "trash"], "not a finder groups file"),
+                          (["old.json", "--action", "trash"], "run finder cluster again"),
+                          (["--undo", "notes.jsonl"], "not a finder dedupe journal"),
+                          (["old.json"], "--action"),
+                          (["old.json", "--action", "move"], "--to")]:
+        result = CliRunner().invoke(cli, ["dedupe", *args])
+        assert result.exit_code == 2 and message in result.output, (args, result.output)
+        assert "Traceback" not in result.output and result.output.strip().splitlines()[-1].startswith("Error: ")
+
+
+def test_full_run_on_a_copy_of_the_examples(tmp_path, monkeypatch):
+    """hash -> cluster -> report -> dedupe dry run -> apply -> undo, on the bundled example images."""
+    photos = tmp_path / "images"
+    shutil.copytree(EXAMPLES, photos)
+    monkeypatch.chdir(tmp_path)
+    before = snapshot(photos)
+    assert run("hash", photos, "-j", "1", "-q").exit_code == 0
+    assert run("cluster", "-o", "groups.json").exit_code == 0
+    groups = json.loads((tmp_path / "groups.json").read_text())
+    members = sum(g["size"] for g in groups)
+    assert run("report", "-o", "report.html", "-q").exit_code == 0
+    assert (tmp_path / "report.html").read_text().count('class="group"') == len(groups)
+    dry = run("dedupe", "groups.json", "--action", "move", "--to", "dupes")
+    assert len(dry.stdout.splitlines()) == members - len(groups) and snapshot(photos) == before
+    applied = run("dedupe", "groups.json", "--action", "move", "--to", "dupes", "--apply", "--journal", "j.jsonl")
+    assert applied.exit_code == 0 and len(list((tmp_path / "dupes").iterdir())) == members - len(groups)
+    assert {g["keeper"] for g in groups} <= {str(p) for p in photos.iterdir()}
+    assert run("dedupe", "--undo", "j.jsonl").exit_code == 0
+    assert snapshot(photos) == before

@@ -1,0 +1,209 @@
+"""Keep rules and reference folders: facts from image headers, rule parsing, the keeper chosen, cluster's output."""
+
+from __future__ import annotations
+
+import calendar
+import csv
+import io
+import json
+import os
+
+import pytest
+from click.testing import CliRunner
+from PIL import Image
+
+from finder.cli import cli
+from finder.errors import KeepRuleError
+from finder.facts import FileFacts, gather, parse_exif_date, read_facts
+from finder.groups import Group, Member
+from finder.keep import decide, expand_pattern, parse_rules, proposed, rank, split_rules
+
+EXIF_IFD, MODEL, ORIENTATION, TAKEN, OFFSET = 0x8769, 0x0110, 0x0112, 0x9003, 0x9011
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def photo(path, size=(64, 48), taken=None, offset=None, model=None, orientation=None, fmt=None, seed=0, quality=90):
+    """A small picture with the given EXIF fields (a gradient, so resized copies stay near-duplicates)."""
+    w, h = size
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    image.putpixel((seed % w, 0), (255, 0, 0))
+    exif = Image.Exif()
+    if model:
+        exif[MODEL] = model
+    if orientation:
+        exif[ORIENTATION] = orientation
+    if taken:
+        details = exif.get_ifd(EXIF_IFD)
+        details[TAKEN] = taken
+        if offset:
+            details[OFFSET] = offset
+    kwargs = {"exif": exif} if len(exif) or taken else {}
+    if (fmt or path.suffix.lstrip(".").upper()) in ("JPG", "JPEG"):
+        kwargs["quality"] = quality
+    image.save(path, fmt, **kwargs)
+    return path
+
+
+def facts(path="/p/a.jpg", size=100, mtime_ns=10**18, width=10, height=10, fmt="JPEG", taken_ns=None, problem=None):
+    return FileFacts(path, size, mtime_ns, width, height, fmt, None, taken_ns, None, problem)
+
+
+def test_header_facts_match_what_was_written(tmp_path):
+    path = photo(tmp_path / "a.jpg", size=(64, 48), taken="2019:06:01 12:00:03", offset="+02:00",
+                 model="Camera <X>", orientation=6)
+    f = read_facts(str(path), 123, 456)
+    assert (f.size, f.mtime_ns) == (123, 456)  # the recorded values, not the file's
+    assert (f.width, f.height) == (48, 64)  # orientation 6: shown rotated
+    assert f.format == "JPEG" and f.camera == "Camera <X>" and f.problem is None
+    assert f.taken_ns == calendar.timegm((2019, 6, 1, 10, 0, 3)) * 10**9  # 12:00:03 at +02:00 is 10:00:03 UTC
+    png = read_facts(str(photo(tmp_path / "b.png", size=(30, 20))), 1, 2)
+    assert (png.width, png.height, png.format, png.taken) == (30, 20, "PNG", None)
+    assert png.date_ns == 2  # no EXIF date: the mtime
+
+
+def test_header_problems_are_values_not_exceptions(tmp_path):
+    (tmp_path / "bad.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really")
+    assert read_facts(str(tmp_path / "bad.jpg"), 1, 2).problem
+    assert read_facts(str(tmp_path / "gone.jpg"), 1, 2).problem == "no such file"
+    found = gather([(str(tmp_path / "gone.jpg"), 5, 6), (str(tmp_path / "gone.jpg"), 5, 6)])
+    assert list(found) == [str(tmp_path / "gone.jpg")]
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("2020:02:29 23:59:59", "2020-02-29T23:59:59"),
+    ("0000:00:00 00:00:00", None), ("", None), ("    :  :     :  :  ", None), ("2020:13:01 00:00:00", None),
+    (b"2001:01:02 03:04:05\x00", "2001-01-02T03:04:05"), (12, None),
+])
+def test_exif_date_parsing(text, expected):
+    parsed = parse_exif_date(text)
+    assert (parsed[0] if parsed else None) == expected
+
+
+def test_split_rules_keeps_commas_in_path_patterns():
+    assert split_rules(["pixels,size", "path:/a,b/*", "oldest"]) == ["pixels", "size", "path:/a,b/*", "oldest"]
+    assert split_rules(["size, path:/x/*,y"]) == ["size", "path:/x/*,y"]
+
+
+def test_unknown_rules_are_one_line_errors():
+    for bad in (["largest"], ["format:nope"], ["path:"], ["pixels:3"]):
+        with pytest.raises(KeepRuleError):
+            parse_rules(bad)
+
+
+def test_default_rules_pixels_then_size_then_oldest_then_path():
+    rules = parse_rules([])
+    assert [r.text for r in rules] == ["pixels", "size", "oldest"]
+    candidates = [
+        facts("/p/small.jpg", size=900, width=10, height=10),
+        facts("/p/big-b.jpg", size=100, width=20, height=20, mtime_ns=5),
+        facts("/p/big-a.jpg", size=100, width=20, height=20, mtime_ns=5),
+        facts("/p/big-file.jpg", size=200, width=20, height=20, mtime_ns=9),
+        facts("/p/old.jpg", size=100, width=20, height=20, mtime_ns=1),
+    ]
+    order = [candidates[k].path for k in rank(candidates, rules)]
+    # largest area first; among those the largest file; then the oldest; then path order
+    assert order == ["/p/big-file.jpg", "/p/old.jpg", "/p/big-a.jpg", "/p/big-b.jpg", "/p/small.jpg"]
+
+
+def test_exif_date_comes_before_mtime_and_breaks_ties_by_mtime():
+    rules = parse_rules(["oldest"])
+    a = facts("/p/a.jpg", mtime_ns=1, taken_ns=50)  # copied long ago, taken later
+    b = facts("/p/b.jpg", mtime_ns=99, taken_ns=40)
+    c = facts("/p/c.jpg", mtime_ns=60, taken_ns=40)  # same EXIF date as b, older file
+    assert [[a, b, c][k].path for k in rank([a, b, c], rules)] == ["/p/c.jpg", "/p/b.jpg", "/p/a.jpg"]
+    assert [[a, b, c][k].path for k in rank([a, b, c], parse_rules(["newest"]))] == ["/p/a.jpg", "/p/b.jpg", "/p/c.jpg"]
+
+
+def test_format_path_and_shortest_path_rules(tmp_path):
+    items = [facts("/p/x/deep/copy.png", fmt="PNG"), facts("/p/a.jpg"), facts("/p/orig/b.tif", fmt=None)]
+    pick = lambda *rules: items[rank(items, parse_rules(list(rules)))[0]].path  # noqa: E731
+    assert pick("format:png") == "/p/x/deep/copy.png"
+    assert pick("format:tif") == "/p/orig/b.tif"  # unknown header: the extension decides
+    assert pick("format:gif,format:tiff,format:png") == "/p/orig/b.tif"  # repeated: an order of preference
+    assert pick("path:/p/orig/*") == "/p/orig/b.tif"
+    assert pick("path:/p/orig") == "/p/orig/b.tif"  # a folder means everything under it
+    assert pick("shortest-path") == "/p/a.jpg"
+    assert expand_pattern("sub/*", cwd=str(tmp_path)) == f"{os.path.realpath(tmp_path)}/sub/*"
+    assert expand_pattern("~/x/*").startswith(os.path.expanduser("~"))
+
+
+def test_unreadable_files_are_kept_only_when_nothing_else_can_be():
+    gone = facts("/p/huge.jpg", width=None, height=None, size=10**9, problem="no such file")
+    ok = facts("/p/small.jpg", size=1)
+    assert rank([gone, ok], parse_rules(["size"])) == [1, 0]
+
+
+def group(*paths, same=None):
+    same = same or {}
+    return Group(0, paths[0], [Member(p, 0, same.get(p), size=10, mtime_ns=1) for p in paths])
+
+
+def test_reference_members_are_kept_and_one_of_them_is_the_keeper():
+    g = group("/photos/big.jpg", "/archive/small.jpg", "/archive/sub/other.jpg", "/photos/copy.jpg")
+    known = {"/photos/big.jpg": facts("/photos/big.jpg", width=100, height=100),
+             "/archive/small.jpg": facts("/archive/small.jpg", width=10, height=10),
+             "/archive/sub/other.jpg": facts("/archive/sub/other.jpg", width=20, height=20),
+             "/photos/copy.jpg": facts("/photos/copy.jpg", width=50, height=50)}
+    (plain,) = decide([g], known, parse_rules([]))
+    assert plain.keeper == "/photos/big.jpg" and not any(m.reference for m in plain.members)
+    (with_ref,) = decide([g], known, parse_rules([]), references=["/archive"])
+    assert with_ref.keeper == "/archive/sub/other.jpg"  # the best reference image, not the best overall
+    assert [m.reference for m in with_ref.members] == [False, True, True, False]
+    assert [m.path for m in proposed(with_ref)] == ["/photos/big.jpg", "/photos/copy.jpg"]
+    (other,) = decide([g], known, parse_rules([]), references=["/elsewhere", "/archiv"])  # a prefix is not a folder
+    assert other.keeper == "/photos/big.jpg"
+
+
+def test_hard_links_of_the_keeper_are_not_proposed():
+    g = group("/p/a.jpg", "/p/a-link.jpg", "/p/b.jpg", "/p/b-link.jpg",
+              same={"/p/a-link.jpg": "/p/a.jpg", "/p/b-link.jpg": "/p/b.jpg"})
+    kept = Group(0, g.representative, g.members, keeper="/p/a-link.jpg")
+    assert [m.path for m in proposed(kept)] == ["/p/b.jpg", "/p/b-link.jpg"]
+    assert [m.path for m in proposed(kept, distinct=True)] == ["/p/b.jpg"]
+
+
+@pytest.fixture
+def folder(tmp_path):
+    """Three near-duplicates of one picture: big (the original), a smaller copy, a PNG; one in a reference folder."""
+    (tmp_path / "photos").mkdir()
+    (tmp_path / "archive").mkdir()
+    photo(tmp_path / "photos" / "big.jpg", size=(256, 192), taken="2015:01:01 00:00:00")
+    photo(tmp_path / "photos" / "small.jpg", size=(128, 96), taken="2010:01:01 00:00:00")
+    photo(tmp_path / "archive" / "copy.png", size=(160, 120))
+    assert run("hash", tmp_path / "photos", tmp_path / "archive", "-o", tmp_path / "h.npz", "-j", "1",
+               "-q").exit_code == 0
+    return tmp_path
+
+
+def keepers(result):
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(io.StringIO(result.stdout, newline="")))
+    return {os.path.relpath(r["path"], r["path"].rsplit("/", 2)[0]): (r["keeper"], r["reference"]) for r in rows}
+
+
+def test_cluster_shows_the_keeper_and_references(folder):
+    h = folder / "h.npz"
+    rows = keepers(run("cluster", h, "--format", "csv"))
+    assert rows == {"photos/big.jpg": ("True", "False"), "photos/small.jpg": ("False", "False"),
+                    "archive/copy.png": ("False", "False")}
+    assert keepers(run("cluster", h, "--format", "csv", "--keep", "oldest"))["photos/small.jpg"][0] == "True"
+    assert keepers(run("cluster", h, "--format", "csv", "--keep", "format:png"))["archive/copy.png"][0] == "True"
+    pattern = f"path:{folder}/archive/*"
+    assert keepers(run("cluster", h, "--format", "csv", "--keep", pattern))["archive/copy.png"][0] == "True"
+    with_ref = keepers(run("cluster", h, "--format", "csv", "--reference", folder / "archive"))
+    assert with_ref["archive/copy.png"] == ("True", "True")
+    (g,) = json.loads(run("cluster", h).stdout)
+    assert g["keeper"].endswith("photos/big.jpg")
+    sizes = {os.path.basename(m["path"]): (m["size"], m["mtime_ns"]) for m in g["members"]}
+    st = os.stat(folder / "photos" / "small.jpg")
+    assert sizes["small.jpg"] == (st.st_size, st.st_mtime_ns)
+
+
+def test_cluster_rejects_bad_keep_rules_before_any_work(folder):
+    result = CliRunner().invoke(cli, ["cluster", str(folder / "h.npz"), "--keep", "biggest"])
+    assert result.exit_code == 2 and "unknown rule 'biggest'" in result.output
+    result = CliRunner().invoke(cli, ["cluster", str(folder / "h.npz"), "--reference", str(folder / "nope")])
+    assert result.exit_code == 2

@@ -1,0 +1,206 @@
+"""Views (mirror, content box, dihedral), quality, and matching through them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import imagehash
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from PIL import Image, ImageDraw, ImageOps
+
+from finder import algorithms
+from finder.bits import pack_bits
+from finder.cli import cli
+from finder.hashing import hash_paths, hash_views
+from finder.hashset import load
+from finder.matching import cluster, find_pairs
+from finder.views import (
+    GEOMETRIC,
+    QUALITY_CUTOFF,
+    VIEW_NAMES,
+    content_box,
+    quality,
+    resolve_views,
+    transform,
+    view_code,
+)
+from tests.conftest import GOLDEN_DIR, golden_rows
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
+
+
+def run(*args):
+    return CliRunner().invoke(cli, [str(a) for a in args], catch_exceptions=False)
+
+
+def photo(seed: int = 0, size: tuple[int, int] = (240, 180)) -> Image.Image:
+    """A smooth random 'photo': low-frequency noise, so it has structure at every scale a hash sees."""
+    rng = np.random.default_rng(seed)
+    small = rng.integers(0, 256, (6, 8, 3), dtype=np.uint8)
+    big = Image.fromarray(small).resize(size, Image.Resampling.BICUBIC)
+    detail = rng.integers(-20, 20, (size[1], size[0], 3))
+    return Image.fromarray(np.clip(np.asarray(big, np.int16) + detail, 0, 255).astype(np.uint8))
+
+
+def test_resolve_views():
+    assert resolve_views("plain") == ("plain",)
+    assert resolve_views("default") == ("plain", "mirror", "trimmed")
+    assert resolve_views("dihedral") == VIEW_NAMES
+    assert resolve_views("trimmed,mirror") == ("plain", "mirror", "trimmed")
+    with pytest.raises(ValueError, match="unknown view 'sideways'"):
+        resolve_views("plain,sideways")
+
+
+@pytest.mark.parametrize("view", sorted(GEOMETRIC))
+def test_array_transform_matches_pillow(view):
+    image = Image.fromarray(np.arange(35, dtype=np.uint8).reshape(5, 7))
+    assert np.array_equal(transform(np.asarray(image), view), np.asarray(image.transpose(GEOMETRIC[view])))
+    assert transform(image, view).tobytes() == image.transpose(GEOMETRIC[view]).tobytes()
+
+
+def pdq_quality_loops(grid: np.ndarray) -> int:
+    """PDQ's quality score written out with loops (independent of finder.views.quality)."""
+    u = [[int(v * 100 / 255) for v in row] for row in grid.tolist()]
+    total = 0
+    for i in range(63):
+        for j in range(64):
+            total += abs(u[i + 1][j] - u[i][j])
+    for i in range(64):
+        for j in range(63):
+            total += abs(u[i][j + 1] - u[i][j])
+    return min(100, total // 90)
+
+
+def test_quality_is_pdqs_score():
+    rng = np.random.default_rng(1)
+    for grid in (np.full((64, 64), 128.0), rng.integers(0, 256, (64, 64)).astype(float),
+                 np.tile(np.linspace(0, 255, 64), (64, 1)), rng.normal(128, 3, (64, 64)).clip(0, 255)):
+        assert quality(grid) == pdq_quality_loops(grid)
+    assert quality(np.full((64, 64), 7.0)) == 0 and quality(rng.integers(0, 256, (64, 64))) == 100
+
+
+@pytest.mark.parametrize("frame", ["border", "letterbox", "pillarbox"])
+def test_content_box_finds_the_picture_inside_a_frame(frame):
+    inner = photo(3, (300, 200))
+    pads = {"border": (30, 30, 30, 30), "letterbox": (0, 45, 0, 45), "pillarbox": (60, 0, 60, 0)}[frame]
+    framed = ImageOps.expand(inner, pads, fill=(12, 200, 40))
+    left, top, right, bottom = content_box(framed)
+    want = (pads[0], pads[1], pads[0] + 300, pads[1] + 200)
+    assert max(abs(a - b) for a, b in zip((left, top, right, bottom), want)) <= 2
+
+
+def test_content_box_of_a_screenshot_holds_the_photo_and_little_else():
+    inner = photo(4, (320, 240))
+    canvas = Image.new("RGB", (420, 560), (242, 242, 242))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 420, 30), fill=(220, 220, 220))          # status bar
+    draw.text((10, 8), "12:41", fill=(40, 40, 40))
+    for k in range(3):                                              # toolbar lines under the picture
+        draw.rectangle((20, 470 + 25 * k, 200, 476 + 25 * k), fill=(150, 150, 150))
+    canvas.paste(inner, (50, 90))
+    left, top, right, bottom = content_box(canvas)
+    assert left <= 52 and top <= 92 and right >= 368 and bottom >= 328  # the whole photo ...
+    assert (right - left) * (bottom - top) < 1.3 * 320 * 240             # ... and not much more
+
+
+def test_no_content_box_for_unframed_or_flat_images():
+    assert content_box(photo(5)) is None
+    assert content_box(Image.new("RGB", (200, 100), (90, 90, 90))) is None
+
+
+def test_plain_row_is_the_algorithms_own_hash_and_find_stays_golden():
+    for row in golden_rows()[:6]:
+        image = Image.open(GOLDEN_DIR / row["file"])
+        image.load()
+        rows = hash_views(image, ["find", "dhash"], ("plain", "mirror", "trimmed"))
+        code, _, words = rows[0]
+        assert code == view_code("plain")
+        assert words[:4].tolist() == [int(row["find_hex"][k:k + 16], 16) for k in range(0, 64, 16)]
+        assert np.array_equal(words[4:], algorithms.get("dhash").hash_image(image))
+
+
+def test_mirror_rows_match_hashing_the_mirrored_pixels():
+    for row in golden_rows()[:8]:
+        image = Image.open(GOLDEN_DIR / row["file"]).convert("RGB")
+        rows = {code: words for code, _, words in hash_views(image, ["find", "dhash"], ("plain", "mirror"))}
+        mirrored = ImageOps.mirror(image)
+        find_true = algorithms.get("find").hash_image(mirrored)
+        dhash_true = pack_bits(imagehash.dhash(mirrored).hash.ravel())
+        find_view, dhash_view = rows[view_code("mirror")][:4], rows[view_code("mirror")][4:]
+        # the flip is applied to the 64x64 samples / the reduced image, not to the full pixels
+        assert np.bitwise_count(find_view ^ find_true).sum() <= 24
+        assert np.bitwise_count(dhash_view ^ dhash_true).sum() <= 6
+
+
+@pytest.fixture
+def edited(tmp_path) -> Path:
+    """Example photos and synthetic edits of them: mirrored, framed, rotated by 90/180, flipped vertically."""
+    out = tmp_path / "set"
+    out.mkdir()
+    by_group: dict[str, Path] = {}
+    for path in sorted(EXAMPLES.glob("*_*.jpg")):  # one photo from each of three groups
+        by_group.setdefault(path.name.split("_")[0], path)
+    sources = sorted(by_group.values())[:3]
+    for k, source in enumerate(sources):
+        image = Image.open(source).convert("RGB")
+        image.save(out / f"{k}_original.png")
+        ImageOps.mirror(image).save(out / f"{k}_hflip.png")
+        bar = image.height // 2
+        ImageOps.expand(image, (0, bar, 0, bar), fill=(20, 220, 60)).save(out / f"{k}_pad.png")
+        image.transpose(Image.Transpose.ROTATE_90).save(out / f"{k}_rot90.png")
+        image.transpose(Image.Transpose.ROTATE_180).save(out / f"{k}_rot180.png")
+        image.transpose(Image.Transpose.FLIP_TOP_BOTTOM).save(out / f"{k}_vflip.png")
+    return out
+
+
+def matched(hs, original: str, edit: str) -> bool:
+    names = [Path(p).name for p in hs.paths]
+    pairs = find_pairs(hs, "find")
+    a, b = sorted((names.index(original), names.index(edit)))
+    return bool(np.any((pairs.i == a) & (pairs.j == b)))
+
+
+def test_views_find_mirrors_and_frames_that_plain_hashes_miss(edited):
+    paths = sorted(str(p) for p in edited.iterdir())
+    plain = hash_paths(paths, ["find"], jobs=1, views="plain").hashset
+    default = hash_paths(paths, ["find"], jobs=1, views="default").hashset
+    dihedral = hash_paths(paths, ["find"], jobs=1, views="dihedral").hashset
+    assert default.settings["views"] == ["plain", "mirror", "trimmed"]
+    for k in range(3):
+        for edit in ("hflip", "pad"):
+            assert not matched(plain, f"{k}_original.png", f"{k}_{edit}.png")
+            assert matched(default, f"{k}_original.png", f"{k}_{edit}.png")
+        for edit in ("rot90", "rot180", "vflip"):
+            assert matched(dihedral, f"{k}_original.png", f"{k}_{edit}.png"), edit
+    groups = cluster(dihedral, "find", linkage="single")
+    assert sorted(g.size for g in groups) == [6, 6, 6]
+
+
+def test_flat_images_stay_out_of_groups_unless_identical(tmp_path):
+    rng = np.random.default_rng(9)
+    for k in range(4):
+        pixels = np.clip(rng.normal(100 + k, 1.5, (80, 80, 3)), 0, 255).astype(np.uint8)
+        Image.fromarray(pixels).save(tmp_path / f"flat{k}.png")
+    shutil.copy(tmp_path / "flat0.png", tmp_path / "copy.png")
+    hs = hash_paths(sorted(str(p) for p in tmp_path.glob("*.png")), ["find"], jobs=1, views="default").hashset
+    assert (hs.file_quality("find") < QUALITY_CUTOFF).all()
+    pairs = find_pairs(hs, "find", threshold=1.0)
+    names = [Path(p).name for p in hs.paths]
+    assert [(names[i], names[j]) for i, j in zip(pairs.i, pairs.j)] == [("copy.png", "flat0.png")]
+
+
+def test_cli_records_views_and_plain_restores_one_row_per_file(edited, tmp_path):
+    out = tmp_path / "h.npz"
+    run("hash", edited, "-o", out, "-j", "1")
+    info = json.loads(run("show", out, "--info").stdout)
+    assert info["views"] == ["plain", "mirror", "trimmed"] and info["rows"]["find"] > info["files"]
+    flat = tmp_path / "p.npz"
+    run("hash", edited, "-o", flat, "-j", "1", "--views", "plain")
+    assert json.loads(run("show", flat, "--info").stdout)["rows"]["find"] == 18
+    other = run("hash", edited, "-o", flat, "-j", "1", "--views", "default")
+    assert other.exit_code == 2 and "views" in other.stderr
+    assert len(load(flat)) == 18
