@@ -35,7 +35,7 @@ from PIL import Image
 
 from finder import algorithms as _algorithms
 from finder import views as _views
-from finder.algorithms.base import apply_stages
+from finder.algorithms.base import Stage, apply_stages
 from finder.decode import FileError, FileStat, decode_warnings, read_image, stat_file
 from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
@@ -98,36 +98,69 @@ class HashReport:
 Row = tuple[int, int, np.ndarray]  # (view code, quality, uint64 words of every algorithm, concatenated)
 
 
+def _run(spec: _algorithms.Algorithm, value: Any, after: str = "") -> tuple[np.ndarray, dict[str, Any]]:
+    """Run ``spec``'s stages (those after stage ``after``, or all) on ``value``; the hash and every output."""
+    outputs: dict[str, Any] = {}
+    names = spec.stage_names
+    start = names.index(after) + 1 if after else 0
+    for stage in spec.stages[start:]:
+        value = stage.function(value)
+        outputs[stage.name] = value
+    return value, outputs
+
+
+def _after(spec: _algorithms.Algorithm, stage: str) -> tuple[Stage, ...]:
+    return spec.stages[spec.stage_names.index(stage) + 1:]
+
+
 def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = ("plain",)) -> list[Row]:
     """The rows of one decoded image: its plain hash first, then one per extra view (see finder.views).
 
-    Every algorithm runs once on the plain image and, when asked for, once on
-    its content box; geometric views (mirror, rotations) transform each
-    algorithm's :attr:`~finder.algorithms.Algorithm.view_stage` output and run
-    only the stages after it.
+    Every algorithm runs once on the plain image. Geometric views (mirror,
+    rotations) transform its :attr:`~finder.algorithms.Algorithm.view_stage`
+    output and run only the stages after it. The content box, when there is
+    one, is cut out of the algorithm's :attr:`~finder.algorithms.Algorithm.crop_stage`
+    output (FINd: its 512 px RGB thumbnail) and hashed from there, or, for
+    algorithms without one, from a reduced copy of the image.
     """
     specs = [_algorithms.get(name) for name in names]
     geometric = [v for v in views if v in _views.GEOMETRIC]
-    bases: list[tuple[str, Image.Image]] = [("plain", image)]
-    if "trimmed" in views:
-        box = _views.content_box(image)
-        if box is not None:
-            bases.append(("trimmed", _views.crop_reduced(image, box)))
-    rows: list[Row] = []
-    for base, picture in bases:
-        out: dict[str, list[np.ndarray]] = {v: [] for v in [base, *(geometric if base == "plain" else [])]}
-        grid = None
-        for spec in specs:
-            head, tail = spec.split()
-            middle = apply_stages(head, picture)
-            out[base].append(apply_stages(tail, middle))
-            for view in out:
-                if view != base:
-                    out[view].append(apply_stages(tail, _views.transform(middle, view)))
-            if spec.name == "find":
-                grid = middle
-        quality = _views.quality(grid) if grid is not None else _views.image_quality(picture)
-        rows.extend((_views.view_code(v), quality, np.concatenate(parts)) for v, parts in out.items())
+    box = _views.content_box(image) if "trimmed" in views else None
+    plain: list[np.ndarray] = []
+    turned: dict[str, list[np.ndarray]] = {v: [] for v in geometric}
+    trimmed: list[np.ndarray] = []
+    grid: Any = None
+    trimmed_grid: Any = None
+    reduced_crop = None
+    for spec in specs:
+        words, outputs = _run(spec, image)
+        plain.append(words)
+        middle = outputs[spec.view_stage] if spec.view_stage else image
+        for view in geometric:
+            turned[view].append(apply_stages(_after(spec, spec.view_stage), _views.transform(middle, view)))
+        if spec.name == "find":
+            grid = middle
+        if box is None:
+            continue
+        if spec.crop_stage:
+            source = outputs[spec.crop_stage]
+            cut = _views.crop_scaled(source, box, image.size)
+            words, cropped = _run(spec, cut, after=spec.crop_stage)
+        else:
+            reduced_crop = reduced_crop if reduced_crop is not None else _views.crop_reduced(image, box)
+            words, cropped = _run(spec, reduced_crop)
+        trimmed.append(words)
+        if spec.name == "find":
+            trimmed_grid = cropped.get(spec.view_stage)
+    quality = _views.quality(grid) if grid is not None else _views.image_quality(image)
+    rows: list[Row] = [(_views.view_code("plain"), quality, np.concatenate(plain))]
+    rows += [(_views.view_code(v), quality, np.concatenate(parts)) for v, parts in turned.items()]
+    if box is not None:
+        if trimmed_grid is not None:
+            boxed_quality = _views.quality(trimmed_grid)
+        else:
+            boxed_quality = _views.image_quality(reduced_crop if reduced_crop is not None else image.crop(box))
+        rows.append((_views.view_code("trimmed"), boxed_quality, np.concatenate(trimmed)))
     return rows
 
 

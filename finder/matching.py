@@ -63,6 +63,8 @@ def radius(bits: int, threshold: float | None = None, max_distance: int | None =
     return int(math.floor(threshold * bits + EPSILON))
 
 
+# Rows per sub-block for the symmetric view comparisons inside a block (see _view_row_pairs).
+SUB_BLOCK_ROWS = 4096
 # Files per block when pairs are produced block by block (memory O(n + matches of one block)).
 BLOCK_FILES = 16384
 # search(a, algorithm, max_distance, b, ranges) -> the block_pairs of each (f0, f1) in ranges, in order
@@ -160,25 +162,62 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
             order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
             rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
     else:
-        block = np.arange(r0, r1)
-        plain_a, extra_a = block[a.view[name][r0:r1] == 0], block[a.view[name][r0:r1] != 0]
-        o_words, o_view = other.hashes[name], other.view[name]
-        if b is None:  # only files from f0 on: a pair whose smaller file lies in an earlier block was found there
-            start = r0
-        else:
-            start = 0
-        tail = np.arange(start, len(o_words))
-        plain_o, extra_o = tail[o_view[start:] == 0], tail[o_view[start:] != 0]
-        trimmed = view_code("trimmed")
-        trimmed_a, trimmed_o = extra_a[a.view[name][extra_a] == trimmed], extra_o[o_view[extra_o] == trimmed]
-        dv = view_radius(d)
-        parts = [_rows_pairs(words, plain_a, o_words, plain_o, d), _rows_pairs(words, extra_a, o_words, plain_o, dv),
-                 _rows_pairs(words, plain_a, o_words, extra_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
-        rows = _concat(parts)
+        rows = _concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None))
     found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
                                                                                         and _plain_only(other, name)))
     return _quality_filter(found, a, other, name)
+
+
+def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int, within: bool) -> list[Pairs]:
+    """Row pairs for the files whose rows are ``a``'s ``[r0, r1)``, when files have extra views.
+
+    Within one set only files from the block on are candidates (a pair whose
+    smaller file lies in an earlier block was found there). Plain rows are
+    compared triangularly, like plain hashes. A geometric view (mirror,
+    rotations) of the block's files is compared with the other files' plain
+    rows in one direction only: flipping one image of a pair or the other
+    gives the same comparison. Content boxes, which are not symmetric (the
+    framed copy is the one that is trimmed), are compared both ways and with
+    each other.  View matches use :func:`finder.views.view_radius`.
+    """
+    words, view = a.hashes[name], a.view[name]
+    o_words, o_view = other.hashes[name], other.view[name]
+    trimmed = view_code("trimmed")
+    block = np.arange(r0, r1)
+    plain_a = block[view[r0:r1] == 0]
+    trimmed_a = block[view[r0:r1] == trimmed]
+    geometric_a = block[(view[r0:r1] != 0) & (view[r0:r1] != trimmed)]
+    dv = view_radius(d)
+    if within:
+        rest, later = np.arange(r0, len(o_words)), np.arange(r1, len(o_words))
+        plain_rest, plain_later = rest[o_view[r0:] == 0], later[o_view[r1:] == 0]
+        inside = _within(words[plain_a], d)
+        parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
+                 _rows_pairs(words, plain_a, o_words, plain_later, d),
+                 _rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
+                 _rows_pairs(words, plain_a, o_words, later[o_view[r1:] == trimmed], dv)]
+        # Symmetric comparisons (geometric view vs plain, box vs box) only need the files after each
+        # one: done in sub-blocks, so their cost is about half a square, as for plain hashes.
+        owner = a.owner[name]
+        s0 = r0
+        while s0 < r1:  # sub-blocks end on a file boundary
+            s1 = min(int(np.searchsorted(owner, owner[min(s0 + SUB_BLOCK_ROWS, r1) - 1], side="right")), r1)
+            sub, after = np.arange(s0, s1), np.arange(s0, len(o_words))
+            for mine, theirs in ((sub[(view[s0:s1] != 0) & (view[s0:s1] != trimmed)], after[o_view[s0:] == 0]),
+                                 (sub[view[s0:s1] == trimmed], after[o_view[s0:] == trimmed])):
+                found = _rows_pairs(words, mine, o_words, theirs, dv)
+                later_file = owner[found.i] < owner[found.j]  # exactly one direction, whatever the blocks
+                parts.append(Pairs(found.i[later_file], found.j[later_file], found.distance[later_file]))
+            s0 = s1
+    else:
+        every = np.arange(len(o_words))
+        plain_o, trimmed_o = every[o_view == 0], every[o_view == trimmed]
+        parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
+                 _rows_pairs(words, geometric_a, o_words, plain_o, dv),
+                 _rows_pairs(words, trimmed_a, o_words, plain_o, dv),
+                 _rows_pairs(words, plain_a, o_words, trimmed_o, dv),
+                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
+    return parts
 
 
 def _quality_filter(found: Pairs, a: HashSet, b: HashSet, name: str) -> Pairs:

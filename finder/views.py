@@ -130,6 +130,20 @@ def transform(value: Any, view: str) -> Any:
     return np.ascontiguousarray(out)
 
 
+def crop_scaled(value: Any, box: tuple[int, int, int, int], size: tuple[int, int]) -> Any:
+    """Cut ``box`` (in the coordinates of an image of ``size``) out of a smaller copy: an array or an image."""
+    if isinstance(value, Image.Image):
+        width, height = value.size
+    else:
+        height, width = np.asarray(value).shape[:2]
+    sx, sy = width / size[0], height / size[1]
+    left, top = int(box[0] * sx), int(box[1] * sy)
+    right, bottom = max(left + 1, round(box[2] * sx)), max(top + 1, round(box[3] * sy))
+    if isinstance(value, Image.Image):
+        return value.crop((left, top, right, bottom))
+    return np.ascontiguousarray(np.asarray(value)[top:bottom, left:right])
+
+
 def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Image:
     """``image.crop(box)``, from a copy reduced by an integer factor that keeps >= HASH_SIDE px a side.
 

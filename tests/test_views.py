@@ -204,3 +204,17 @@ def test_cli_records_views_and_plain_restores_one_row_per_file(edited, tmp_path)
     other = run("hash", edited, "-o", flat, "-j", "1", "--views", "default")
     assert other.exit_code == 2 and "views" in other.stderr
     assert len(load(flat)) == 18
+
+
+def test_pairs_with_views_do_not_depend_on_block_sizes(edited, monkeypatch):
+    import finder.matching as matching
+    from finder.matching import iter_pairs
+
+    paths = sorted(str(p) for p in edited.iterdir())
+    hs = hash_paths(paths, ["find"], jobs=1, views="dihedral").hashset
+    whole = find_pairs(hs, "find", threshold=0.42)
+    for block, sub in ((1, 4096), (5, 3), (7, 1), (100, 2)):
+        monkeypatch.setattr(matching, "SUB_BLOCK_ROWS", sub)
+        chunks = list(iter_pairs(hs, "find", threshold=0.42, block=block))
+        got = [(int(i), int(j), int(d)) for c in chunks for i, j, d in zip(c.i, c.j, c.distance)]
+        assert got == list(zip(whole.i.tolist(), whole.j.tolist(), whole.distance.tolist())), (block, sub)

@@ -21,11 +21,15 @@ _STAGES = {"find": find.STAGES, "ahash": classic.AHASH, "dhash": classic.DHASH, 
 # The stage whose output a flip or rotation may transform (finder.views): FINd's 64x64 blurred
 # samples (then only the DCT and median run again), imagehash's reduced greyscale image.
 _VIEW_STAGE = {"find": "blur_decimate", "ahash": "reduce", "dhash": "reduce", "phash": "reduce", "whash": "reduce"}
+# The stage whose output the content box may be cut from (the trimmed view): FINd's RGB thumbnail, which
+# spares re-thumbnailing a large photo; imagehash's stages start from a reduced copy of the image instead.
+_CROP_STAGE = {"find": "rgb"}
 
 # Names, widths, default thresholds and descriptions live in finder.catalog (no kernels
 # imported there); this registry attaches the stages that compute each hash.
 ALGORITHMS: dict[str, Algorithm] = {
-    e.name: Algorithm(e.name, e.bits, _STAGES[e.name], e.default_threshold, e.description, _VIEW_STAGE[e.name])
+    e.name: Algorithm(e.name, e.bits, _STAGES[e.name], e.default_threshold, e.description, _VIEW_STAGE[e.name],
+                      _CROP_STAGE.get(e.name, ""))
     for e in CATALOG.values()
 }
 

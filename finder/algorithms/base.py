@@ -64,6 +64,7 @@ class Algorithm:
     default_threshold: float
     description: str
     view_stage: str = ""
+    crop_stage: str = ""
 
     @property
     def words(self) -> int:

@@ -84,6 +84,23 @@ def import_distributed():
     return distributed
 
 
+def local_cluster(workers: int) -> Any:
+    """A ``LocalCluster`` of ``workers`` processes (one task thread each, cores // workers numba threads).
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
+    turns off glibc's adaptive mmap threshold: every decoded image buffer is
+    then mapped and unmapped afresh, and hashing runs at half speed (measured:
+    README, "Scaling out").  finder's own cluster starts its workers without it.
+    """
+    import dask
+
+    distributed = import_distributed()
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        return distributed.LocalCluster(
+            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=":0",
+            silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": str(max(1, _cores() // workers))})
+
+
 def worker_versions() -> dict[str, str]:
     """The versions that decide the hashes a process computes (run on every worker on connect)."""
     import PIL
@@ -122,9 +139,7 @@ class DaskExecutor:
             kind, value = parse_scheduler(scheduler)
             try:
                 if kind == "local":
-                    self.cluster = distributed.LocalCluster(
-                        n_workers=value, threads_per_worker=1, processes=True, dashboard_address=":0",
-                        silence_logs=logging.ERROR, env={"NUMBA_NUM_THREADS": str(max(1, _cores() // value))})
+                    self.cluster = local_cluster(value)
                     self.client = distributed.Client(self.cluster, set_as_default=False)
                 else:
                     self.client = distributed.Client(value, timeout=timeout, set_as_default=False)
