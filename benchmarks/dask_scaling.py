@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import math
 import os
 import statistics
@@ -64,12 +63,13 @@ def cores() -> int:
 
 
 def local_cluster(workers: int):
+    """The cluster ``--scheduler local:N`` starts, and the seconds it took."""
     import distributed
 
+    from finder.engine.dask import local_cluster as finder_cluster
+
     start = time.perf_counter()
-    cluster = distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                       dashboard_address=":0", silence_logs=logging.ERROR,
-                                       env={"NUMBA_NUM_THREADS": str(max(1, cores() // workers))})
+    cluster = finder_cluster(workers)
     client = distributed.Client(cluster, set_as_default=False)
     client.wait_for_workers(workers)
     return cluster, client, time.perf_counter() - start

@@ -39,7 +39,16 @@ class Terminated(KeyboardInterrupt):
 
 
 def _raise_terminated(signum, frame) -> None:
-    raise Terminated()
+    """Ctrl-C and SIGTERM as exceptions, except inside llvmlite's ctypes callbacks (numba loading a
+    kernel), where Python could only print and drop them: there the signal is delivered again shortly."""
+    while frame is not None:
+        if "llvmlite" in frame.f_code.co_filename:
+            import threading
+
+            threading.Timer(0.05, os.kill, (os.getpid(), signum)).start()
+            return
+        frame = frame.f_back
+    raise Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
 class FinderGroup(click.Group):
@@ -103,8 +112,8 @@ def dask_search(scheduler):
     from finder.engine.dask import DaskExecutor
     from finder.engine.dask_pairs import DaskSearch
 
-    with DaskExecutor(scheduler) as executor:
-        yield DaskSearch(executor)
+    with DaskExecutor(scheduler) as executor, DaskSearch(executor) as search:
+        yield search
 
 
 def algorithm_option(help: str):
@@ -687,6 +696,8 @@ def main() -> None:
     import) ends quietly with 130 or 143 instead of a traceback.
     """
     signal.signal(signal.SIGTERM, _raise_terminated)
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller ignores Ctrl-C
+        signal.signal(signal.SIGINT, _raise_terminated)
     try:
         cli(prog_name="finder")
     except KeyboardInterrupt as exc:

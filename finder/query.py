@@ -43,9 +43,10 @@ class Matches:
     j : int64[m]
         Archive file.
     distance : int32[m]
-        Hamming distance (the smallest over the two files' rows).
+        Hamming distance as matching sees it (``compare``'s distance for a
+        matching pair; :func:`finder.matching.file_distances` for the others).
     match : bool[m]
-        ``distance <= max_distance`` (always true without ``k``).
+        ``compare`` would pair them (always true without ``k``).
     same_file : bool[m]
         The two are one file (same device and inode).
     max_distance : int
@@ -163,7 +164,10 @@ def match(queries: HashSet, archive: HashSet, algorithm: str | None = None, *, t
         new = ~np.isin(ci * width + cj, i * width + j)  # matching pairs keep their matching distance
         ci, cj = ci[new], cj[new]
         i, j = np.concatenate([i, ci]), np.concatenate([j, cj])
-        dist = np.concatenate([dist, file_distances(queries, name, ci, cj, archive)]).astype(np.int32)
+        # file_distances walks every extra row of both sets: give it only the candidate archive files
+        files, local = np.unique(cj, return_inverse=True)
+        near = file_distances(queries, name, ci, local, archive.take(files))
+        dist = np.concatenate([dist, near]).astype(np.int32)
         matched = np.concatenate([matched, np.zeros(len(ci), dtype=bool)])
     order = np.lexsort((j, dist, i))
     i, j, dist, matched = i[order], j[order], dist[order], matched[order]

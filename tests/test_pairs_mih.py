@@ -112,3 +112,27 @@ def test_many_chunks_and_overflowing_slots_keep_order():
         i, j = np.nonzero(dm[::3] <= radius)
         np.testing.assert_array_equal(q.i, i)
         np.testing.assert_array_equal(q.j, j)
+
+
+def test_matching_takes_mih_for_small_radii_with_the_same_result(monkeypatch):
+    from finder import pairs
+    from finder.matching import find_pairs
+    from tests.helpers import synthetic_hashset
+
+    words = planted(3000, 4, seed=11, copies=3, flips=3)
+    hs = synthetic_hashset([f"{k:05d}.jpg" for k in range(3000)], {"find": words})
+    calls = []
+    real = mih.search
+    monkeypatch.setattr(mih, "search", lambda *a, **k: calls.append(1) or real(*a, **k))
+    monkeypatch.delenv(pairs.BACKEND_ENV, raising=False)
+    assert pairs.choose_backend(8, 256, 3000, 3000) == "mih"
+    small = find_pairs(hs, "find", max_distance=8)
+    assert calls  # 3,000 rows at radius 8: the rule picks mih
+    calls.clear()
+    wide = find_pairs(hs, "find", max_distance=60)
+    assert not calls  # radius 60 > 0.11 * 256: the linear scan
+    monkeypatch.setenv(pairs.BACKEND_ENV, "cpu")
+    for got, want in ((small, find_pairs(hs, "find", max_distance=8)), (wide, find_pairs(hs, "find", max_distance=60))):
+        for x, y in zip(got, want):
+            np.testing.assert_array_equal(x, y)
+    assert len(small) > 1000

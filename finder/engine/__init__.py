@@ -9,8 +9,10 @@ chunk finishes::
             ...
 
 Implementations: :class:`finder.engine.local.LocalExecutor` (this process, or
-a process pool).  Nothing may rely on state inherited through ``fork``: a
-worker started with ``spawn`` must behave the same (codecs register themselves
+a process pool) and :class:`finder.engine.dask.DaskExecutor` (a Dask cluster;
+it also sets the chunk size through ``chunk_files(tasks)``, for coarse
+tasks).  Nothing may rely on state inherited through ``fork``: a worker
+started with ``spawn`` must behave the same (codecs register themselves
 in :mod:`finder.decode`, kernels load from numba's cache on first use).
 """
 

@@ -219,6 +219,8 @@ class DaskExecutor:
                 result = task_result(future)
                 submit()
                 yield result
+        except (OSError, TimeoutError) as exc:  # the scheduler went away (CommClosedError is an OSError)
+            raise SchedulerError(f"lost the Dask scheduler: {type(exc).__name__}: {exc}") from None
         finally:
             if flying:
                 with contextlib.suppress(Exception):

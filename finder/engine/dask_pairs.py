@@ -242,10 +242,26 @@ class DaskSearch:
                 found[index].append(result)
                 remaining[index] -= 1
                 submit()
+        except (OSError, TimeoutError) as exc:  # the scheduler went away (CommClosedError is an OSError)
+            raise SchedulerError(f"lost the Dask scheduler during the pair search: {type(exc).__name__}: {exc}") \
+                from None
         finally:
             if flying:
                 with contextlib.suppress(Exception):
                     self.client.cancel(list(flying))
+
+    def close(self) -> None:
+        """Release the scattered hashes (the workers drop them)."""
+        futures = [future for _, future in self._scattered.values()]
+        self._scattered.clear()
+        with contextlib.suppress(Exception):
+            self.client.cancel(futures)
+
+    def __enter__(self) -> DaskSearch:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _merge(parts: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> Pairs:

@@ -372,10 +372,12 @@ def knn(words: np.ndarray, queries: np.ndarray, k: int, *, backend: str | None =
     return _function(backend, "knn")(words, queries, kk)
 
 
-#: Largest radius, as a share of the hash width, at which ``mih`` beats ``cpu``
-#: for a batch of queries against an indexed set (benchmarks/mih_crossover.py, README).
+#: Largest radius, as a share of the hash width, at which ``mih`` was measured faster than ``cpu``:
+#: all pairs within 10^5 hashes up to 28 of 256 bits and 7 of 64, a query against 10^6 up to 34 of 256
+#: (``benchmarks/mih_crossover.py``; README, "Multi-index hashing").
 MIH_MAX_SHARE = 0.11
-#: Fewest query rows per indexed row for which building the ``mih`` index pays off.
+#: Fewest query rows for which building the ``mih`` index pays off (measured: 1,200-3,000 against
+#: 10^6 rows; about the same for any size, as both the build and a linear scan grow with it).
 MIH_MIN_QUERIES = 2000
 
 
@@ -389,7 +391,8 @@ def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> s
     width : int
         Hash width in bits.
     n_indexed : int
-        Rows that would be indexed (the archive).
+        Rows that would be indexed (the archive); not used by the measured rule, which
+        holds across sizes, but part of the question.
     n_queries : int
         Query rows searched against them.
 
