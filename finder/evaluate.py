@@ -203,9 +203,20 @@ def recall_by_transform(hashset: HashSet, rule: Rule, truth: Truth, column: str 
     i, j = same_group_pairs(truth.labels)
     words = hashset.plain(rule.algorithm)
     matched = pair_distances(words, words, i, j) <= rule.max_distance
+    return transform_recall(values, i, j, matched, values[truth.labelled].tolist())
+
+
+def transform_recall(values: np.ndarray, i: np.ndarray, j: np.ndarray, matched: np.ndarray,
+                     names: list[str]) -> dict[str, dict]:
+    """Recall per transform over same-group pairs ``(i, j)`` whose match is ``matched`` (bool per pair).
+
+    With ``original`` rows, each edited image counts against its group's
+    original; without, every pair involving the transform counts.  ``names``
+    are the transform values to report (``original`` itself is left out).
+    """
     has_originals = bool((values == "original").any())
     result: dict[str, dict] = {}
-    for value in sorted(set(values[truth.labelled].tolist()) - ({"original"} if has_originals else set())):
+    for value in sorted(set(names) - ({"original"} if has_originals else set())):
         if has_originals:
             mask = (((values[i] == value) & (values[j] == "original"))
                     | ((values[j] == value) & (values[i] == "original")))

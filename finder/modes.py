@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from finder import pairs as _pairs
-from finder.evaluate import Truth, pair_scores, same_group_pairs
+from finder.evaluate import Truth, pair_scores, same_group_pairs, transform_recall
 from finder.groups import group_indices
 from finder.hashset import HashSet
 from finder.matching import Rule, find_pairs
@@ -72,16 +72,7 @@ def score_pairs(mode: str, i: np.ndarray, j: np.ndarray, truth: Truth, column: s
     if column in truth.columns:
         values = truth.columns[column]
         found = np.isin(si * n + sj, keys)
-        has_originals = bool((values == "original").any())
-        for value in sorted(set(values.tolist()) - ({"original"} if has_originals else set())):
-            if has_originals:
-                mask = (((values[si] == value) & (values[sj] == "original"))
-                        | ((values[sj] == value) & (values[si] == "original")))
-            else:
-                mask = (values[si] == value) | (values[sj] == value)
-            count = int(mask.sum())
-            per_transform[value] = {"pairs": count, "matched": int(found[mask].sum()),
-                                    "recall": float(found[mask].mean()) if count else 0.0}
+        per_transform = transform_recall(values, si, sj, found, values.tolist())
     groups = group_indices(n, i, j, "single")
     largest = max((len(g) for g in groups), default=1 if n else 0)
     true_largest = int(np.bincount(labels).max()) if n else 0
