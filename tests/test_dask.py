@@ -113,7 +113,11 @@ def kill_a_worker(cluster, tmp_path):
 
     yield arm
     client.unregister_worker_plugin("die-once")
-    client.wait_for_workers(2, timeout=180)  # a restarted worker imports numpy and numba again: slow under load
+    try:  # a restarted worker imports numpy and numba again: slow under load
+        client.wait_for_workers(2, timeout=90)
+    except TimeoutError:  # a nanny gave up restarting its worker: start a new one, as an operator would
+        cluster[0].scale(2)
+        client.wait_for_workers(2, timeout=120)
 
 
 def died(marker: str) -> int:
