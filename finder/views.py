@@ -30,6 +30,7 @@ each other; matching keeps them out of groups unless their hashes are identical.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -78,6 +79,8 @@ FLAT_SHARE = 0.9
 # A trim counts when it removes at least this share of the width or height, and the box keeps at least
 # MIN_AREA of the image (less means the image is nearly flat, and its plain view says all there is).
 MIN_TRIM = 0.03
+# Runs of kept lines shorter than this share of the height (or width) at the edges are chrome, not content.
+MIN_RUN = 0.1
 MIN_AREA = 0.1
 # The box is found on a copy reduced by an integer factor to about this many pixels on its short side,
 # and the trimmed view is hashed from a copy with at least HASH_SIDE (FINd works at 512 px at most).
@@ -179,25 +182,46 @@ def image_quality(image: Image.Image) -> int:
     return quality(np.asarray(grid.convert("L"), dtype=np.float64))
 
 
-def _trimmable(lines: np.ndarray, background: float) -> np.ndarray:
-    """Which rows of ``lines`` (2-D) are near-uniform or mostly background."""
+def _near_background(grey: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Per pixel: within :data:`TOLERANCE` grey levels of any of the frame ``colours``."""
+    return (np.abs(grey[..., None] - colours) <= TOLERANCE).any(axis=-1)
+
+
+def _frame_colours(grey: np.ndarray) -> np.ndarray:
+    """The colours a frame may have: the median of each outer edge that is uniform (a canvas, a title bar,
+    a border, a letterbox bar). Empty when no edge is: then the image has no frame."""
+    edges = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
+    medians = [float(np.median(e)) for e in edges]
+    return np.array([m for e, m in zip(edges, medians) if np.mean(np.abs(e - m) <= TOLERANCE) >= UNIFORM_SHARE])
+
+
+def _trimmable(lines: np.ndarray, near: np.ndarray) -> np.ndarray:
+    """Which rows of ``lines`` (2-D grey levels; ``near``: their pixels of a frame colour) are frame."""
     if lines.size == 0:
         return np.zeros(len(lines), dtype=bool)
-    # Share of the line within one window of 2 * TOLERANCE grey levels: histogram in bins of TOLERANCE,
-    # best pair of neighbouring bins (a vectorised stand-in for "within TOLERANCE of the line's median").
-    bins = 256 // TOLERANCE + 2
-    ids = np.arange(len(lines))[:, None] * bins + lines // TOLERANCE
-    counts = np.bincount(ids.ravel(), minlength=len(lines) * bins).reshape(len(lines), bins)
-    uniform = (counts[:, :-1] + counts[:, 1:]).max(axis=1) >= UNIFORM_SHARE * lines.shape[1]
+    share = near.mean(axis=1)
     flat = np.mean(np.abs(np.diff(lines, axis=1)) <= FLAT_STEP, axis=1) >= FLAT_SHARE
-    framed = np.mean(np.abs(lines - background) <= TOLERANCE, axis=1) >= BACKGROUND_SHARE
-    return uniform | (flat & framed)
+    return (share >= UNIFORM_SHARE) | (flat & (share >= BACKGROUND_SHARE))
 
 
 def _span(flags: np.ndarray) -> tuple[int, int]:
-    """The first and one-past-last False in ``flags`` (the lines that stay), or (0, 0) if all are trimmable."""
-    keep = np.flatnonzero(~flags)
-    return (int(keep[0]), int(keep[-1]) + 1) if len(keep) else (0, 0)
+    """Where the content starts and ends in ``flags`` (True: trimmable line), or (0, 0) if all are trimmable.
+
+    The content starts at the first run of at least ``MIN_RUN`` of the lines
+    that stay (and ends after the last such run), so short islands between
+    trimmable lines (a title bar's text, a caption, a row of buttons) are cut
+    with the frame around them.
+    """
+    keep = ~flags
+    n = len(keep)
+    if not keep.any():
+        return (0, 0)
+    edges = np.diff(np.concatenate(([0], keep.view(np.int8), [0])))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    long = (ends - starts) >= max(2, math.ceil(MIN_RUN * n))
+    if not long.any():
+        return (int(starts[0]), int(ends[-1]))
+    return (int(starts[long][0]), int(ends[long][-1]))
 
 
 def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
@@ -211,17 +235,17 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     h, w = grey.shape
     if h < 8 or w < 8:
         return None
-    ring = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    background = float(np.median(ring))
+    colours = _frame_colours(grey)
+    if not len(colours):
+        return None
+    near = _near_background(grey, colours)
     top, bottom, left, right = 0, h, 0, w
-    for _ in range(4):  # rows, then columns over the rows that stay, until nothing changes
+    for _ in range(4):  # rows over the columns that stay, then columns over the rows that stay, until stable
         box = (top, bottom, left, right)
-        t, b = _span(_trimmable(grey[top:bottom, left:right], background))
-        top, bottom = top + t, top + b
+        top, bottom = _span(_trimmable(grey[:, left:right], near[:, left:right]))
         if bottom - top < 2:
             return None
-        lo, hi = _span(_trimmable(grey[top:bottom, left:right].T, background))
-        left, right = left + lo, left + hi
+        left, right = _span(_trimmable(grey[top:bottom].T, near[top:bottom].T))
         if right - left < 2:
             return None
         if box == (top, bottom, left, right):

@@ -107,6 +107,40 @@ def test_content_box_of_a_screenshot_holds_the_photo_and_little_else():
     assert (right - left) * (bottom - top) < 1.3 * 320 * 240             # ... and not much more
 
 
+def _title_bar_screenshot(inner: Image.Image, gap: int) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A phone-style screenshot: a title bar with a wide label, ``inner`` ``gap`` px below it, caption bars."""
+    canvas = Image.new("RGB", (inner.width + 120, inner.height + 260), (30, 30, 30))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, canvas.width, 40), fill=(45, 45, 45))               # title bar, not the canvas colour
+    rng = np.random.default_rng(7)
+    for x in range(10, canvas.width // 3, 9):                                   # a label a third as wide as the bar
+        draw.rectangle((x, 10 + int(rng.integers(0, 6)), x + 5, 30), fill=(230, 230, 230))
+    for k in range(3):                                                          # caption lines under the picture
+        y = 40 + gap + inner.height + 20 + 25 * k
+        draw.rectangle((20, y, 20 + 60 * (k + 2), y + 6), fill=(150, 150, 150))
+    canvas.paste(inner, (60, 40 + gap))
+    return canvas, (60, 40 + gap, 60 + inner.width, 40 + gap + inner.height)
+
+
+@pytest.mark.parametrize("gap", [4, 60])
+def test_content_box_skips_a_labelled_title_bar_however_close_the_photo_is(gap):
+    canvas, want = _title_bar_screenshot(photo(6, (300, 220)), gap)
+    box = content_box(canvas)
+    assert box is not None and max(abs(a - b) for a, b in zip(box, want)) <= 4
+
+
+def test_content_box_keeps_flat_parts_of_the_photo_itself():
+    # A photo whose top third is a smooth sky and whose bottom is a smooth texture, on a canvas of another
+    # colour: only the canvas is frame, the sky and the texture are content.
+    inner = np.asarray(photo(8, (300, 240)), dtype=np.int16).copy()
+    inner[:80] = np.linspace(150, 180, 300)[None, :, None] + np.array([0, 20, 60])   # gradient sky, per row smooth
+    inner[180:] = 200 + (np.arange(300) % 3)[None, :, None]                         # fine, nearly flat texture
+    framed = Image.new("RGB", (500, 400), (30, 30, 30))
+    framed.paste(Image.fromarray(np.clip(inner, 0, 255).astype(np.uint8)), (150, 80))
+    box = content_box(framed)
+    assert box is not None and max(abs(a - b) for a, b in zip(box, (150, 80, 450, 320))) <= 3
+
+
 def test_no_content_box_for_unframed_or_flat_images():
     assert content_box(photo(5)) is None
     assert content_box(Image.new("RGB", (200, 100), (90, 90, 90))) is None

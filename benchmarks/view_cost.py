@@ -1,0 +1,132 @@
+"""What default views cost: all-pairs matching with views against the plain rows alone.
+
+A hash file made with default views holds, per image, its plain row, a mirror
+row and (for images with a frame) a trimmed row.  This benchmark takes such a
+file (``finder hash PHOTOS -o views.npz``), makes a larger set by repeating its
+files ``--copies`` times with a few random bits flipped in every row of each
+copy (so the copies are near-duplicates, as in a real folder, and no two rows
+are identical), and times :func:`finder.matching.find_pairs` at the
+algorithm's default threshold on
+
+* the set with all its views, and
+* the same set reduced to its plain rows (what ``--views plain`` stores),
+
+alternated for ``--repeat`` rounds; each figure is the median of its rounds
+and the ratio is taken from medians measured side by side in one run.  The
+numba kernels are compiled (or loaded from the cache) by an untimed warm-up.
+
+    python benchmarks/view_cost.py views.npz [--copies 10,20] [--bits-flipped 4] [--repeat 3] [--json]
+
+Prints the CPU model, core count and numba threads with the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import time
+
+import numba
+import numpy as np
+
+from finder.bench import cpu_model
+from finder.catalog import entry
+from finder.hashset import HashSet, load
+from finder.matching import find_pairs
+
+
+def replicate(hs: HashSet, name: str, copies: int, flipped: int, seed: int = 0) -> HashSet:
+    """``hs`` (algorithm ``name`` only) repeated ``copies`` times, each copy's rows with ``flipped`` bits flipped."""
+    rng = np.random.default_rng(seed)
+    words, owner, view = hs.hashes[name], hs.owner[name], hs.view[name]
+    quality = hs.quality.get(name, np.full(len(words), 100, np.uint8))
+    n, rows, bits = len(hs), len(words), hs.bits[name]
+    parts = []
+    for c in range(copies):
+        noisy = words.copy()
+        if c:
+            for _ in range(flipped):
+                bit = rng.integers(0, bits, rows)
+                noisy[np.arange(rows), bit // 64] ^= np.left_shift(np.uint64(1), (bit % 64).astype(np.uint64))
+        parts.append(noisy)
+    paths = [f"/copy{c:03d}/{p}" for c in range(copies) for p in hs.paths]
+    order = np.argsort(np.array([p.encode() for p in paths], dtype=object), kind="stable")
+    rank = np.empty(len(order), np.int64)
+    rank[order] = np.arange(len(order))
+    owners = np.concatenate([rank[owner + c * n] for c in range(copies)])
+    row_order = np.lexsort((np.tile(view, copies), owners))
+    zeros = np.zeros(copies * n, np.int64)
+    return HashSet(
+        paths=np.array(paths, dtype=object)[order],
+        hashes={name: np.concatenate(parts)[row_order]},
+        bits={name: bits},
+        size=zeros, mtime_ns=zeros,
+        owner={name: owners[row_order]},
+        view={name: np.tile(view, copies)[row_order]},
+        quality={name: np.tile(quality, copies)[row_order]},
+        settings=dict(hs.settings),
+    )
+
+
+def plain_only(hs: HashSet, name: str) -> HashSet:
+    """``hs`` with only its plain rows (as ``--views plain`` would have stored)."""
+    keep = hs.view[name] == 0
+    return HashSet(paths=hs.paths, hashes={name: hs.hashes[name][keep]}, bits=dict(hs.bits), size=hs.size,
+                   mtime_ns=hs.mtime_ns, owner={name: hs.owner[name][keep]}, view={name: hs.view[name][keep]},
+                   quality={name: hs.quality[name][keep]} if name in hs.quality else {}, settings=dict(hs.settings))
+
+
+def _time(hs: HashSet, name: str, threshold: float) -> tuple[float, int]:
+    start = time.perf_counter()
+    found = find_pairs(hs, name, threshold=threshold)
+    return time.perf_counter() - start, len(found)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("hashes", help="a hash file made with default views")
+    parser.add_argument("--algorithm", default="find")
+    parser.add_argument("--copies", default="10,20", help="comma-separated repeat counts")
+    parser.add_argument("--bits-flipped", type=int, default=4)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    base = load(args.hashes)
+    name = args.algorithm
+    threshold = entry(name).default_threshold
+    results = []
+    for copies in (int(c) for c in args.copies.split(",")):
+        views = replicate(base, name, copies, args.bits_flipped)
+        plain = plain_only(views, name)
+        _time(plain.take(np.arange(min(len(plain), 200))), name, threshold)  # warm-up: numba load
+        _time(views.take(np.arange(min(len(views), 200))), name, threshold)
+        runs: dict[str, list[float]] = {"plain": [], "views": []}
+        counts = {}
+        for _ in range(args.repeat):
+            for label, hs in (("plain", plain), ("views", views)):
+                seconds, counts[label] = _time(hs, name, threshold)
+                runs[label].append(seconds)
+        med = {k: statistics.median(v) for k, v in runs.items()}
+        results.append({"files": len(views), "rows_plain": len(plain.hashes[name]),
+                        "rows_views": len(views.hashes[name]),
+                        "seconds_plain": med["plain"], "seconds_views": med["views"],
+                        "ratio": med["views"] / med["plain"], "pairs_plain": counts["plain"],
+                        "pairs_views": counts["views"]})
+    meta = {"cpu": cpu_model(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
+            "algorithm": name, "threshold": threshold, "repeat": args.repeat}
+    if args.json:
+        print(json.dumps({"meta": meta, "results": results}, indent=2))
+        return
+    print(f"CPU: {meta['cpu']}, {meta['cores']} cores, numba threads {meta['numba_threads']}; "
+          f"{name} at {threshold}, median of {args.repeat} alternated rounds")
+    print(f"{'files':>8} {'rows plain':>10} {'rows views':>10} {'plain s':>8} {'views s':>8} {'ratio':>6} "
+          f"{'pairs plain':>11} {'pairs views':>11}")
+    for r in results:
+        print(f"{r['files']:>8} {r['rows_plain']:>10} {r['rows_views']:>10} {r['seconds_plain']:>8.2f} "
+              f"{r['seconds_views']:>8.2f} {r['ratio']:>6.2f} {r['pairs_plain']:>11} {r['pairs_views']:>11}")
+
+
+if __name__ == "__main__":
+    main()
