@@ -125,13 +125,13 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
     """
     specs = [_algorithms.get(name) for name in names]
     geometric = [v for v in views if v in _views.GEOMETRIC]
-    box = _views.content_box(image) if "trimmed" in views else None
     plain: list[np.ndarray] = []
     turned: dict[str, list[np.ndarray]] = {v: [] for v in geometric}
     trimmed: list[np.ndarray] = []
     grid: Any = None
     trimmed_grid: Any = None
     reduced_crop = None
+    crop_sources: list[Any] = []
     for spec in specs:
         words, outputs = _run(spec, image)
         plain.append(words)
@@ -140,10 +140,16 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
             turned[view].append(apply_stages(_after(spec, spec.view_stage), _views.transform(middle, view)))
         if spec.name == "find":
             grid = middle
+        crop_sources.append(outputs[spec.crop_stage] if spec.crop_stage else None)
+    box = None
+    if "trimmed" in views:
+        # Found on a thumbnail already made (FINd's) when there is one: far cheaper than reducing a large photo.
+        thumb = next((s for s in crop_sources if s is not None), None)
+        box = _views.content_box(image) if thumb is None else _views.content_box(thumb, image.size)
+    for spec, source in zip(specs, crop_sources):
         if box is None:
-            continue
-        if spec.crop_stage:
-            source = outputs[spec.crop_stage]
+            break
+        if source is not None:
             cut = _views.crop_scaled(source, box, image.size)
             words, cropped = _run(spec, cut, after=spec.crop_stage)
         else:

@@ -161,7 +161,10 @@ def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Im
     return small.crop((left // factor, top // factor, right // factor, bottom // factor))
 
 
-def _grey(image: Image.Image) -> np.ndarray:
+def _grey(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Grey levels (int16) of ``image`` reduced by an integer factor to about WORK_SIDE px on its short side."""
+    if isinstance(image, np.ndarray):  # an (H, W, 3) uint8 RGB array
+        image = Image.fromarray(image, "RGB")
     if image.mode not in ("L", "RGB", "RGBA", "LA"):
         image = image.convert("RGB")
     factor = max(1, min(image.size) // WORK_SIDE)
@@ -182,25 +185,26 @@ def image_quality(image: Image.Image) -> int:
     return quality(np.asarray(grid.convert("L"), dtype=np.float64))
 
 
-def _near_background(grey: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Per pixel: within :data:`TOLERANCE` grey levels of any of the frame ``colours``."""
-    return (np.abs(grey[..., None] - colours) <= TOLERANCE).any(axis=-1)
-
-
 def _frame_colours(grey: np.ndarray) -> np.ndarray:
     """The colours a frame may have: the median of each outer edge that is uniform (a canvas, a title bar,
     a border, a letterbox bar). Empty when no edge is: then the image has no frame."""
     edges = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
-    medians = [float(np.median(e)) for e in edges]
+    medians = [int(np.partition(e, len(e) // 2)[len(e) // 2]) for e in edges]  # the upper median
     return np.array([m for e, m in zip(edges, medians) if np.mean(np.abs(e - m) <= TOLERANCE) >= UNIFORM_SHARE])
 
 
-def _trimmable(lines: np.ndarray, near: np.ndarray) -> np.ndarray:
-    """Which rows of ``lines`` (2-D grey levels; ``near``: their pixels of a frame colour) are frame."""
-    if lines.size == 0:
-        return np.zeros(len(lines), dtype=bool)
+def _near_frame(grey: np.ndarray, colours: np.ndarray) -> np.ndarray:
+    """Per pixel of ``grey`` (levels 0-255): within :data:`TOLERANCE` levels of any frame colour."""
+    table = (np.abs(np.arange(256)[:, None] - colours[None, :]) <= TOLERANCE).any(axis=1)
+    return table[grey]
+
+
+def _trimmable(near: np.ndarray, flat_steps: np.ndarray) -> np.ndarray:
+    """Which lines are frame, from each line's pixels of a frame colour and its flat neighbour steps (2-D)."""
+    if near.size == 0:
+        return np.zeros(len(near), dtype=bool)
     share = near.mean(axis=1)
-    flat = np.mean(np.abs(np.diff(lines, axis=1)) <= FLAT_STEP, axis=1) >= FLAT_SHARE
+    flat = flat_steps.mean(axis=1) >= FLAT_SHARE if flat_steps.shape[1] else np.ones(len(near), dtype=bool)
     return (share >= UNIFORM_SHARE) | (flat & (share >= BACKGROUND_SHARE))
 
 
@@ -224,8 +228,13 @@ def _span(flags: np.ndarray) -> tuple[int, int]:
     return (int(starts[long][0]), int(ends[long][-1]))
 
 
-def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
+def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = None
+                ) -> tuple[int, int, int, int] | None:
     """The box ``(left, top, right, bottom)`` of ``image`` without its uniform frame, or None if trivial.
+
+    ``image`` is a Pillow image or an (H, W, 3) uint8 RGB array; with ``size``
+    (width, height) it is a reduced copy of an image of that size, and the box
+    is given in that image's pixels.
 
     Trimmable edge rows are cut from the top and bottom, then trimmable edge
     columns (judged over the rows that stay) from the sides, and again, until
@@ -238,14 +247,16 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
     colours = _frame_colours(grey)
     if not len(colours):
         return None
-    near = _near_background(grey, colours)
+    near = _near_frame(grey, colours)
+    flat_x = np.abs(np.diff(grey, axis=1)) <= FLAT_STEP  # (h, w - 1): steps along each row
+    flat_y = np.abs(np.diff(grey, axis=0)) <= FLAT_STEP  # (h - 1, w): steps along each column
     top, bottom, left, right = 0, h, 0, w
     for _ in range(4):  # rows over the columns that stay, then columns over the rows that stay, until stable
         box = (top, bottom, left, right)
-        top, bottom = _span(_trimmable(grey[:, left:right], near[:, left:right]))
+        top, bottom = _span(_trimmable(near[:, left:right], flat_x[:, left:right - 1]))
         if bottom - top < 2:
             return None
-        left, right = _span(_trimmable(grey[top:bottom].T, near[top:bottom].T))
+        left, right = _span(_trimmable(near[top:bottom].T, flat_y[top:bottom - 1].T))
         if right - left < 2:
             return None
         if box == (top, bottom, left, right):
@@ -254,5 +265,7 @@ def content_box(image: Image.Image) -> tuple[int, int, int, int] | None:
         return None
     if max(top, h - bottom) < MIN_TRIM * h and max(left, w - right) < MIN_TRIM * w:
         return None
-    sx, sy = image.width / w, image.height / h
+    if size is None:
+        size = (image.shape[1], image.shape[0]) if isinstance(image, np.ndarray) else image.size
+    sx, sy = size[0] / w, size[1] / h
     return (round(left * sx), round(top * sy), round(right * sx), round(bottom * sy))
