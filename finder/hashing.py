@@ -166,7 +166,9 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
             boxed_quality = _views.quality(trimmed_grid)
         else:
             boxed_quality = _views.image_quality(reduced_crop if reduced_crop is not None else image.crop(box))
-        rows.append((_views.view_code("trimmed"), boxed_quality, np.concatenate(trimmed)))
+        share = (box[2] - box[0]) * (box[3] - box[1]) / (image.width * image.height)
+        code = _views.view_code("inset" if share < _views.FRAME_DOMINATES else "trimmed")
+        rows.append((code, boxed_quality, np.concatenate(trimmed)))
     return rows
 
 

@@ -21,12 +21,15 @@ from finder import pairs as _pairs
 from finder.groups import Group, Member, group_indices
 from finder.hashset import HashSet
 from finder.pairs import Pairs
-from finder.views import QUALITY_CUTOFF, view_code, view_radius
+from finder.views import BOX_VIEWS, QUALITY_CUTOFF, view_code, view_radius
 
 EPSILON = 1e-9  # so that e.g. 0.3 * 10 bits counts as 3, not 2.9999999999999996
 
 
 from finder.errors import MatchError  # noqa: E402  (re-exported)
+
+BOX_CODES = np.array([view_code(v) for v in BOX_VIEWS], dtype=np.uint8)
+INSET = view_code("inset")
 
 
 def choose_algorithm(hashset: HashSet, algorithm: str | None, label: str = "hash file") -> str:
@@ -162,10 +165,33 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
             order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
             rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
     else:
-        rows = _concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None))
+        rows = _framed_filter(_concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None)), a, other, name,
+                              view_radius(d))
     found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
                                                                                         and _plain_only(other, name)))
     return _quality_filter(found, a, other, name)
+
+
+def _framed(hs: HashSet, name: str) -> np.ndarray:
+    """bool[files]: the files whose content box is stored as ``inset`` (the frame is most of the image)."""
+    framed = np.zeros(len(hs), dtype=bool)
+    framed[hs.owner[name][hs.view[name] == INSET]] = True
+    return framed
+
+
+def _framed_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> Pairs:
+    """Drop row pairs beyond the view radius ``dv`` that use the plain or geometric row of a framed file.
+
+    Such a row describes mostly the frame (see :data:`finder.views.FRAME_DOMINATES`), so it is held to
+    the radius of a view; the file's content box row is what speaks for its picture.
+    """
+    framed_a, framed_b = _framed(a, name), _framed(b, name)
+    if not (framed_a.any() or framed_b.any()) or not len(rows.i):
+        return rows
+    frame_a = framed_a[a.owner[name][rows.i]] & ~np.isin(a.view[name][rows.i], BOX_CODES)
+    frame_b = framed_b[b.owner[name][rows.j]] & ~np.isin(b.view[name][rows.j], BOX_CODES)
+    keep = ~((frame_a | frame_b) & (rows.distance > dv))
+    return Pairs(rows.i[keep], rows.j[keep], rows.distance[keep])
 
 
 def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int, within: bool) -> list[Pairs]:
@@ -182,11 +208,11 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     """
     words, view = a.hashes[name], a.view[name]
     o_words, o_view = other.hashes[name], other.view[name]
-    trimmed = view_code("trimmed")
     block = np.arange(r0, r1)
     plain_a = block[view[r0:r1] == 0]
-    trimmed_a = block[view[r0:r1] == trimmed]
-    geometric_a = block[(view[r0:r1] != 0) & (view[r0:r1] != trimmed)]
+    is_box, o_is_box = np.isin(view, BOX_CODES), np.isin(o_view, BOX_CODES)
+    trimmed_a = block[is_box[r0:r1]]
+    geometric_a = block[(view[r0:r1] != 0) & ~is_box[r0:r1]]
     dv = view_radius(d)
     if within:
         rest, later = np.arange(r0, len(o_words)), np.arange(r1, len(o_words))
@@ -195,7 +221,7 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
         parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
                  _rows_pairs(words, plain_a, o_words, plain_later, d),
                  _rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
-                 _rows_pairs(words, plain_a, o_words, later[o_view[r1:] == trimmed], dv)]
+                 _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv)]
         # Symmetric comparisons (geometric view vs plain, box vs box) only need the files after each
         # one: done in sub-blocks, so their cost is about half a square, as for plain hashes.
         owner = a.owner[name]
@@ -203,15 +229,15 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
         while s0 < r1:  # sub-blocks end on a file boundary
             s1 = min(int(np.searchsorted(owner, owner[min(s0 + SUB_BLOCK_ROWS, r1) - 1], side="right")), r1)
             sub, after = np.arange(s0, s1), np.arange(s0, len(o_words))
-            for mine, theirs in ((sub[(view[s0:s1] != 0) & (view[s0:s1] != trimmed)], after[o_view[s0:] == 0]),
-                                 (sub[view[s0:s1] == trimmed], after[o_view[s0:] == trimmed])):
+            for mine, theirs in ((sub[(view[s0:s1] != 0) & ~is_box[s0:s1]], after[o_view[s0:] == 0]),
+                                 (sub[is_box[s0:s1]], after[o_is_box[s0:]])):
                 found = _rows_pairs(words, mine, o_words, theirs, dv)
                 later_file = owner[found.i] < owner[found.j]  # exactly one direction, whatever the blocks
                 parts.append(Pairs(found.i[later_file], found.j[later_file], found.distance[later_file]))
             s0 = s1
     else:
         every = np.arange(len(o_words))
-        plain_o, trimmed_o = every[o_view == 0], every[o_view == trimmed]
+        plain_o, trimmed_o = every[o_view == 0], every[o_is_box]
         parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
                  _rows_pairs(words, geometric_a, o_words, plain_o, dv),
                  _rows_pairs(words, trimmed_a, o_words, plain_o, dv),
@@ -441,6 +467,7 @@ def file_distances(a: HashSet, name: str, i: np.ndarray, j: np.ndarray, b: HashS
     for side, x, y, mine, theirs in ((a, i, j, a, plain_b), (b, j, i, b, plain_a)):
         view = side.view[name]
         extra = np.flatnonzero(view != 0)
+        extra = extra[np.isin(mine.owner[name][extra], x)]  # only rows of the files asked about
         if not len(extra) or not len(x):
             continue
         order = np.argsort(x, kind="stable")

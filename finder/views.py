@@ -12,7 +12,9 @@ any view of one is within the threshold of the other's plain view:
 ``trimmed``
     the content box: the image with near-uniform edge rows and columns (solid
     borders, letterbox and pillarbox bars, the canvas and bars around a pasted
-    screenshot) trimmed away; stored only when the trim is not trivial;
+    screenshot) trimmed away; stored only when the trim is not trivial, and
+    stored as ``inset`` when the box is less than half of the image
+    (:data:`FRAME_DOMINATES`);
 ``rot90``, ``rot180``, ``rot270``, ``flip_v``, ``transpose``, ``transverse``
     the rest of the eight dihedral transforms, with ``--views dihedral``.
 
@@ -38,11 +40,15 @@ import numpy as np
 from PIL import Image
 
 VIEW_NAMES: tuple[str, ...] = ("plain", "mirror", "trimmed", "rot90", "rot180", "rot270", "flip_v", "transpose",
-                               "transverse")
+                               "transverse", "inset")
+# Views a user may ask for; "inset" is what a "trimmed" row is stored as when the frame is most of the image.
+REQUESTABLE: tuple[str, ...] = VIEW_NAMES[:-1]
+# Rows that hash a content box.
+BOX_VIEWS: tuple[str, ...] = ("trimmed", "inset")
 VIEW_SETS: dict[str, tuple[str, ...]] = {
     "plain": ("plain",),
     "default": ("plain", "mirror", "trimmed"),
-    "dihedral": VIEW_NAMES,
+    "dihedral": REQUESTABLE,
 }
 GEOMETRIC: dict[str, Image.Transpose] = {
     "mirror": Image.Transpose.FLIP_LEFT_RIGHT,
@@ -76,6 +82,11 @@ UNIFORM_SHARE = 0.9
 BACKGROUND_SHARE = 0.4
 FLAT_STEP = 4
 FLAT_SHARE = 0.9
+# When the content box holds less than this share of the image, the frame is most of the picture (a photo
+# in a screenshot, a wide mat): the plain hash then describes mostly the frame, and screenshots made on one
+# app's layout look alike to it. The box row is stored as view "inset", and the file's plain and geometric
+# rows match others only within the tighter view radius, like any view.
+FRAME_DOMINATES = 0.5
 # A trim counts when it removes at least this share of the width or height, and the box keeps at least
 # MIN_AREA of the image (less means the image is nearly flat, and its plain view says all there is).
 MIN_TRIM = 0.03
@@ -94,11 +105,11 @@ def resolve_views(spec: str | Sequence[str]) -> tuple[str, ...]:
         names = VIEW_SETS.get(spec) or tuple(n.strip() for n in spec.split(",") if n.strip())
     else:
         names = tuple(spec)
-    unknown = [n for n in names if n not in VIEW_NAMES]
+    unknown = [n for n in names if n not in REQUESTABLE]
     if unknown:
-        raise ValueError(f"unknown view {unknown[0]!r}; choose from {', '.join(VIEW_SETS)} or {', '.join(VIEW_NAMES)}")
+        raise ValueError(f"unknown view {unknown[0]!r}; choose from {', '.join(VIEW_SETS)} or {', '.join(REQUESTABLE)}")
     chosen = set(names) | {"plain"}
-    return tuple(n for n in VIEW_NAMES if n in chosen)
+    return tuple(n for n in REQUESTABLE if n in chosen)
 
 
 def view_radius(radius: int) -> int:

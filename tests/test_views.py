@@ -17,7 +17,7 @@ from finder.bits import pack_bits
 from finder.cli import cli
 from finder.hashing import hash_paths, hash_views
 from finder.hashset import load
-from finder.matching import cluster, find_pairs
+from finder.matching import cluster, find_pairs, radius
 from finder.views import (
     GEOMETRIC,
     QUALITY_CUTOFF,
@@ -27,6 +27,7 @@ from finder.views import (
     resolve_views,
     transform,
     view_code,
+    view_radius,
 )
 from tests.conftest import GOLDEN_DIR, golden_rows
 
@@ -49,7 +50,9 @@ def photo(seed: int = 0, size: tuple[int, int] = (240, 180)) -> Image.Image:
 def test_resolve_views():
     assert resolve_views("plain") == ("plain",)
     assert resolve_views("default") == ("plain", "mirror", "trimmed")
-    assert resolve_views("dihedral") == VIEW_NAMES
+    assert resolve_views("dihedral") == tuple(n for n in VIEW_NAMES if n != "inset")
+    with pytest.raises(ValueError, match="unknown view 'inset'"):  # stored for a framed content box, not asked for
+        resolve_views("plain,inset")
     assert resolve_views("trimmed,mirror") == ("plain", "mirror", "trimmed")
     with pytest.raises(ValueError, match="unknown view 'sideways'"):
         resolve_views("plain,sideways")
@@ -212,6 +215,35 @@ def test_views_find_mirrors_and_frames_that_plain_hashes_miss(edited):
             assert matched(dihedral, f"{k}_original.png", f"{k}_{edit}.png"), edit
     groups = cluster(dihedral, "find", linkage="single")
     assert sorted(g.size for g in groups) == [6, 6, 6]
+
+
+def _app_screenshot(inner: Image.Image) -> Image.Image:
+    """``inner`` on one app's screen layout (title bar, caption lines): the frame is most of the picture."""
+    canvas = Image.new("RGB", (480, 800), (30, 30, 30))
+    draw = ImageDraw.Draw(canvas)
+    draw.rectangle((0, 0, 480, 50), fill=(60, 60, 60))
+    for k in range(6):
+        draw.rectangle((30, 420 + 40 * k, 30 + 50 * (k % 3 + 3), 432 + 40 * k), fill=(200, 200, 200))
+    canvas.paste(inner, (40, 120))
+    return canvas
+
+
+def test_screenshots_of_one_app_match_by_their_pictures_not_their_frames(tmp_path):
+    find = algorithms.get("find")
+    photos = [photo(4, (300, 225)), photo(14, (300, 225))]
+    shots = [_app_screenshot(p) for p in photos]
+    d = int(np.bitwise_count(find.hash_image(shots[0]) ^ find.hash_image(shots[1])).sum())
+    dv = view_radius(radius(256, 0.375))
+    assert dv < d <= radius(256, 0.375)  # the two frames alone put different pictures within the plain radius
+    for k, image in enumerate(photos + shots):
+        image.save(tmp_path / f"{k}.png")
+    paths = [str(tmp_path / f"{k}.png") for k in range(4)]
+    hs = hash_paths(paths, ["find"], jobs=1, views="default").hashset
+    assert sorted(hs.view["find"][hs.owner["find"] >= 2].tolist()) == [0, 0, view_code("mirror"),
+                                                                        view_code("mirror"), view_code("inset"),
+                                                                        view_code("inset")]
+    assert matched(hs, "0.png", "2.png") and matched(hs, "1.png", "3.png")   # each screenshot finds its photo
+    assert not matched(hs, "2.png", "3.png")                                 # ... and not the other screenshot
 
 
 def test_flat_images_stay_out_of_groups_unless_identical(tmp_path):
