@@ -17,6 +17,14 @@ numba kernels are compiled (or loaded from the cache) by an untimed warm-up.
 
     python benchmarks/view_cost.py views.npz [--copies 10,20] [--bits-flipped 4] [--repeat 3] [--json]
 
+With ``--hash-folder PATH`` it times whole hashing runs instead: ``finder hash
+PATH -j 1 -o NEW.npz -q`` with ``--views plain`` and with ``--views default``,
+each a fresh subprocess writing a new file (nothing reused), alternated for
+``--repeat`` rounds after one untimed pass (page cache, numba cache); the
+ratio is the median of the per-round ratios.
+
+    python benchmarks/view_cost.py --hash-folder ../shared/corpus/images [--repeat 5] [--exact] [--json]
+
 Prints the CPU model, core count and numba threads with the table.
 """
 
@@ -26,6 +34,9 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 
 import numba
@@ -84,15 +95,53 @@ def _time(hs: HashSet, name: str, threshold: float) -> tuple[float, int]:
     return time.perf_counter() - start, len(found)
 
 
+def _hash_run(folder: str, views: str, out: str, exact: bool) -> float:
+    command = [sys.executable, "-m", "finder", "hash", folder, "-j", "1", "-q", "--views", views, "-o", out]
+    start = time.perf_counter()
+    subprocess.run(command + (["--exact"] if exact else []), check=True)
+    seconds = time.perf_counter() - start
+    os.unlink(out)
+    return seconds
+
+
+def hashing_cost(folder: str, repeat: int, exact: bool) -> dict:
+    """Whole ``finder hash -j 1`` runs with plain and default views, alternated; medians and per-round ratios."""
+    runs: dict[str, list[float]] = {"plain": [], "default": []}
+    with tempfile.TemporaryDirectory() as tmp:
+        _hash_run(folder, "default", os.path.join(tmp, "warm.npz"), exact)  # page cache and numba cache
+        for _ in range(repeat):
+            for views in ("plain", "default"):
+                runs[views].append(_hash_run(folder, views, os.path.join(tmp, f"{views}.npz"), exact))
+    ratios = [d / p for p, d in zip(runs["plain"], runs["default"])]
+    return {"seconds_plain": statistics.median(runs["plain"]), "seconds_default": statistics.median(runs["default"]),
+            "ratio": statistics.median(ratios), "ratios": ratios, "runs": runs}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("hashes", help="a hash file made with default views")
+    parser.add_argument("hashes", nargs="?", help="a hash file made with default views")
+    parser.add_argument("--hash-folder", metavar="PATH", help="time whole hashing runs of PATH instead")
+    parser.add_argument("--exact", action="store_true", help="with --hash-folder: full-size decoding")
     parser.add_argument("--algorithm", default="find")
     parser.add_argument("--copies", default="10,20", help="comma-separated repeat counts")
     parser.add_argument("--bits-flipped", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
+    machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores"
+    if args.hash_folder:
+        result = hashing_cost(args.hash_folder, args.repeat, args.exact)
+        if args.json:
+            print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), **result}, indent=2))
+            return
+        print(f"{machine}; finder hash -j 1{' --exact' if args.exact else ''} {args.hash_folder}, "
+              f"{args.repeat} alternated rounds")
+        print(f"views plain {result['seconds_plain']:.2f} s, default {result['seconds_default']:.2f} s (medians); "
+              f"default / plain {result['ratio']:.2f} (median of rounds: "
+              f"{', '.join(f'{r:.2f}' for r in result['ratios'])})")
+        return
+    if not args.hashes:
+        parser.error("give a hash file, or --hash-folder PATH")
     base = load(args.hashes)
     name = args.algorithm
     threshold = entry(name).default_threshold
