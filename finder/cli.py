@@ -451,6 +451,8 @@ def warn_if_loose(rules, a, b, match_share) -> None:
     """A loud hint on stderr when a threshold would match a large share of all pairs (a likely typo)."""
     from finder.catalog import entry
 
+    if (len(a) * (len(a) - 1) // 2 if b is None else len(a) * len(b)) <= 1_000_000:
+        return  # too few pairs for a million rows: no sample to search
     for rule in rules:
         share, total = match_share(a, rule, b)
         if share > 0.01 and share * total > 1_000_000:

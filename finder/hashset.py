@@ -41,7 +41,7 @@ import json
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 
@@ -49,10 +49,12 @@ from finder import __version__
 from finder.atomic import atomic_write
 from finder.bits import n_words, to_hex
 from finder.catalog import CATALOG
-from finder.decode import FileError
 from finder.errors import HashSetError
 from finder.npzsafe import SafeNpz
 from finder.views import QUALITY_UNKNOWN, VIEW_NAMES
+
+if TYPE_CHECKING:  # finder.decode imports Pillow, which reading a hash file does not need
+    from finder.decode import FileError
 
 FORMAT_NAME = "finder.hashset"
 FORMAT_VERSION = 2
@@ -386,8 +388,18 @@ def _load_v2(npz: SafeNpz) -> HashSet:
                    size=columns["size"][ok].astype(np.int64), mtime_ns=columns["mtime_ns"][ok].astype(np.int64),
                    device=columns["device"][ok].astype(np.uint64), inode=columns["inode"][ok].astype(np.uint64),
                    owner=owner, view=view, quality=quality,
-                   errors=[FileError(str(names[k]), str(r)) for k, r in zip(failed, reasons)],
+                   errors=_file_errors(names[failed], reasons),
                    exif_transpose=exif, settings=settings)
+
+
+def _file_errors(paths: Iterable[Any], reasons: Iterable[Any]) -> list[FileError]:
+    """The skipped files' records (Pillow is imported only when there are some)."""
+    pairs = list(zip(paths, reasons))
+    if not pairs:
+        return []
+    from finder.decode import FileError
+
+    return [FileError(str(p), str(r)) for p, r in pairs]
 
 
 def _check_offsets(offsets: np.ndarray, total: int, label: str) -> None:
@@ -413,7 +425,7 @@ def _load_v1(npz: SafeNpz) -> HashSet:
         bits=bits,
         size=npz.read("size", "i", (n,)),
         mtime_ns=npz.read("mtime_ns", "i", (n,)),
-        errors=[FileError(str(p), str(r)) for p, r in zip(error_paths, error_reasons)],
+        errors=_file_errors(error_paths, error_reasons),
         exif_transpose=bool(npz.read("exif_transpose", "b", ()).item()),
         settings=settings,
     )

@@ -125,6 +125,7 @@ def test_matching_takes_mih_for_small_radii_with_the_same_result(monkeypatch):
     real = mih.search
     monkeypatch.setattr(mih, "search", lambda *a, **k: calls.append(1) or real(*a, **k))
     monkeypatch.delenv(pairs.BACKEND_ENV, raising=False)
+    monkeypatch.setattr(pairs, "REFERENCE_MAX_CELLS", 0)  # the mih rule alone (small searches go to numpy)
     assert pairs.choose_backend(8, 256, 3000, 3000) == "mih"
     small = find_pairs(hs, "find", max_distance=8)
     assert calls  # 3,000 rows at radius 8: the rule picks mih

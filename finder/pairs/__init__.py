@@ -41,7 +41,8 @@ environment variable ``FINDER_PAIRS_BACKEND``; otherwise ``"cpu"`` is used.
     multi-index hashing (:mod:`finder.pairs.mih`): exact candidate generation
     from substring tables, fast for small radii; pairs only.
     :func:`choose_backend` picks it over ``"cpu"`` below the crossover radius
-    measured by ``benchmarks/mih_crossover.py``.
+    measured by ``benchmarks/mih_crossover.py``, and ``"reference"`` for small
+    searches, which it finishes before numba could be imported.
 
 The functions here validate their inputs once and hand a backend only clean
 data: C-contiguous ``uint64[n, w]`` arrays with ``w >= 1`` (the same ``w`` for
@@ -68,6 +69,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
@@ -379,10 +381,21 @@ MIH_MAX_SHARE = 0.11
 #: Fewest query rows for which building the ``mih`` index pays off (measured: 1,200-3,000 against
 #: 10^6 rows; about the same for any size, as both the build and a linear scan grow with it).
 MIH_MIN_QUERIES = 2000
+#: Largest search (rows indexed x query rows) given to the numpy ``reference`` backend: below it, numpy's
+#: blocks finish before numba could be imported and its cached kernels loaded (1-2 s from a cold process on
+#: the development machine; all pairs of 4,096 rows of 256 bits take ~0.3 s in numpy, a sixth of that, so a
+#: command making several searches still finishes first: ``benchmarks/small_jobs.py --crossover``).
+REFERENCE_MAX_CELLS = 4096 * 4096
 
 
 def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> str:
-    """``"mih"`` where multi-index hashing is measured to beat the linear scan, else :func:`default_backend`.
+    """The backend measured fastest for a search of this size and radius.
+
+    ``"reference"`` (numpy) for searches of at most :data:`REFERENCE_MAX_CELLS`
+    row pairs while numba's kernels are not loaded in this process, where
+    importing them would cost more than the search; ``"mih"``
+    where multi-index hashing is measured to beat the linear scan; else
+    :func:`default_backend`.  Every backend gives the same result.
 
     Parameters
     ----------
@@ -391,8 +404,8 @@ def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> s
     width : int
         Hash width in bits.
     n_indexed : int
-        Rows that would be indexed (the archive); not used by the measured rule, which
-        holds across sizes, but part of the question.
+        Rows that would be indexed (the archive); with ``n_queries`` the size of the search
+        (the ``mih`` rule does not depend on it: it holds across sizes).
     n_queries : int
         Query rows searched against them.
 
@@ -403,6 +416,8 @@ def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> s
     """
     if os.environ.get(BACKEND_ENV, "").strip():
         return default_backend()
+    if n_indexed * n_queries <= REFERENCE_MAX_CELLS and "finder.pairs.cpu" not in sys.modules:
+        return "reference"  # once a large search has loaded the kernels, they are faster at every size
     if radius <= MIH_MAX_SHARE * width and n_queries >= MIH_MIN_QUERIES:
         return "mih"
     return default_backend()
