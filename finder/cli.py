@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import contextlib
-import os
 import gc
+import os
 import signal
 import sys
 import time
