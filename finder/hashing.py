@@ -201,9 +201,11 @@ def warm_up(names: Sequence[str]) -> None:
     """Load (or compile) every algorithm's kernels once in this process."""
     from PIL import Image
 
-    tiny = Image.new("RGB", (8, 8))
+    # Larger than FINd's 512 px thumbnail, in both modes its fast path takes, so its resample kernels load too.
+    samples = [Image.new("RGB", (8, 8)), Image.new("RGB", (600, 560)), Image.new("L", (560, 600))]
     for name in names:
-        _algorithms.get(name).hash_image(tiny)
+        for sample in samples:
+            _algorithms.get(name).hash_image(sample)
 
 
 def chunk_size(tasks: int, jobs: int) -> int:
