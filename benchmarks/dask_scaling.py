@@ -40,7 +40,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.engine.dask import DaskExecutor
 from finder.engine.dask_pairs import DaskSearch
 from finder.files import find_images
@@ -195,7 +195,8 @@ def main() -> None:
         print(json.dumps(result, indent=1, default=str))
         return
 
-    print(f"{result['cpu']}, {result['cores']} cores; load average {load[0]:.2f} at start, {load[-1]:.2f} at end")
+    print(f"{result['cpu']}, {result['cores']} cores, SIMD {simd_level()}; "
+          f"load average {load[0]:.2f} at start, {load[-1]:.2f} at end")
     if "hash" in result:
         print(f"\nhash: {result['hash'][0]['files']} images ({result['images']}), FINd, default views")
         print(" workers  cluster start s  dask s  images/s  local pool s")

@@ -26,7 +26,7 @@ import os
 import numpy as np
 
 from finder import resolution
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.evaluate import curve, truth_from_csv
 from finder.files import find_images
 from finder.hashing import hash_paths
@@ -71,7 +71,7 @@ def main() -> None:
     if args.json:
         print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "safety": args.safety, "rows": rows}, indent=1))
         return
-    print(f"reduced vs full decode, safety {args.safety}x; {cpu_model()}, {os.cpu_count()} cores")
+    print(f"reduced vs full decode, safety {args.safety}x; {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}")
     for row in rows:
         scores = ""
         if "full_f1" in row:

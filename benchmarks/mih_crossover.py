@@ -40,7 +40,7 @@ import time
 import numba
 import numpy as np
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.pairs import get_backend, pairs_across, pairs_within
 
 BITS = 256  # --bits changes it
@@ -145,7 +145,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(result, indent=2))
         return
-    print(f"{result['cpu']}, {result['cores']} cores, {result['numba_threads']} numba threads; "
+    print(f"{result['cpu']}, {result['cores']} cores, SIMD {simd_level()}, {result['numba_threads']} numba threads; "
           f"load average {result['load_average'][0]} at start, {result['load_average'][1]} at end; "
           f"median of {args.repeat} rounds")
     print(f"\n{args.queries:,} queries against {args.archive:,} {BITS}-bit hashes (pairs_across):")

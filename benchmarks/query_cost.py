@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.hashset import HashSet, load
 from finder.query import hash_queries, match
 from finder.views import resolve_views, view_code
@@ -99,7 +99,7 @@ def main() -> None:
     if args.json:
         print(json.dumps(out, indent=1))
         return
-    print(f"{out['cpu']}, {out['cores']} cores; load average {out['load_average'][0]} at start, "
+    print(f"{out['cpu']}, {out['cores']} cores, SIMD {simd_level()}; load average {out['load_average'][0]} at start, "
           f"{out['load_average'][1]} at end; median of {args.repeat}")
     print(f"archive: {args.files:,} files, {out['rows']:,} FINd rows (default views), {out['archive_mib']:.0f} MiB")
     for label, key in (("load the archive", "load_s"), ("hash the query image", "hash_s"),

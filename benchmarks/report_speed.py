@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.facts import facts_chunk, gather
 from finder.groups import Group, Member
 from finder.report.page import Report, render
@@ -148,7 +148,8 @@ def main() -> None:
         page_mb = big.stat().st_size / 2**20
     apply_rate, undo_rate = dedupe_rate(args.dedupe_files, args.repeat)
 
-    print(f"CPU: {cpu_model()}, {cores} cores; {len(items)} images from {args.images}; median of {args.repeat}")
+    print(f"CPU: {cpu_model()}, {cores} cores, SIMD {simd_level()}; "
+          f"{len(items)} images from {args.images}; median of {args.repeat}")
     print(f"{'measure':58} {'value':>12}")
     rows = [
         ("keep rules: header read per file, 1 process (ms)", f"{header_ms:.3f}"),

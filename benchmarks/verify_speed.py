@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
@@ -105,7 +105,7 @@ def main() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=f"--verify cost on {rows['cpu']} ({rows['cores']} cores), one process, "
+    table = Table(title=f"--verify cost on {rows['cpu']} ({rows['cores']} cores, SIMD {simd_level()}), one process, "
                         f"{rows['images']} images from {args.images}")
     table.add_column("what")
     table.add_column("CPU ms", justify="right")

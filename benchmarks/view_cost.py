@@ -42,7 +42,7 @@ import time
 import numba
 import numpy as np
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.catalog import entry
 from finder.hashset import HashSet, load
 from finder.matching import find_pairs
@@ -128,7 +128,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores"
+    machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}"
     if args.hash_folder:
         result = hashing_cost(args.hash_folder, args.repeat, args.exact)
         if args.json:

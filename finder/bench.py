@@ -157,6 +157,26 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+#: SIMD levels, widest first, as ``/proc/cpuinfo`` spells their flags.
+SIMD_LEVELS = ("avx512_vpopcntdq", "avx512bw", "avx2", "sse4_2", "asimd")  # asimd: ARM NEON
+
+
+def simd_level() -> str:
+    """The widest SIMD level of :data:`SIMD_LEVELS` this CPU offers (``/proc/cpuinfo`` flags, Linux), for
+    captioning benchmark figures: numba compiles for the host, so the same code runs wider or narrower vectors
+    on another CPU.  ``"none"`` when the flags list none of them, ``"unknown (<machine>)"`` without the flags."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                if key.strip() in ("flags", "Features"):
+                    flags = set(value.split())
+                    return next((level for level in SIMD_LEVELS if level in flags), "none")
+    except OSError:
+        pass
+    return f"unknown ({platform.machine()})"
+
+
 def _versions() -> dict[str, str]:
     import numba
     import PIL
@@ -621,6 +641,8 @@ def _per_image_phase(
         "repeat": repeat,
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
+        "simd_level": simd_level(),
+        "popcount_loop": _popcount_loop(),
         "numba_threads": numba.get_num_threads(),
         "versions": _versions(),
     }
@@ -659,8 +681,20 @@ def render_tables(result: dict) -> list[Table]:
 
 
 def _machine(meta: dict) -> str:
-    """"<CPU model>, <n> CPUs" for a result's meta (older results without a model: this machine's)."""
-    return f"{meta.get('cpu_model') or cpu_model()}, {meta.get('cpu_count') or '?'} CPUs"
+    """"<CPU model>, <n> CPUs, SIMD <level>, popcount loop <loop>" for a result's meta.
+
+    Older results without a model or SIMD level: this machine's.
+    """
+    cpus = f"{meta.get('cpu_model') or cpu_model()}, {meta.get('cpu_count') or '?'} CPUs"
+    simd = meta.get("simd_level") or simd_level()
+    return f"{cpus}, SIMD {simd}, popcount loop {meta.get('popcount_loop') or _popcount_loop()}"
+
+
+def _popcount_loop() -> str:
+    """The all-pairs popcount loop this CPU gets (:func:`finder.pairs.simd.popcount_loop`), for the captions."""
+    from finder.pairs.simd import popcount_loop
+
+    return popcount_loop()
 
 
 def _table(title: str, columns: Sequence[str], caption: str | None = None, label: bool = True) -> Table:

@@ -19,13 +19,25 @@ contract's guarantees are documented there.
     width, split by whether the two rows carry the same label (for
     precision/recall at every threshold).
 
+Two inner loops
+---------------
+:func:`pairs_within` and :func:`pairs_across` run one of two loops, chosen
+per call by :func:`popcount_loop` (:mod:`finder.pairs.simd`): ``"vector"``,
+the loop described below, or ``"bitsliced"`` (:mod:`finder.pairs.bitsliced`:
+Harley-Seal carry-save adders over bit planes, faster on AVX2 CPUs without
+AVX-512 VPOPCNTDQ).  ``FINDER_POPCOUNT=vector|bitsliced`` forces one.  Both
+give identical results; the output slots, overflow recomputation and sorting
+below are shared (:func:`_run_pairs`).  The histogram and ``knn`` kernels
+always use the vector loop's block distance.
+
 How it is fast
 --------------
 * The rows are transposed once into a word-major ("structure of arrays")
   layout ``cols[w, k]``, so that the inner loop over candidate rows reads each
   word from a contiguous array.  LLVM then vectorises XOR + popcount over 8
-  candidates at a time (``vpopcntq`` on AVX-512 VPOPCNTDQ CPUs; otherwise a
-  scalar ``popcnt`` loop or a ``vpshufb`` nibble-table popcount).
+  candidates at a time (``vpopcntq`` on AVX-512 VPOPCNTDQ CPUs; a ``vpshufb``
+  nibble-table popcount on AVX2, e.g. 130 ``vpshufb`` and 35 ``vpsadbw`` in
+  :func:`_search_chunk` on znver3; a scalar ``popcnt`` loop otherwise).
 * Popcount is LLVM's ``llvm.ctpop`` intrinsic, emitted through a small
   ``numba.core.extending.intrinsic`` (numba 0.68 has no public popcount).
   Verified by inspecting the generated assembly: with a fresh
@@ -47,7 +59,9 @@ How it is fast
 * Memory is ``O(n + matches)``: every chunk writes into its own slot of an
   output buffer (never a shared append); a chunk whose matches exceed the slot
   keeps counting without writing and is recomputed afterwards into an exactly
-  sized buffer, and slot sizes adapt to the counts seen so far.  Results are
+  sized buffer, and slot sizes adapt to the counts seen so far (a first
+  launch of two chunks per thread sizes them, so that few chunks are computed
+  twice).  Results are
   sorted by ``(i, j)`` per chunk (counting sort by row), so the output is
   deterministic regardless of the number of threads.
 """
@@ -55,6 +69,7 @@ How it is fast
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numba
 import numpy as np
@@ -317,19 +332,84 @@ def _interleaved(nc: int) -> np.ndarray:
     return order
 
 
-def _run_pairs(a_cols: np.ndarray, b_cols: np.ndarray, triangular: bool, dmax: int) -> Pairs:
-    """Drive :func:`_pairs_kernel` over all chunks with adaptive output slots."""
-    na = a_cols.shape[1]
-    words = a_cols.shape[0]
-    dmax = min(dmax, 64 * words)
-    p = _prefix_words(words, dmax)
+#: ``run(chunk_ids, cap, out_i, out_j, out_d, counts)``: one loop's kernel on those chunks of rows,
+#: writing each chunk's matches into its row of the output buffers and its count into ``counts``.
+Launch = Callable[[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
+
+
+def _vector_launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Launch:
+    """A :data:`Launch` running :func:`_pairs_kernel` (the ``vector`` loop) on chunks of ``a``'s rows.
+
+    Transposes the rows word-major once (one copy when ``b is a``) and picks
+    the prefilter width.
+    """
+    a_cols = _columns(a)
+    b_cols = a_cols if b is a else _columns(b)
+    p = _prefix_words(a.shape[1], dmax)
+    d64 = np.uint64(dmax)
+
+    def run(chunk_ids: np.ndarray, cap: int, out_i: np.ndarray, out_j: np.ndarray, out_d: np.ndarray,
+            counts: np.ndarray) -> None:
+        with numba.parallel_chunksize(1):
+            _pairs_kernel(a_cols, b_cols, triangular, d64, p, chunk_ids, cap, out_i, out_j, out_d, counts)
+
+    return run
+
+
+#: Fewest query rows for which the CPU's choice of the ``bitsliced`` loop stands: below, building the
+#: candidates' bit planes costs more than the loop saves (``benchmarks/compare_speed.py --planes``: against
+#: 10^6 256-bit rows, planes 0.11 s; 16 queries 0.062 s vector / 0.067 s bitsliced, 64: 0.29 / 0.16 s).
+BITSLICED_MIN_QUERIES = 32
+
+
+def popcount_loop(words: int, dmax: int, queries: int = BITSLICED_MIN_QUERIES) -> str:
+    """The inner loop :func:`pairs_within`/:func:`pairs_across` run: ``"vector"`` or ``"bitsliced"``.
+
+    ``$FINDER_POPCOUNT`` when set; otherwise the CPU's choice
+    (:func:`finder.pairs.simd.choose_loop`), except that it stays
+    ``"vector"`` where that loop's prefilter reads at most half the words
+    (small radii: most candidates are left after one or two words; measured
+    as fast or faster there) and for fewer than :data:`BITSLICED_MIN_QUERIES`
+    query rows.  Hashes wider than :data:`finder.pairs.bitsliced.MAX_WORDS`
+    words always use ``"vector"``.
+
+    Parameters
+    ----------
+    words : int
+        Hash width in 64-bit words.
+    dmax : int
+        Inclusive radius.
+    queries : int
+        Rows of the first set (all rows for :func:`pairs_within`).
+    """
+    from finder.pairs import simd
+
+    loop = simd.forced_loop()
+    if loop is None:
+        loop = simd.choose_loop(simd.host_features())
+        if loop == "bitsliced" and (2 * _prefix_words(words, dmax) <= words or queries < BITSLICED_MIN_QUERIES):
+            loop = "vector"
+    if loop == "bitsliced" and words > 15:  # finder.pairs.bitsliced.MAX_WORDS, not imported for the vector loop
+        loop = "vector"
+    return loop
+
+
+def _run_pairs(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Pairs:
+    """Drive the chosen loop's kernel over all chunks of ``a``'s rows with adaptive output slots."""
+    na = a.shape[0]
+    dmax = min(dmax, 64 * a.shape[1])
+    if popcount_loop(a.shape[1], dmax, na) == "bitsliced":
+        from finder.pairs import bitsliced  # imported (and compiled) only when used
+
+        run = bitsliced.launcher(a, b, triangular, dmax)
+    else:
+        run = _vector_launcher(a, b, triangular, dmax)
     nc = -(-na // _BLOCK_ROWS)
     order = _interleaved(nc) if triangular else np.arange(nc, dtype=np.int64)
     threads = numba.get_num_threads()
     batch = max(32 * threads, 64)
     max_slots = max(_BUFFER_BYTES // (_MATCH_BYTES * batch), 1)
     cap = min(1024, max_slots)
-    d64 = np.uint64(dmax)
 
     counts_all = np.zeros(nc, dtype=np.int64)  # by chunk id
     pieces: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
@@ -342,12 +422,16 @@ def _run_pairs(a_cols: np.ndarray, b_cols: np.ndarray, triangular: bool, dmax: i
         oj = np.empty((k, slots), dtype=np.int64)
         od = np.empty((k, slots), dtype=np.int32)
         cnt = np.zeros(k, dtype=np.int64)
-        with numba.parallel_chunksize(1):
-            _pairs_kernel(a_cols, b_cols, triangular, d64, p, chunk_ids, slots, oi, oj, od, cnt)
+        run(chunk_ids, slots, oi, oj, od, cnt)
         return oi, oj, od, cnt
 
-    for start in range(0, nc, batch):
-        ids = order[start : start + batch]
+    # The first launch is small (two chunks per thread): it sizes the slots of
+    # the rest, so few chunks overflow and are computed twice.
+    start = 0
+    while start < nc:
+        size = 2 * threads if start == 0 else batch
+        ids = order[start : start + size]
+        start += size
         oi, oj, od, cnt = launch(ids, cap)
         for k, c in enumerate(ids.tolist()):
             m = int(cnt[k])
@@ -412,8 +496,7 @@ def pairs_within(words: np.ndarray, radius: int) -> Pairs:
     """
     if words.shape[0] < 2:
         return Pairs.empty()
-    cols = _columns(words)
-    return _run_pairs(cols, cols, True, radius)
+    return _run_pairs(words, words, True, radius)
 
 
 def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
@@ -436,7 +519,7 @@ def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
     """
     if a.shape[0] == 0 or b.shape[0] == 0:
         return Pairs.empty()
-    return _run_pairs(_columns(a), _columns(b), False, radius)
+    return _run_pairs(a, b, False, radius)
 
 
 def distance_histogram(words: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
