@@ -71,12 +71,16 @@ VIEW_RADIUS_FACTOR = 0.9
 QUALITY_CUTOFF = 50
 QUALITY_UNKNOWN = 100  # rows written before quality was recorded
 
-# Content box: a border row or column is trimmed when at least UNIFORM_SHARE of its pixels are within
-# TOLERANCE grey levels of the row's median (a solid bar, with room for a clock or title in a status bar
-# and for JPEG ringing), or when it is made of flat runs (at least FLAT_SHARE of its neighbour steps
-# within FLAT_STEP levels, as solid UI elements are and photographed texture is not) and at least
-# BACKGROUND_SHARE of it has the image's background colour (the median of its outermost ring: the
-# canvas of a screenshot around its toolbars and buttons).
+# Content box. Frame colours are the medians of the image's outer edges that are uniform (at least
+# UNIFORM_SHARE of the edge within TOLERANCE grey levels of its median): a canvas, a title bar, a border or
+# letterbox bar always makes one; an image with no uniform edge has no frame and no trimmed row. A row or
+# column is frame when at least UNIFORM_SHARE of it has a frame colour (a solid bar, with room for a clock
+# and for JPEG ringing), or when it is made of flat runs (at least FLAT_SHARE of its neighbour steps within
+# FLAT_STEP levels, as solid UI elements are and photographed texture is not) and at least BACKGROUND_SHARE
+# of it has a frame colour (the canvas around toolbars and buttons). Frame colours, not "uniform rows",
+# decide, so a flat sky inside the frame stays content. The content starts at the first run of at least
+# MIN_RUN of the height (width) of non-frame lines: shorter islands at the edges (a title's text, a row of
+# buttons) go with the frame.
 TOLERANCE = 12
 UNIFORM_SHARE = 0.9
 BACKGROUND_SHARE = 0.4
@@ -247,9 +251,12 @@ def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = 
     (width, height) it is a reduced copy of an image of that size, and the box
     is given in that image's pixels.
 
-    Trimmable edge rows are cut from the top and bottom, then trimmable edge
-    columns (judged over the rows that stay) from the sides, and again, until
-    nothing changes (see the module constants for what is trimmable).
+    The rows are judged over the columns that stay and the columns over the
+    rows that stay, each time from the whole image, until neither changes: a
+    row judged over the whole width at first (canvas beside a smooth part of
+    the photo) is judged again once the canvas columns are gone.  See the
+    module constants for what counts as frame.  None when the image has no
+    uniform edge, or the trim is trivial.
     """
     grey = _grey(image)
     h, w = grey.shape
