@@ -42,7 +42,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 
 #: Debian (bookworm) packages of large, freely licensed wallpapers.
 PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers")
@@ -55,18 +55,6 @@ PLAIN_LOOP = ("import sys, imagehash\nfrom PIL import Image\n"
               "    with Image.open(p) as im:\n"
               "        im.load()\n"
               "        imagehash.dhash(im)\n")
-
-
-def simd_level() -> str:
-    """The widest SIMD level the popcount kernels can use here, from ``/proc/cpuinfo`` (x86 Linux)."""
-    try:
-        flags = next((line.split(":", 1)[1].split() for line in open("/proc/cpuinfo") if line.startswith("flags")), [])
-    except OSError:
-        return "unknown"
-    for flag, name in (("avx512_vpopcntdq", "AVX-512 VPOPCNTDQ"), ("avx512f", "AVX-512"), ("avx2", "AVX2")):
-        if flag in flags:
-            return name
-    return "baseline"
 
 
 def fetch_sources(cache: Path) -> Path:

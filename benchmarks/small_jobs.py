@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")
@@ -261,7 +261,8 @@ def main() -> None:
     def progress(message: str) -> None:
         print(f"small_jobs: {message}", file=sys.stderr, flush=True)
 
-    machine: dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(), "python": platform.python_version(),
+    machine: dict[str, Any] = {"cpu": cpu_model(), "cores": os.cpu_count(), "simd": simd_level(),
+                               "python": platform.python_version(),
                "load_start": [round(x, 2) for x in os.getloadavg()]}
     work = Path(tempfile.mkdtemp(prefix="finder-small-jobs-"))
     try:
@@ -273,7 +274,8 @@ def main() -> None:
     if args.json:
         print(json.dumps({"machine": machine, "commands": commands, "crossover": crossover}, indent=1))
         return
-    print(f"{machine['cpu']}, {machine['cores']} cores, Python {machine['python']}; load average "
+    print(f"{machine['cpu']}, {machine['cores']} cores, SIMD {machine['simd']}, Python {machine['python']}; "
+          f"load average "
           f"{machine['load_start'][0]} at start, {machine['load_end'][0]} at end; wall time of whole commands, "
           f"{commands[0]['runs']} rounds\n")
     print(markdown(["command", "wall median s", "wall min s", "CPU median s", "imports"],

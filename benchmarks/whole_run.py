@@ -48,7 +48,7 @@ from typing import Any
 
 import finder
 from finder import hashset
-from finder.bench import cpu_model
+from finder.bench import cpu_model, simd_level
 from finder.files import find_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,23 +85,6 @@ class Config:
     kind: str
     algorithm: str = ""
     jobs: int = 0
-
-
-def simd_level() -> str:
-    """The widest SIMD level that matters to the popcount kernels, from ``/proc/cpuinfo`` flags."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "flags":
-                    flags = set(value.split())
-                    for level in ("avx512_vpopcntdq", "avx512f", "avx2"):
-                        if level in flags:
-                            return level
-                    return "below avx2"
-    except OSError:
-        pass
-    return f"unknown ({platform.machine()})"
 
 
 def finder_command() -> list[str]:
