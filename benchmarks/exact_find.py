@@ -44,7 +44,6 @@ import json
 import os
 import platform
 import resource
-import shutil
 import statistics
 import subprocess
 import sys
@@ -58,7 +57,7 @@ from PIL import Image
 
 import finder
 from finder.algorithms import resample
-from finder.bench import cpu_model, simd_level
+from finder.bench import cpu_model, finder_command, simd_level
 from finder.decode import DECODE_FULL, read_image
 from finder.files import find_images
 
@@ -66,15 +65,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
 ALGORITHMS = ("find", "dhash")
 VIEWS = ("default", "plain")
-
-
-def finder_command() -> list[str]:
-    """The ``finder`` console script next to this interpreter, else on PATH, else ``python -m finder``."""
-    beside = Path(sys.executable).parent / "finder"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("finder")
-    return [found] if found else [sys.executable, "-m", "finder"]
 
 
 def run_timed(argv: list[str]) -> tuple[float, float]:

@@ -55,7 +55,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from finder.bench import cpu_model, simd_level
+from finder.bench import cpu_model, finder_command, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")
@@ -64,12 +64,6 @@ HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")
 def child_env() -> dict[str, str]:
     """The caller's environment, less what would make the runs unlike a user's (see the module docstring)."""
     return {k: v for k, v in os.environ.items() if k not in ("PYTHONDONTWRITEBYTECODE", "FINDER_PAIRS_BACKEND")}
-
-
-def finder_command() -> list[str]:
-    """The ``finder`` console script beside this interpreter, else ``python -m finder``."""
-    script = Path(sys.executable).with_name("finder")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "finder"]
 
 
 def photo(rng: np.random.Generator, size: tuple[int, int] = (320, 240)) -> Image.Image:

@@ -36,7 +36,6 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -48,7 +47,7 @@ from typing import Any
 
 import finder
 from finder import hashset
-from finder.bench import cpu_model, simd_level
+from finder.bench import cpu_model, finder_command, simd_level
 from finder.files import find_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,15 +84,6 @@ class Config:
     kind: str
     algorithm: str = ""
     jobs: int = 0
-
-
-def finder_command() -> list[str]:
-    """The ``finder`` console script next to this interpreter, else on PATH, else ``python -m finder``."""
-    beside = Path(sys.executable).parent / "finder"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("finder")
-    return [found] if found else [sys.executable, "-m", "finder"]
 
 
 def git_state() -> str:

@@ -157,6 +157,20 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine() or "unknown"
 
 
+def finder_command() -> list[str]:
+    """How benchmarks start ``finder`` as a user would: the console script next to this interpreter, else the
+    one on PATH, else ``python -m finder``."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "finder"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("finder")
+    return [found] if found else [sys.executable, "-m", "finder"]
+
+
 #: SIMD levels, widest first, as ``/proc/cpuinfo`` spells their flags.
 SIMD_LEVELS = ("avx512_vpopcntdq", "avx512bw", "avx2", "sse4_2", "asimd")  # asimd: ARM NEON
 
