@@ -43,9 +43,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,7 +55,7 @@ from PIL import Image
 
 import finder
 from finder.algorithms import resample
-from finder.bench import cpu_model, finder_command, simd_level
+from finder.bench import cpu_model, finder_command, simd_level, timed_run
 from finder.decode import DECODE_FULL, read_image
 from finder.files import find_images
 
@@ -65,19 +63,6 @@ ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
 ALGORITHMS = ("find", "dhash")
 VIEWS = ("default", "plain")
-
-
-def run_timed(argv: list[str]) -> tuple[float, float]:
-    """Wall seconds and CPU seconds (user + system, the process and its waited-for workers) of one run."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    done = subprocess.run(argv, capture_output=True, text=True)
-    wall = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode != 0:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(argv)}\n{done.stderr[-2000:]}")
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return wall, cpu
 
 
 def whole_runs(path: str, files: list[str], repeat: int, jobs_all: int, quiet: bool) -> list[dict[str, Any]]:
@@ -93,14 +78,14 @@ def whole_runs(path: str, files: list[str], repeat: int, jobs_all: int, quiet: b
             with open(name, "rb") as f:
                 while f.read(1 << 20):
                     pass
-        run_timed([*cli, "hash", files[0], "-a", "find", "-a", "dhash", "--exact", "-j", "1",
+        timed_run([*cli, "hash", files[0], "-a", "find", "-a", "dhash", "--exact", "-j", "1",
                    "-o", str(Path(tmp) / "warm.npz"), "-q"])
         for round_no in range(repeat):
             for k, config in enumerate(plan):
                 algorithm, views, jobs = config
                 for target, source in (("all", path), ("one", one)):
                     out = Path(tmp) / f"r{round_no}_{k}_{target}.npz"
-                    w, c = run_timed([*cli, "hash", source, "-a", algorithm, "--exact", "--views", views,
+                    w, c, _ = timed_run([*cli, "hash", source, "-a", algorithm, "--exact", "--views", views,
                                       "-j", str(jobs), "-o", str(out), "-q"])
                     wall[(config, target)].append(w)
                     cpu[(config, target)].append(c)

@@ -67,7 +67,6 @@ import contextlib
 import dataclasses
 import json
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -88,7 +87,7 @@ import finder.decode as decode
 import finder.hashing as hashing
 import finder.views as views
 from finder import resolution
-from finder.bench import cpu_model
+from finder.bench import cpu_model, timed_run
 from finder.files import find_images
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -264,18 +263,6 @@ def per_image(paths: list[str], sides: Sequence[str], repeat: int) -> dict[str, 
     return {name: {k: statistics.median(p[k] for p in passes) for k in passes[0]} for name, passes in runs.items()}
 
 
-def run_timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``command``: its wall seconds, CPU seconds (user + system, ``getrusage`` of children) and stderr."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if done.returncode:
-        raise RuntimeError(f"exit {done.returncode}: {' '.join(command[-8:])}\n{done.stderr[-2000:]}")
-    return wall, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime, done.stderr
-
-
 #: Start-up steps, each a fresh interpreter doing one thing more than the last and leaving through ``os._exit``
 #: (no shutdown), then the last one leaving normally: the increments are the costs of each step.
 START_UP = {
@@ -296,7 +283,7 @@ def fixed_costs(folder: Path, hashset: Any, repeat: int) -> dict[str, dict[str, 
     runs: dict[str, list[tuple[float, float]]] = collections.defaultdict(list)
     for _ in range(repeat):
         for name, command in commands.items():
-            runs[name].append(run_timed(command)[:2])
+            runs[name].append(timed_run(command)[:2])
     median = {name: (statistics.median(w for w, _ in r), statistics.median(c for _, c in r))
               for name, r in runs.items()}
     out: dict[str, dict[str, float]] = {}
@@ -342,7 +329,7 @@ def whole_runs(folder: Path, sides: Sequence[str], repeat: int) -> dict[str, Any
 
         def run(command: list[str], env: dict[str, str] | None) -> dict[str, float]:
             Path(out).unlink(missing_ok=True)
-            wall, cpu, stderr = run_timed(command, env)
+            wall, cpu, stderr = timed_run(command, env)
             lines = stderr.strip().splitlines()
             figures = {"wall": wall, "cpu": cpu}
             if lines[-1].startswith("{"):

@@ -42,20 +42,18 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from finder.bench import cpu_model, finder_command, simd_level
+from finder.bench import cpu_model, finder_command, simd_level, timed_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")
@@ -107,19 +105,6 @@ def first_images(folder: Path, count: int, into: Path) -> None:
         (into / f"{k:05d}{path.suffix.lower()}").symlink_to(path.resolve())
 
 
-def run(argv: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Wall time and CPU time (user + system, its worker processes included) of one run, its output read from a
-    pipe and dropped; fails loudly on a non-zero exit."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    start = time.perf_counter()
-    proc = subprocess.run(argv, capture_output=True, env=env)
-    elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(argv)} exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
-    return elapsed, (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
-
-
 def heavy_imports(args: list[str], env: dict[str, str]) -> list[str]:
     """Which of :data:`HEAVY` a ``finder ARGS`` run imports (``python -X importtime``)."""
     proc = subprocess.run([sys.executable, "-X", "importtime", "-m", "finder", *args], stdout=subprocess.DEVNULL,
@@ -139,7 +124,7 @@ def measure_commands(work: Path, files: int, images: Path | None, repeat: int, p
         make_images(folder, files)
     hashes = work / "hashes.npz"
     progress(f"hashing {files} images into {hashes.name} (default views)")
-    run([*finder, "hash", str(folder), "-o", str(hashes), "-q"], env)
+    timed_run([*finder, "hash", str(folder), "-o", str(hashes), "-q"], env)
     examples = ROOT / "examples" / "images"
     outputs = iter(range(10**6))
     commands = {
@@ -155,12 +140,12 @@ def measure_commands(work: Path, files: int, images: Path | None, repeat: int, p
 
     progress("warm-up: one untimed run of each command")
     for args, output in commands.values():
-        run(argv(args, output), env)
+        timed_run(argv(args, output), env)
     times: dict[str, list[tuple[float, float]]] = {name: [] for name in commands}
     for round_ in range(repeat):
         progress(f"round {round_ + 1}/{repeat}")
         for name, (args, output) in commands.items():
-            times[name].append(run(argv(args, output), env))
+            times[name].append(timed_run(argv(args, output), env)[:2])
     results = []
     for name, (args, output) in commands.items():
         loaded = heavy_imports(args + ([output, str(work / "imports.npz")] if output else []), env)

@@ -171,6 +171,23 @@ def finder_command() -> list[str]:
     return [found] if found else [sys.executable, "-m", "finder"]
 
 
+def timed_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``command`` as benchmarks time whole runs: its wall seconds, its CPU seconds (user + system of it and
+    the worker processes it waited for, from ``getrusage`` of children) and its stderr; stdout is read from a
+    pipe and dropped.  A non-zero exit ends the benchmark with the command and the end of its stderr."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, env=env)
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), stderr
+
+
 #: SIMD levels, widest first, as ``/proc/cpuinfo`` spells their flags.
 SIMD_LEVELS = ("avx512_vpopcntdq", "avx512bw", "avx2", "sse4_2", "asimd")  # asimd: ARM NEON
 
