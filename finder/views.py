@@ -81,7 +81,7 @@ QUALITY_UNKNOWN = 100  # rows written before quality was recorded
 # decide, so a flat sky inside the frame stays content. The content starts at the first run of at least
 # MIN_RUN of the height (width) of non-frame lines: shorter islands at the edges (a title's text, a row of
 # buttons) go with the frame.
-TOLERANCE = 12
+TOLERANCE = 4
 UNIFORM_SHARE = 0.9
 BACKGROUND_SHARE = 0.4
 FLAT_STEP = 4
@@ -176,15 +176,25 @@ def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Im
     return small.crop((left // factor, top // factor, right // factor, bottom // factor))
 
 
-def _grey(image: Image.Image | np.ndarray) -> np.ndarray:
-    """Grey levels (int16) of ``image`` reduced by an integer factor to about WORK_SIDE px on its short side."""
-    if isinstance(image, np.ndarray):  # an (H, W, 3) uint8 RGB array
-        image = Image.fromarray(image, "RGB")
-    if image.mode not in ("L", "RGB", "RGBA", "LA"):
-        image = image.convert("RGB")
-    factor = max(1, min(image.size) // WORK_SIDE)
-    small = image.reduce(factor) if factor > 1 else image
-    return np.asarray(small.convert("L"), dtype=np.int16)
+def _reduced(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ``factor``-th pixel of ``image`` (about WORK_SIDE px on its short side): its colours (int16,
+    (H, W, 3), or (H, W, 1) for a greyscale image) and its grey levels (int16, (H, W)).
+
+    Sampled, not averaged: an average would mix two frame colours (a title bar over a canvas) into a third
+    one at their boundary, which is neither.
+    """
+    if isinstance(image, Image.Image):
+        if image.mode not in ("L", "RGB"):
+            image = image.convert("L" if image.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
+        image = np.asarray(image)
+    factor = max(1, min(image.shape[:2]) // WORK_SIDE)
+    colours = image[::factor, ::factor].astype(np.int16)
+    if colours.ndim == 2:
+        return colours[:, :, None], colours
+    # ITU-R 601-2 luma, as Pillow's convert("L") (integer weights out of 1000, rounded down)
+    wide = colours.astype(np.int32)
+    grey = (wide[:, :, 0] * 299 + wide[:, :, 1] * 587 + wide[:, :, 2] * 114) // 1000
+    return colours, grey.astype(np.int16)
 
 
 def quality(grey64: np.ndarray) -> int:
@@ -200,18 +210,24 @@ def image_quality(image: Image.Image) -> int:
     return quality(np.asarray(grid.convert("L"), dtype=np.float64))
 
 
-def _frame_colours(grey: np.ndarray) -> np.ndarray:
-    """The colours a frame may have: the median of each outer edge that is uniform (a canvas, a title bar,
-    a border, a letterbox bar). Empty when no edge is: then the image has no frame."""
-    edges = (grey[0], grey[-1], grey[:, 0], grey[:, -1])
-    medians = [int(np.partition(e, len(e) // 2)[len(e) // 2]) for e in edges]  # the upper median
-    return np.array([m for e, m in zip(edges, medians) if np.mean(np.abs(e - m) <= TOLERANCE) >= UNIFORM_SHARE])
+def _frame_colours(colours: np.ndarray) -> np.ndarray:
+    """The colours a frame may have: the median colour of each outer edge that is uniform (a canvas, a
+    title bar, a border, a letterbox bar), as (k, channels). Empty when no edge is: then there is no frame."""
+    edges = (colours[0], colours[-1], colours[:, 0], colours[:, -1])
+    found = []
+    for edge in edges:
+        median = np.partition(edge, len(edge) // 2, axis=0)[len(edge) // 2]  # the upper median, per channel
+        if np.mean(np.abs(edge - median).max(axis=1) <= TOLERANCE) >= UNIFORM_SHARE:
+            found.append(median)
+    return np.array(found, dtype=np.int16).reshape(len(found), colours.shape[2])
 
 
-def _near_frame(grey: np.ndarray, colours: np.ndarray) -> np.ndarray:
-    """Per pixel of ``grey`` (levels 0-255): within :data:`TOLERANCE` levels of any frame colour."""
-    table = (np.abs(np.arange(256)[:, None] - colours[None, :]) <= TOLERANCE).any(axis=1)
-    return table[grey]
+def _near_frame(colours: np.ndarray, frame: np.ndarray) -> np.ndarray:
+    """Per pixel: every channel within :data:`TOLERANCE` levels of one of the ``frame`` colours."""
+    near = np.zeros(colours.shape[:2], dtype=bool)
+    for colour in frame:
+        near |= (np.abs(colours - colour).max(axis=2) <= TOLERANCE)
+    return near
 
 
 def _trimmable(near: np.ndarray, flat_steps: np.ndarray) -> np.ndarray:
@@ -258,14 +274,14 @@ def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = 
     module constants for what counts as frame.  None when the image has no
     uniform edge, or the trim is trivial.
     """
-    grey = _grey(image)
+    colours, grey = _reduced(image)
     h, w = grey.shape
     if h < 8 or w < 8:
         return None
-    colours = _frame_colours(grey)
-    if not len(colours):
+    frame = _frame_colours(colours)
+    if not len(frame):
         return None
-    near = _near_frame(grey, colours)
+    near = _near_frame(colours, frame)
     flat_x = np.abs(np.diff(grey, axis=1)) <= FLAT_STEP  # (h, w - 1): steps along each row
     flat_y = np.abs(np.diff(grey, axis=0)) <= FLAT_STEP  # (h - 1, w): steps along each column
     top, bottom, left, right = 0, h, 0, w

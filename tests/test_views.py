@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -144,6 +145,34 @@ def test_content_box_keeps_flat_parts_of_the_photo_itself():
     assert box is not None and max(abs(a - b) for a, b in zip(box, (150, 80, 450, 320))) <= 3
 
 
+def test_frame_colour_is_told_apart_by_hue_not_only_by_brightness():
+    # A night photo whose dark brown sky has the same luma (~51) as the dark blue border around it: by
+    # grey levels the sky looks like more border; by colour it is part of the picture.
+    inner = np.asarray(photo(9, (300, 240)), dtype=np.int16).copy()
+    inner[:90] = (70, 45, 30) + np.random.default_rng(1).integers(-2, 3, (90, 300, 3))
+    framed = ImageOps.expand(Image.fromarray(inner.astype(np.uint8)), 36, fill=(22, 56, 104))
+    assert abs(np.asarray(Image.new("RGB", (1, 1), (70, 45, 30)).convert("L"))[0, 0]
+               - np.asarray(Image.new("RGB", (1, 1), (22, 56, 104)).convert("L"))[0, 0]) <= 2
+    box = content_box(framed)
+    assert box is not None and max(abs(a - b) for a, b in zip(box, (36, 36, 336, 276))) <= 3
+
+
+@pytest.mark.parametrize("quality_", [30, 75])
+def test_a_painted_frame_survives_jpeg_and_a_sky_is_not_a_frame(quality_):
+    inner = photo(11, (320, 240))
+    buffer = io.BytesIO()
+    ImageOps.expand(inner, (0, 40, 0, 40), fill=(250, 250, 250)).save(buffer, "JPEG", quality=quality_)
+    box = content_box(Image.open(buffer))  # to within one JPEG block: the coder rings next to the photo
+    assert box is not None and max(abs(a - b) for a, b in zip(box, (0, 40, 320, 280))) <= 8
+    # A clear sky: its top edge is uniform enough to give a frame colour, but the sky drifts (40 levels
+    # from the top to the horizon) and has the sensor's grain, as a photographed sky has and a painted bar
+    # has not. Within a few levels of the edge colour it stays for a row or two: no trim.
+    rng = np.random.default_rng(5)
+    sky = np.asarray(photo(12, (320, 240)), dtype=np.float64).copy()
+    sky[:90] = np.linspace(150, 190, 90)[:, None, None] + np.array([-60, -20, 40]) + rng.normal(0, 2, (90, 320, 3))
+    assert content_box(Image.fromarray(np.clip(sky, 0, 255).round().astype(np.uint8))) is None
+
+
 def test_no_content_box_for_unframed_or_flat_images():
     assert content_box(photo(5)) is None
     assert content_box(Image.new("RGB", (200, 100), (90, 90, 90))) is None
@@ -215,6 +244,28 @@ def test_views_find_mirrors_and_frames_that_plain_hashes_miss(edited):
             assert matched(dihedral, f"{k}_original.png", f"{k}_{edit}.png"), edit
     groups = cluster(dihedral, "find", linkage="single")
     assert sorted(g.size for g in groups) == [6, 6, 6]
+
+
+def test_a_mirrored_copy_of_a_framed_picture_matches_the_picture(tmp_path):
+    # The picture's mirror row against the framed copy's content box: only that pair of rows matches.
+    for k, source in enumerate(sorted(EXAMPLES.glob("*_*.jpg"))[:2]):
+        image = Image.open(source).convert("RGB")
+        image.save(tmp_path / f"{k}_original.png")
+        ImageOps.expand(ImageOps.mirror(image), (0, image.height // 2), fill=(20, 220, 60)).save(
+            tmp_path / f"{k}_hflip_pad.png")
+    hs = hash_paths(sorted(str(p) for p in tmp_path.iterdir()), ["find"], jobs=1, views="default").hashset
+    for k in range(2):
+        assert matched(hs, f"{k}_original.png", f"{k}_hflip_pad.png")
+        f, g = (sorted(Path(p).name for p in hs.paths).index(name) for name in
+                (f"{k}_original.png", f"{k}_hflip_pad.png"))
+        rows = {(int(hs.owner["find"][r]), int(hs.view["find"][r])): hs.hashes["find"][r]
+                for r in range(len(hs.owner["find"]))}
+        dv = view_radius(radius(256, 0.375))
+        others = [(x, y) for x in ((f, 0), (f, view_code("mirror"))) for y in ((g, 0), (g, view_code("mirror")))
+                  if (x[1], y[1]) != (view_code("mirror"), view_code("mirror"))]
+        assert all(int(np.bitwise_count(rows[x] ^ rows[y]).sum()) > dv for x, y in others)
+        box = next(v for (o, v) in rows if o == g and v not in (0, view_code("mirror")))
+        assert int(np.bitwise_count(rows[(f, view_code("mirror"))] ^ rows[(g, box)]).sum()) <= dv
 
 
 def _app_screenshot(inner: Image.Image) -> Image.Image:
