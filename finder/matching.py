@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from finder import catalog
+from finder import layout as _layout
 from finder import pairs as _pairs
 from finder.groups import Group, Member, group_indices
 from finder.hashset import HashSet
@@ -165,8 +166,9 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
             order = np.argsort(i, kind="stable")  # within one row every inside j < r1 <= every later j
             rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
     else:
-        rows = _framed_filter(_concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None)), a, other, name,
-                              view_radius(d))
+        dv = view_radius(d)
+        rows = _framed_filter(_concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None)), a, other, name, dv)
+        rows = _layout_filter(rows, a, other, name, dv)
     found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
                                                                                         and _plain_only(other, name)))
     return _quality_filter(found, a, other, name)
@@ -194,6 +196,24 @@ def _framed_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> P
     return Pairs(rows.i[keep], rows.j[keep], rows.distance[keep])
 
 
+def _layout_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> Pairs:
+    """Drop row pairs beyond the view radius ``dv`` whose layout bits do not agree beyond chance.
+
+    Only plain rows match beyond the view radius. With views each file pair is
+    compared several times, so accidental matches near the threshold become
+    more likely; those are the ones a layout check catches (:mod:`finder.layout`).
+    """
+    far = np.flatnonzero(rows.distance > dv)
+    if not len(far):
+        return rows
+    ok = _layout.confirms(name, a.hashes[name][rows.i[far]], b.hashes[name][rows.j[far]])
+    if ok is None or ok.all():
+        return rows
+    keep = np.ones(len(rows.i), dtype=bool)
+    keep[far[~ok]] = False
+    return Pairs(rows.i[keep], rows.j[keep], rows.distance[keep])
+
+
 def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int, within: bool) -> list[Pairs]:
     """Row pairs for the files whose rows are ``a``'s ``[r0, r1)``, when files have extra views.
 
@@ -203,8 +223,9 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     rotations) of the block's files is compared with the other files' plain
     rows in one direction only: flipping one image of a pair or the other
     gives the same comparison. Content boxes, which are not symmetric (the
-    framed copy is the one that is trimmed), are compared both ways and with
-    each other.  View matches use :func:`finder.views.view_radius`.
+    framed copy is the one that is trimmed), are compared both ways with plain
+    and geometric rows (a mirrored copy of a framed picture), and with each
+    other.  View matches use :func:`finder.views.view_radius`.
     """
     words, view = a.hashes[name], a.view[name]
     o_words, o_view = other.hashes[name], other.view[name]
@@ -218,10 +239,13 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
         rest, later = np.arange(r0, len(o_words)), np.arange(r1, len(o_words))
         plain_rest, plain_later = rest[o_view[r0:] == 0], later[o_view[r1:] == 0]
         inside = _within(words[plain_a], d)
+        geometric_later = later[(o_view[r1:] != 0) & ~o_is_box[r1:]]
         parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
                  _rows_pairs(words, plain_a, o_words, plain_later, d),
                  _rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
-                 _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv)]
+                 _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv),
+                 _rows_pairs(words, geometric_a, o_words, rest[o_is_box[r0:]], dv),
+                 _rows_pairs(words, trimmed_a, o_words, geometric_later, dv)]
         # Symmetric comparisons (geometric view vs plain, box vs box) only need the files after each
         # one: done in sub-blocks, so their cost is about half a square, as for plain hashes.
         owner = a.owner[name]
@@ -238,11 +262,14 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     else:
         every = np.arange(len(o_words))
         plain_o, trimmed_o = every[o_view == 0], every[o_is_box]
+        geometric_o = every[(o_view != 0) & ~o_is_box]
         parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
                  _rows_pairs(words, geometric_a, o_words, plain_o, dv),
                  _rows_pairs(words, trimmed_a, o_words, plain_o, dv),
                  _rows_pairs(words, plain_a, o_words, trimmed_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
+                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv),
+                 _rows_pairs(words, geometric_a, o_words, trimmed_o, dv),
+                 _rows_pairs(words, trimmed_a, o_words, geometric_o, dv)]
     return parts
 
 

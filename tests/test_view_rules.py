@@ -1,0 +1,133 @@
+"""Matching with views against a brute-force reference of its rules, on random hash sets.
+
+The reference below is written from the rules as documented (finder.matching.block_pairs and
+_view_row_pairs, finder.layout), pair by pair and row by row in plain numpy, independently of the
+blocked, kernel-driven implementation.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from finder.hashset import HashSet
+from finder.layout import chance_cutoff, layout_mask
+from finder.matching import find_pairs, radius
+from finder.views import QUALITY_CUTOFF, view_code, view_radius
+
+PLAIN, MIRROR, TRIMMED, INSET = 0, view_code("mirror"), view_code("trimmed"), view_code("inset")
+BOX = (TRIMMED, INSET)
+
+
+def random_views(n: int, seed: int, prototypes: int = 5) -> HashSet:
+    """``n`` files, each with a plain and a mirror row and sometimes a box row (trimmed or inset).
+
+    Every row is one of a few prototypes with 0-60 of its other bits flipped and, for half the rows, 4-9
+    of its layout bits, so row pairs fall at every distance around FINd's radius (96) and view radius
+    (86), with layout bits agreeing or not.
+    """
+    protos = np.random.default_rng(0).integers(0, 2**64, (prototypes, 4), dtype=np.uint64, endpoint=False)
+    rng = np.random.default_rng(seed)
+    layout = np.unpackbits(layout_mask("find").astype(">u8").view(np.uint8)).astype(bool)  # bit k, MSB first
+    free = np.flatnonzero(~layout)
+    rows, owner, view = [], [], []
+    for f in range(n):
+        kinds = [PLAIN, MIRROR] + ([int(rng.choice(BOX))] if rng.random() < 0.4 else [])
+        for kind in kinds:
+            row = protos[rng.integers(prototypes)].copy()
+            flips = rng.choice(free, int(rng.integers(0, 61)), replace=False)  # layout bits kept ...
+            if rng.random() < 0.5:                                           # ... or 4-9 of them flipped too
+                flips = np.concatenate([flips, rng.choice(np.flatnonzero(layout), int(rng.integers(4, 10)), False)])
+            for bit in flips:
+                row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
+            rows.append(row)
+            owner.append(f)
+            view.append(kind)
+    quality = np.where(rng.random(len(rows)) < 0.08, QUALITY_CUTOFF - 1, 100).astype(np.uint8)
+    return HashSet(paths=[f"/p/{seed}/{f:04d}.jpg" for f in range(n)], hashes={"find": np.array(rows)},
+                   bits={"find": 256}, size=np.ones(n, np.int64), mtime_ns=np.ones(n, np.int64),
+                   owner={"find": np.array(owner, np.int64)}, view={"find": np.array(view, np.uint8)},
+                   quality={"find": quality})
+
+
+def reference(a: HashSet, b: HashSet | None, d: int) -> dict[tuple[int, int], int]:
+    """{(i, j): distance} by the documented rules, one file pair and one row pair at a time."""
+    within = b is None
+    b = a if b is None else b
+    dv = view_radius(d)
+    mask, cut = layout_mask("find"), chance_cutoff(25)
+
+    def rows_of(hs):
+        out: dict[int, list[int]] = {}
+        for r, f in enumerate(hs.owner["find"]):
+            out.setdefault(int(f), []).append(r)
+        return out
+
+    ra, rb = rows_of(a), rows_of(b)
+    va, vb = a.view["find"], b.view["find"]
+    wa, wb = a.hashes["find"], b.hashes["find"]
+    framed_a = {f for f, rs in ra.items() if any(va[r] == INSET for r in rs)}
+    framed_b = {f for f, rs in rb.items() if any(vb[r] == INSET for r in rs)}
+    qa, qb = a.file_quality("find"), b.file_quality("find")
+    found = {}
+    for i in range(len(a)):
+        for j in range(i + 1 if within else 0, len(b)):
+            best = None
+            for r in ra[i]:
+                for s in rb[j]:
+                    x, y = int(va[r]), int(vb[s])
+                    dist = int(np.bitwise_count(wa[r] ^ wb[s]).sum())
+                    geo_x, geo_y = x not in BOX and x != PLAIN, y not in BOX and y != PLAIN
+                    if geo_x and geo_y:
+                        continue                      # never mirror with mirror
+                    if x == PLAIN and y == PLAIN:
+                        limit = dv if (i in framed_a or j in framed_b) else d
+                        if dist > dv and int(np.bitwise_count((wa[r] ^ wb[s]) & mask).sum()) > cut:
+                            continue                  # beyond the view radius the layout must agree
+                    else:
+                        limit = dv
+                        if x == PLAIN and geo_y:
+                            continue                  # geometric views against plain rows one way only: the
+                                                      # smaller file's (within one set), the first set's (across)
+                    if dist <= limit and (best is None or dist < best):
+                        best = dist
+            if best is not None and (best == 0 or (qa[i] >= QUALITY_CUTOFF and qb[j] >= QUALITY_CUTOFF)):
+                found[(i, j)] = best
+    return found
+
+
+def as_dict(p) -> dict[tuple[int, int], int]:
+    return {(int(i), int(j)): int(dd) for i, j, dd in zip(p.i, p.j, p.distance)}
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_pairs_within_one_set_follow_the_rules(seed):
+    hs = random_views(70, seed)
+    d = radius(256, 0.375)
+    want = reference(hs, None, d)
+    assert len(want) > 50
+    assert as_dict(find_pairs(hs, "find", max_distance=d)) == want
+
+
+@pytest.mark.parametrize("seed", [4, 5])
+def test_pairs_across_two_sets_follow_the_rules(seed):
+    a, b = random_views(40, seed), random_views(35, seed + 100)
+    d = radius(256, 0.375)
+    want = reference(a, b, d)
+    assert len(want) > 20
+    assert as_dict(find_pairs(a, "find", max_distance=d, b=b)) == want
+
+
+def test_every_rule_is_exercised():
+    """The random sets reach every branch of the reference: otherwise the comparison proves little."""
+    hs = random_views(70, 1)
+    d = radius(256, 0.375)
+    dv, mask, cut = view_radius(d), layout_mask("find"), chance_cutoff(25)
+    w, v, o = hs.hashes["find"], hs.view["find"], hs.owner["find"]
+    plain = np.flatnonzero(v == PLAIN)
+    x = w[plain][:, None, :] ^ w[plain][None, :, :]
+    dist, lay = np.bitwise_count(x).sum(axis=2), np.bitwise_count(x & mask).sum(axis=2)
+    band = (dist > dv) & (dist <= d)
+    assert (band & (lay <= cut)).sum() > 4 and (band & (lay > cut)).sum() > 4
+    assert np.isin(v, [TRIMMED]).any() and np.isin(v, [INSET]).any()
+    assert len(set(o[v == INSET].tolist())) > 3
