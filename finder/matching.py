@@ -22,7 +22,7 @@ from finder import pairs as _pairs
 from finder.groups import Group, Member, group_indices
 from finder.hashset import HashSet
 from finder.pairs import Pairs
-from finder.views import BOX_VIEWS, QUALITY_CUTOFF, view_code, view_radius
+from finder.views import BOX_VIEWS, QUALITY_CUTOFF, VIEW_SETS, view_code, view_radius
 
 EPSILON = 1e-9  # so that e.g. 0.3 * 10 bits counts as 3, not 2.9999999999999996
 
@@ -31,6 +31,8 @@ from finder.errors import MatchError  # noqa: E402  (re-exported)
 
 BOX_CODES = np.array([view_code(v) for v in BOX_VIEWS], dtype=np.uint8)
 INSET = view_code("inset")
+DIHEDRAL_CODES = np.array([view_code(v) for v in VIEW_SETS["dihedral"] if v not in ("plain", "mirror", "trimmed")],
+                          dtype=np.uint8)
 
 
 def choose_algorithm(hashset: HashSet, algorithm: str | None, label: str = "hash file") -> str:
@@ -224,8 +226,9 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     rows in one direction only: flipping one image of a pair or the other
     gives the same comparison. Content boxes, which are not symmetric (the
     framed copy is the one that is trimmed), are compared both ways with plain
-    and geometric rows (a mirrored copy of a framed picture), and with each
-    other.  View matches use :func:`finder.views.view_radius`.
+    rows, with each other, and -- when the files have dihedral views -- with
+    geometric rows (a mirrored copy of a framed picture).  View matches use
+    :func:`finder.views.view_radius`.
     """
     words, view = a.hashes[name], a.view[name]
     o_words, o_view = other.hashes[name], other.view[name]
@@ -235,41 +238,51 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     trimmed_a = block[is_box[r0:r1]]
     geometric_a = block[(view[r0:r1] != 0) & ~is_box[r0:r1]]
     dv = view_radius(d)
+    # Geometric views against content boxes (a mirrored or rotated copy of a framed picture) cost one more
+    # comparison of every box with every file; they come with --views dihedral, which asks for every
+    # orientation, not with the default views.
+    geometric_boxes = bool(np.isin(view, DIHEDRAL_CODES).any() or np.isin(o_view, DIHEDRAL_CODES).any())
     if within:
         rest, later = np.arange(r0, len(o_words)), np.arange(r1, len(o_words))
         plain_rest, plain_later = rest[o_view[r0:] == 0], later[o_view[r1:] == 0]
         inside = _within(words[plain_a], d)
-        geometric_later = later[(o_view[r1:] != 0) & ~o_is_box[r1:]]
         parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
                  _rows_pairs(words, plain_a, o_words, plain_later, d),
                  _rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
-                 _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv),
-                 _rows_pairs(words, geometric_a, o_words, rest[o_is_box[r0:]], dv),
-                 _rows_pairs(words, trimmed_a, o_words, geometric_later, dv)]
-        # Symmetric comparisons (geometric view vs plain, box vs box) only need the files after each
-        # one: done in sub-blocks, so their cost is about half a square, as for plain hashes.
+                 _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv)]
+        if geometric_boxes:
+            geometric_later = later[(o_view[r1:] != 0) & ~o_is_box[r1:]]
+            parts += [_rows_pairs(words, geometric_a, o_words, rest[o_is_box[r0:]], dv),
+                      _rows_pairs(words, trimmed_a, o_words, geometric_later, dv)]
+        # Symmetric comparisons (geometric view vs plain, box vs box) only need the files after each one.
+        # Geometric rows go in sub-blocks, so their cost is about half a square, as for plain hashes;
+        # content boxes are few, so the block's boxes meet every box from the block on in one call.
         owner = a.owner[name]
+
+        def one_way(mine: np.ndarray, theirs: np.ndarray) -> Pairs:
+            found = _rows_pairs(words, mine, o_words, theirs, dv)
+            later_file = owner[found.i] < owner[found.j]  # exactly one direction, whatever the blocks
+            return Pairs(found.i[later_file], found.j[later_file], found.distance[later_file])
+
+        parts.append(one_way(trimmed_a, rest[o_is_box[r0:]]))
         s0 = r0
         while s0 < r1:  # sub-blocks end on a file boundary
             s1 = min(int(np.searchsorted(owner, owner[min(s0 + SUB_BLOCK_ROWS, r1) - 1], side="right")), r1)
             sub, after = np.arange(s0, s1), np.arange(s0, len(o_words))
-            for mine, theirs in ((sub[(view[s0:s1] != 0) & ~is_box[s0:s1]], after[o_view[s0:] == 0]),
-                                 (sub[is_box[s0:s1]], after[o_is_box[s0:]])):
-                found = _rows_pairs(words, mine, o_words, theirs, dv)
-                later_file = owner[found.i] < owner[found.j]  # exactly one direction, whatever the blocks
-                parts.append(Pairs(found.i[later_file], found.j[later_file], found.distance[later_file]))
+            parts.append(one_way(sub[(view[s0:s1] != 0) & ~is_box[s0:s1]], after[o_view[s0:] == 0]))
             s0 = s1
     else:
         every = np.arange(len(o_words))
         plain_o, trimmed_o = every[o_view == 0], every[o_is_box]
-        geometric_o = every[(o_view != 0) & ~o_is_box]
         parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
                  _rows_pairs(words, geometric_a, o_words, plain_o, dv),
                  _rows_pairs(words, trimmed_a, o_words, plain_o, dv),
                  _rows_pairs(words, plain_a, o_words, trimmed_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv),
-                 _rows_pairs(words, geometric_a, o_words, trimmed_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, geometric_o, dv)]
+                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
+        if geometric_boxes:
+            geometric_o = every[(o_view != 0) & ~o_is_box]
+            parts += [_rows_pairs(words, geometric_a, o_words, trimmed_o, dv),
+                      _rows_pairs(words, trimmed_a, o_words, geometric_o, dv)]
     return parts
 
 

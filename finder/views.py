@@ -177,7 +177,7 @@ def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Im
 
 
 def _reduced(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``factor``-th pixel of ``image`` (about WORK_SIDE px on its short side): its colours (int16,
+    """Every ``factor``-th pixel of ``image`` (about WORK_SIDE px on its short side): its colours (uint8,
     (H, W, 3), or (H, W, 1) for a greyscale image) and its grey levels (int16, (H, W)).
 
     Sampled, not averaged: an average would mix two frame colours (a title bar over a canvas) into a third
@@ -188,13 +188,15 @@ def _reduced(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             image = image.convert("L" if image.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
         image = np.asarray(image)
     factor = max(1, min(image.shape[:2]) // WORK_SIDE)
-    colours = image[::factor, ::factor].astype(np.int16)
+    colours = image[::factor, ::factor]  # a strided view: every use below gathers through lookup tables
     if colours.ndim == 2:
-        return colours[:, :, None], colours
-    # ITU-R 601-2 luma, as Pillow's convert("L") (integer weights out of 1000, rounded down)
-    wide = colours.astype(np.int32)
-    grey = (wide[:, :, 0] * 299 + wide[:, :, 1] * 587 + wide[:, :, 2] * 114) // 1000
-    return colours, grey.astype(np.int16)
+        return colours[:, :, None], colours.astype(np.int16)
+    red, green, blue = (_LUMA[k][colours[:, :, k]] for k in range(3))
+    return colours, ((red + green + blue + 0x8000) >> 16).astype(np.int16)
+
+
+# Pillow's convert("L"): L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16, per channel as lookup tables.
+_LUMA = [np.arange(256, dtype=np.uint32) * weight for weight in (19595, 38470, 7471)]
 
 
 def quality(grey64: np.ndarray) -> int:
@@ -216,17 +218,21 @@ def _frame_colours(colours: np.ndarray) -> np.ndarray:
     edges = (colours[0], colours[-1], colours[:, 0], colours[:, -1])
     found = []
     for edge in edges:
-        median = np.partition(edge, len(edge) // 2, axis=0)[len(edge) // 2]  # the upper median, per channel
-        if np.mean(np.abs(edge - median).max(axis=1) <= TOLERANCE) >= UNIFORM_SHARE:
+        median = np.partition(edge, len(edge) // 2, axis=0)[len(edge) // 2].astype(np.int16)  # upper median
+        if np.mean(np.abs(edge.astype(np.int16) - median).max(axis=1) <= TOLERANCE) >= UNIFORM_SHARE:
             found.append(median)
     return np.array(found, dtype=np.int16).reshape(len(found), colours.shape[2])
 
 
 def _near_frame(colours: np.ndarray, frame: np.ndarray) -> np.ndarray:
-    """Per pixel: every channel within :data:`TOLERANCE` levels of one of the ``frame`` colours."""
+    """Per pixel of ``colours`` (uint8): every channel within :data:`TOLERANCE` levels of one ``frame`` colour."""
+    levels = np.arange(256)
     near = np.zeros(colours.shape[:2], dtype=bool)
     for colour in frame:
-        near |= (np.abs(colours - colour).max(axis=2) <= TOLERANCE)
+        hit = np.ones(colours.shape[:2], dtype=bool)
+        for channel, value in enumerate(colour):
+            hit &= (np.abs(levels - int(value)) <= TOLERANCE)[colours[:, :, channel]]
+        near |= hit
     return near
 
 

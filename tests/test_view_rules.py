@@ -16,10 +16,11 @@ from finder.matching import find_pairs, radius
 from finder.views import QUALITY_CUTOFF, view_code, view_radius
 
 PLAIN, MIRROR, TRIMMED, INSET = 0, view_code("mirror"), view_code("trimmed"), view_code("inset")
+ROT90 = view_code("rot90")
 BOX = (TRIMMED, INSET)
 
 
-def random_views(n: int, seed: int, prototypes: int = 5) -> HashSet:
+def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False) -> HashSet:
     """``n`` files, each with a plain and a mirror row and sometimes a box row (trimmed or inset).
 
     Every row is one of a few prototypes with 0-60 of its other bits flipped and, for half the rows, 4-9
@@ -33,6 +34,7 @@ def random_views(n: int, seed: int, prototypes: int = 5) -> HashSet:
     rows, owner, view = [], [], []
     for f in range(n):
         kinds = [PLAIN, MIRROR] + ([int(rng.choice(BOX))] if rng.random() < 0.4 else [])
+        kinds += [ROT90] if dihedral and rng.random() < 0.5 else []
         for kind in kinds:
             row = protos[rng.integers(prototypes)].copy()
             flips = rng.choice(free, int(rng.integers(0, 61)), replace=False)  # layout bits kept ...
@@ -69,6 +71,7 @@ def reference(a: HashSet, b: HashSet | None, d: int) -> dict[tuple[int, int], in
     framed_a = {f for f, rs in ra.items() if any(va[r] == INSET for r in rs)}
     framed_b = {f for f, rs in rb.items() if any(vb[r] == INSET for r in rs)}
     qa, qb = a.file_quality("find"), b.file_quality("find")
+    dihedral = bool((va == ROT90).any() or (vb == ROT90).any())
     found = {}
     for i in range(len(a)):
         for j in range(i + 1 if within else 0, len(b)):
@@ -80,6 +83,8 @@ def reference(a: HashSet, b: HashSet | None, d: int) -> dict[tuple[int, int], in
                     geo_x, geo_y = x not in BOX and x != PLAIN, y not in BOX and y != PLAIN
                     if geo_x and geo_y:
                         continue                      # never mirror with mirror
+                    if (geo_x and y in BOX or geo_y and x in BOX) and not dihedral:
+                        continue                      # geometric views meet boxes with dihedral views only
                     if x == PLAIN and y == PLAIN:
                         limit = dv if (i in framed_a or j in framed_b) else d
                         if dist > dv and int(np.bitwise_count((wa[r] ^ wb[s]) & mask).sum()) > cut:
@@ -100,18 +105,18 @@ def as_dict(p) -> dict[tuple[int, int], int]:
     return {(int(i), int(j)): int(dd) for i, j, dd in zip(p.i, p.j, p.distance)}
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_pairs_within_one_set_follow_the_rules(seed):
-    hs = random_views(70, seed)
+@pytest.mark.parametrize("seed,dihedral", [(1, False), (2, False), (3, True), (6, True)])
+def test_pairs_within_one_set_follow_the_rules(seed, dihedral):
+    hs = random_views(70, seed, dihedral=dihedral)
     d = radius(256, 0.375)
     want = reference(hs, None, d)
     assert len(want) > 50
     assert as_dict(find_pairs(hs, "find", max_distance=d)) == want
 
 
-@pytest.mark.parametrize("seed", [4, 5])
-def test_pairs_across_two_sets_follow_the_rules(seed):
-    a, b = random_views(40, seed), random_views(35, seed + 100)
+@pytest.mark.parametrize("seed,dihedral", [(4, False), (5, True)])
+def test_pairs_across_two_sets_follow_the_rules(seed, dihedral):
+    a, b = random_views(40, seed), random_views(35, seed + 100, dihedral=dihedral)
     d = radius(256, 0.375)
     want = reference(a, b, d)
     assert len(want) > 20
