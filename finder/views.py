@@ -176,9 +176,9 @@ def crop_reduced(image: Image.Image, box: tuple[int, int, int, int]) -> Image.Im
     return small.crop((left // factor, top // factor, right // factor, bottom // factor))
 
 
-def _reduced(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Every ``factor``-th pixel of ``image`` (about WORK_SIDE px on its short side): its colours (uint8,
-    (H, W, 3), or (H, W, 1) for a greyscale image) and its grey levels (int16, (H, W)).
+def _sampled(image: Image.Image | np.ndarray) -> np.ndarray:
+    """Every ``factor``-th pixel of ``image`` (about WORK_SIDE px on its short side), uint8 (H, W, 3), or
+    (H, W, 1) for a greyscale image; a strided view where possible (its edges are all most images need).
 
     Sampled, not averaged: an average would mix two frame colours (a title bar over a canvas) into a third
     one at their boundary, which is neither.
@@ -188,15 +188,15 @@ def _reduced(image: Image.Image | np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             image = image.convert("L" if image.mode in ("1", "LA", "I", "I;16", "F") else "RGB")
         image = np.asarray(image)
     factor = max(1, min(image.shape[:2]) // WORK_SIDE)
-    colours = image[::factor, ::factor]  # a strided view: every use below gathers through lookup tables
-    if colours.ndim == 2:
-        return colours[:, :, None], colours.astype(np.int16)
-    red, green, blue = (_LUMA[k][colours[:, :, k]] for k in range(3))
-    return colours, ((red + green + blue + 0x8000) >> 16).astype(np.int16)
+    sample = image[::factor, ::factor]
+    return sample[:, :, None] if sample.ndim == 2 else sample
 
 
-# Pillow's convert("L"): L = (19595 R + 38470 G + 7471 B + 0x8000) >> 16, per channel as lookup tables.
-_LUMA = [np.arange(256, dtype=np.uint32) * weight for weight in (19595, 38470, 7471)]
+def _grey(colours: np.ndarray) -> np.ndarray:
+    """Grey levels (int16) of contiguous uint8 ``colours`` (H, W, 3 or 1), as Pillow's convert("L")."""
+    if colours.shape[2] == 1:
+        return colours[:, :, 0].astype(np.int16)
+    return np.asarray(Image.fromarray(colours, "RGB").convert("L"), dtype=np.int16)
 
 
 def quality(grey64: np.ndarray) -> int:
@@ -280,13 +280,15 @@ def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = 
     module constants for what counts as frame.  None when the image has no
     uniform edge, or the trim is trivial.
     """
-    colours, grey = _reduced(image)
-    h, w = grey.shape
+    sample = _sampled(image)
+    h, w = sample.shape[:2]
     if h < 8 or w < 8:
         return None
-    frame = _frame_colours(colours)
+    frame = _frame_colours(sample)
     if not len(frame):
         return None
+    colours = np.ascontiguousarray(sample)
+    grey = _grey(colours)
     near = _near_frame(colours, frame)
     flat_x = np.abs(np.diff(grey, axis=1)) <= FLAT_STEP  # (h, w - 1): steps along each row
     flat_y = np.abs(np.diff(grey, axis=0)) <= FLAT_STEP  # (h - 1, w): steps along each column
