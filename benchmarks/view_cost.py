@@ -23,7 +23,11 @@ of every other: a worst case with 20x denser matches, where sorting the found
 pairs, not searching, is much of the time.
 
     python benchmarks/view_cost.py views.npz [--copies 10,20] [--copies-are unrelated|near]
-                                             [--bits-flipped 4] [--repeat 3] [--json]
+                                             [--bits-flipped 4] [--repeat 3] [--whole-run] [--json]
+
+With ``--whole-run`` each figure is instead a whole ``finder compare FILE.npz -o PAIRS.csv`` run as a
+user starts it (a fresh process: imports, loading the kernels, reading the hash file, matching,
+writing the pairs), on the two sets saved as hash files.
 
 With ``--hash-folder PATH`` it times whole hashing runs instead: ``finder hash
 PATH -j 1 -o NEW.npz -q`` with ``--views plain`` and with ``--views default``,
@@ -50,7 +54,7 @@ import time
 import numba
 import numpy as np
 
-from finder.bench import cpu_model, simd_level
+from finder.bench import cpu_model, finder_command, simd_level, timed_run
 from finder.catalog import entry
 from finder.hashset import HashSet, load
 from finder.matching import find_pairs
@@ -106,6 +110,11 @@ def _time(hs: HashSet, name: str, threshold: float) -> tuple[float, int]:
     return time.perf_counter() - start, len(found)
 
 
+def _compare_run(hashes: str, out: str) -> float:
+    seconds, _, _ = timed_run(finder_command() + ["compare", hashes, "-o", out])
+    return seconds
+
+
 def _hash_run(folder: str, views: str, out: str, exact: bool) -> float:
     command = [sys.executable, "-m", "finder", "hash", folder, "-j", "1", "-q", "--views", views, "-o", out]
     start = time.perf_counter()
@@ -138,6 +147,7 @@ def main() -> None:
     parser.add_argument("--copies-are", choices=("unrelated", "near"), default="unrelated")
     parser.add_argument("--bits-flipped", type=int, default=4)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--whole-run", action="store_true", help="time whole `finder compare` runs")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     machine = f"CPU: {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}"
@@ -161,14 +171,27 @@ def main() -> None:
     for copies in (int(c) for c in args.copies.split(",")):
         views = replicate(base, name, copies, args.bits_flipped, near=args.copies_are == "near")
         plain = plain_only(views, name)
-        _time(plain.take(np.arange(min(len(plain), 200))), name, threshold)  # warm-up: numba load
-        _time(views.take(np.arange(min(len(views), 200))), name, threshold)
         runs: dict[str, list[float]] = {"plain": [], "views": []}
         counts = {}
-        for _ in range(args.repeat):
-            for label, hs in (("plain", plain), ("views", views)):
-                seconds, counts[label] = _time(hs, name, threshold)
-                runs[label].append(seconds)
+        if args.whole_run:
+            with tempfile.TemporaryDirectory() as tmp:
+                files = {label: os.path.join(tmp, f"{label}.npz") for label in runs}
+                plain.save(files["plain"])
+                views.save(files["views"])
+                out = os.path.join(tmp, "pairs.csv")
+                _compare_run(files["views"], out)  # warm-up: page cache, numba cache
+                for _ in range(args.repeat):
+                    for label in runs:
+                        runs[label].append(_compare_run(files[label], out))
+                        with open(out, "rb") as pairs:
+                            counts[label] = sum(1 for _ in pairs) - 1
+        else:
+            _time(plain.take(np.arange(min(len(plain), 200))), name, threshold)  # warm-up: numba load
+            _time(views.take(np.arange(min(len(views), 200))), name, threshold)
+            for _ in range(args.repeat):
+                for label, hs in (("plain", plain), ("views", views)):
+                    seconds, counts[label] = _time(hs, name, threshold)
+                    runs[label].append(seconds)
         med = {k: statistics.median(v) for k, v in runs.items()}
         results.append({"files": len(views), "rows_plain": len(plain.hashes[name]),
                         "rows_views": len(views.hashes[name]),
@@ -176,12 +199,14 @@ def main() -> None:
                         "ratio": med["views"] / med["plain"], "pairs_plain": counts["plain"],
                         "pairs_views": counts["views"]})
     meta = {"cpu": cpu_model(), "cores": os.cpu_count(), "numba_threads": numba.get_num_threads(),
-            "algorithm": name, "threshold": threshold, "repeat": args.repeat}
+            "algorithm": name, "threshold": threshold, "repeat": args.repeat,
+            "timed": "whole finder compare runs" if args.whole_run else "find_pairs in one process"}
     if args.json:
         print(json.dumps({"meta": meta, "results": results}, indent=2))
         return
     print(f"CPU: {meta['cpu']}, {meta['cores']} cores, numba threads {meta['numba_threads']}; "
-          f"{name} at {threshold}, copies {args.copies_are}, median of {args.repeat} alternated rounds")
+          f"{name} at {threshold}, copies {args.copies_are}, median of {args.repeat} alternated rounds; "
+          f"timed: {meta['timed']}")
     print(f"{'files':>8} {'rows plain':>10} {'rows views':>10} {'plain s':>8} {'views s':>8} {'ratio':>6} "
           f"{'pairs plain':>11} {'pairs views':>11}")
     for r in results:

@@ -97,6 +97,11 @@ MIN_TRIM = 0.03
 # Runs of kept lines shorter than this share of the height (or width) at the edges are chrome, not content.
 MIN_RUN = 0.1
 MIN_AREA = 0.1
+# Inside the frame, up to INNER_BARS bars of other colours (an app's toolbar between the canvas and the
+# picture) are trimmed too, each only where it meets the picture along a straight line: the first line
+# inside holds the bar's colour for less than EDGE_SHARE of its length.
+INNER_BARS = 2
+EDGE_SHARE = 0.5
 # The box is found on a copy reduced by an integer factor to about this many pixels on its short side,
 # and the trimmed view is hashed from a copy with at least HASH_SIDE (FINd works at 512 px at most).
 WORK_SIDE = 128
@@ -265,6 +270,66 @@ def _span(flags: np.ndarray) -> tuple[int, int]:
     return (int(starts[long][0]), int(ends[long][-1]))
 
 
+def _trim(near: np.ndarray, flat_x: np.ndarray, flat_y: np.ndarray, box: tuple[int, int, int, int]
+          ) -> tuple[int, int, int, int] | None:
+    """The content box inside ``box`` (top, bottom, left, right): rows judged over the columns that stay,
+    columns over the rows that stay, until neither changes; None when nothing is left."""
+    t0, b0, l0, r0 = box
+    top, bottom, left, right = box
+    for _ in range(4):
+        before = (top, bottom, left, right)
+        t, b = _span(_trimmable(near[t0:b0, left:right], flat_x[t0:b0, left:right - 1]))
+        top, bottom = t0 + t, t0 + b
+        if bottom - top < 2:
+            return None
+        lo, hi = _span(_trimmable(near[top:bottom, l0:r0].T, flat_y[top:bottom - 1, l0:r0].T))
+        left, right = l0 + lo, l0 + hi
+        if right - left < 2:
+            return None
+        if before == (top, bottom, left, right):
+            break
+    return (top, bottom, left, right)
+
+
+def _sharp(near: np.ndarray, box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    """Whether every side of ``box`` that moved inside ``outer`` ends at a straight edge: its first line
+    inside the box holds a frame colour for less than EDGE_SHARE of its length. A bar meets the picture
+    along a line; a colour that fades into the picture (a sky, a backdrop) does not."""
+    top, bottom, left, right = box
+    lines = []
+    if top != outer[0]:
+        lines.append(near[top, left:right])
+    if bottom != outer[1]:
+        lines.append(near[bottom - 1, left:right])
+    if left != outer[2]:
+        lines.append(near[top:bottom, left])
+    if right != outer[3]:
+        lines.append(near[top:bottom, right - 1])
+    return all(line.mean() < EDGE_SHARE for line in lines)
+
+
+def _chrome(bar: np.ndarray, box: tuple[int, int, int, int], outer: tuple[int, int, int, int]) -> bool:
+    """Whether the bands peeled off ``outer`` down to ``box`` run on into the frame beside it, as an app's
+    bars span its window while a backdrop of the picture stops at the picture's edge: the pixel just outside
+    ``outer`` at either end of each band has the bar colour, in most of the band's lines."""
+    h, w = bar.shape
+    top, bottom, left, right = box
+    o_top, o_bottom, o_left, o_right = outer
+    for rows, moved in ((slice(o_top, top), top != o_top), (slice(bottom, o_bottom), bottom != o_bottom)):
+        if moved:
+            ends = [bar[rows, o_left - 1]] if o_left > 0 else []
+            ends += [bar[rows, o_right]] if o_right < w else []
+            if not ends or max(end.mean() for end in ends) < 0.5:
+                return False
+    for cols, moved in ((slice(o_left, left), left != o_left), (slice(right, o_right), right != o_right)):
+        if moved:
+            ends = [bar[o_top - 1, cols]] if o_top > 0 else []
+            ends += [bar[o_bottom, cols]] if o_bottom < h else []
+            if not ends or max(end.mean() for end in ends) < 0.5:
+                return False
+    return True
+
+
 def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = None
                 ) -> tuple[int, int, int, int] | None:
     """The box ``(left, top, right, bottom)`` of ``image`` without its uniform frame, or None if trivial.
@@ -292,17 +357,22 @@ def content_box(image: Image.Image | np.ndarray, size: tuple[int, int] | None = 
     near = _near_frame(colours, frame)
     flat_x = np.abs(np.diff(grey, axis=1)) <= FLAT_STEP  # (h, w - 1): steps along each row
     flat_y = np.abs(np.diff(grey, axis=0)) <= FLAT_STEP  # (h - 1, w): steps along each column
-    top, bottom, left, right = 0, h, 0, w
-    for _ in range(4):  # rows over the columns that stay, then columns over the rows that stay, until stable
-        box = (top, bottom, left, right)
-        top, bottom = _span(_trimmable(near[:, left:right], flat_x[:, left:right - 1]))
-        if bottom - top < 2:
-            return None
-        left, right = _span(_trimmable(near[top:bottom].T, flat_y[top:bottom - 1].T))
-        if right - left < 2:
-            return None
-        if box == (top, bottom, left, right):
+    found = _trim(near, flat_x, flat_y, (0, h, 0, w))
+    if found is None:
+        return None
+    for _ in range(INNER_BARS):  # a bar of another colour between the frame and the picture (a toolbar)
+        top, bottom, left, right = found
+        inner = _frame_colours(colours[top:bottom, left:right])
+        inner = np.array([c for c in inner if np.abs(frame - c).max(axis=1).min() > TOLERANCE], np.int16)
+        if not len(inner):
             break
+        bar = _near_frame(colours, inner.reshape(-1, colours.shape[2]))
+        wider = near | bar
+        peeled = _trim(wider, flat_x, flat_y, found)
+        if peeled is None or peeled == found or not _sharp(wider, peeled, found) or not _chrome(bar, peeled, found):
+            break
+        frame, near, found = np.concatenate([frame, inner]), wider, peeled
+    top, bottom, left, right = found
     if (bottom - top) * (right - left) < MIN_AREA * h * w:
         return None
     if max(top, h - bottom) < MIN_TRIM * h and max(left, w - right) < MIN_TRIM * w:

@@ -133,6 +133,27 @@ def test_content_box_skips_a_labelled_title_bar_however_close_the_photo_is(gap):
     assert box is not None and max(abs(a - b) for a, b in zip(box, want)) <= 4
 
 
+def _toolbar_screenshot(inner: Image.Image) -> tuple[Image.Image, tuple[int, int, int, int]]:
+    """A window: a status bar on the canvas, a toolbar of another colour across the whole window directly
+    above the picture (no canvas between them), caption lines under it."""
+    canvas = Image.new("RGB", (inner.width + 60, inner.height + 200), (242, 242, 246))
+    draw = ImageDraw.Draw(canvas)
+    draw.text((34, 3), "09:41", fill=(30, 30, 30))
+    draw.rectangle((0, 20, canvas.width, 48), fill=(200, 200, 206))
+    draw.text((36, 28), "Photos", fill=(30, 30, 30))
+    canvas.paste(inner, (30, 49))
+    for k in range(4):
+        y = 49 + inner.height + 20 + 22 * k
+        draw.rectangle((34, y, 34 + 60 * (k + 2), y + 8), fill=(200, 200, 206))
+    return canvas, (30, 49, 30 + inner.width, 49 + inner.height)
+
+
+def test_content_box_peels_a_toolbar_that_spans_the_window_above_the_picture():
+    canvas, want = _toolbar_screenshot(photo(21, (300, 220)))
+    box = content_box(canvas)
+    assert box is not None and max(abs(a - b) for a, b in zip(box, want)) <= 3
+
+
 def test_content_box_keeps_flat_parts_of_the_photo_itself():
     # A photo whose top third is a smooth sky and whose bottom is a smooth texture, on a canvas of another
     # colour: only the canvas is frame, the sky and the texture are content.
