@@ -71,9 +71,11 @@ VIEW_RADIUS_FACTOR = 0.9
 QUALITY_CUTOFF = 50
 QUALITY_UNKNOWN = 100  # rows written before quality was recorded
 
-# Content box. Frame colours are the medians of the image's outer edges that are uniform (at least
-# UNIFORM_SHARE of the edge within TOLERANCE grey levels of its median): a canvas, a title bar, a border or
-# letterbox bar always makes one; an image with no uniform edge has no frame and no trimmed row. A row or
+# Content box. A frame is painted: frame colours are the median colours of the image's outer edges that are
+# uniform (at least UNIFORM_SHARE of the edge within TOLERANCE levels of its median in every RGB channel: JPEG
+# keeps a solid colour that close, while a sky or a backdrop drifts and has grain, and a dark photo may share
+# a border's luma but not its hue): a canvas, a title bar, a border or letterbox bar always makes one; an
+# image with no uniform edge has no frame and no trimmed row. A row or
 # column is frame when at least UNIFORM_SHARE of it has a frame colour (a solid bar, with room for a clock
 # and for JPEG ringing), or when it is made of flat runs (at least FLAT_SHARE of its neighbour steps within
 # FLAT_STEP levels, as solid UI elements are and photographed texture is not) and at least BACKGROUND_SHARE
