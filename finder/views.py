@@ -314,19 +314,21 @@ def _chrome(bar: np.ndarray, box: tuple[int, int, int, int], outer: tuple[int, i
     """Whether the bands peeled off ``outer`` down to ``box`` run on into the frame beside it, as an app's
     bars span its window while a backdrop of the picture stops at the picture's edge: the pixel just outside
     ``outer`` at either end of each band has the bar colour, in most of the band's lines."""
-    h, w = bar.shape
     top, bottom, left, right = box
     o_top, o_bottom, o_left, o_right = outer
-    for rows, moved in ((slice(o_top, top), top != o_top), (slice(bottom, o_bottom), bottom != o_bottom)):
+    # rows peeled off the top and bottom, then (on the transposed image) columns peeled off the sides
+    return (_bands_run_on(bar, (top, bottom), (o_top, o_bottom), (o_left, o_right))
+            and _bands_run_on(bar.T, (left, right), (o_left, o_right), (o_top, o_bottom)))
+
+
+def _bands_run_on(bar: np.ndarray, kept: tuple[int, int], outer: tuple[int, int], across: tuple[int, int]) -> bool:
+    """:func:`_chrome` for the rows of ``bar`` peeled from ``outer`` down to ``kept``; ``across`` is the
+    column span of the box they were peeled from."""
+    for rows, moved in ((slice(outer[0], kept[0]), kept[0] != outer[0]),
+                        (slice(kept[1], outer[1]), kept[1] != outer[1])):
         if moved:
-            ends = [bar[rows, o_left - 1]] if o_left > 0 else []
-            ends += [bar[rows, o_right]] if o_right < w else []
-            if not ends or max(end.mean() for end in ends) < 0.5:
-                return False
-    for cols, moved in ((slice(o_left, left), left != o_left), (slice(right, o_right), right != o_right)):
-        if moved:
-            ends = [bar[o_top - 1, cols]] if o_top > 0 else []
-            ends += [bar[o_bottom, cols]] if o_bottom < h else []
+            ends = [bar[rows, across[0] - 1]] if across[0] > 0 else []
+            ends += [bar[rows, across[1]]] if across[1] < bar.shape[1] else []
             if not ends or max(end.mean() for end in ends) < 0.5:
                 return False
     return True
