@@ -12,7 +12,7 @@ processes (one task thread each, numba threads = cores // N), the way
   with the same number of processes.
 * **compare**: ``find_pairs`` of ``--compare-n`` seeded random 256-bit hashes
   at radius 96 (FINd's default threshold) through
-  :class:`finder.engine.dask_pairs.DaskSearch` (tiles of 16,384 files), and the
+  :class:`finder.match.dask_search.DaskSearch` (tiles of 16,384 files), and the
   local run (numba on all cores) beside it; both results are checked equal.
 * **tiles**: for each ``--tiles-n``, the number of tiles and their compute
   time as the workers report it (``distributed.get_task_stream``: median and
@@ -40,12 +40,12 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model, simd_level
 from finder.engine.dask import DaskExecutor
-from finder.engine.dask_pairs import DaskSearch
-from finder.files import find_images
-from finder.hashing import hash_paths
-from finder.matching import BLOCK_FILES, find_pairs
+from finder.evaluate.bench import cpu_model, simd_level
+from finder.io.files import find_images
+from finder.match.dask_search import DaskSearch
+from finder.match.search import BLOCK_FILES, find_pairs
+from finder.store.hashing import hash_paths
 from finder.views import resolve_views
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -76,7 +76,7 @@ def local_cluster(workers: int):
 
 
 def random_set(n: int, seed: int = 7):
-    from finder.hashset import HashSet
+    from finder.store.hashset import HashSet
 
     words = np.random.default_rng(seed).integers(0, 2**64, (n, BITS // 64), dtype=np.uint64)
     return HashSet(paths=np.array([f"{k:08d}.jpg" for k in range(n)], dtype=object), hashes={"find": words},

@@ -3,7 +3,7 @@
 A setting is a string:
 
 ``"N"``
-    a reduced decode keeps FINd's longer side >= N px: ``finder.resolution.WORKING_SIZE["find"]`` becomes
+    a reduced decode keeps FINd's longer side >= N px: ``finder.store.resolution.WORKING_SIZE["find"]`` becomes
     ``(ceil(N / SAFETY), 0)``.  finder's own minimum is 1024 (twice FINd's 512 px thumbnail).
 ``"N+up"``
     the same, and an image that a reduced decode left smaller than FINd's 512 px thumbnail is resized up
@@ -21,17 +21,18 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 from PIL import Image
 
-import finder.decode as decode
-from finder import resolution
+import finder.io.decode as decode
+from finder.store import resolution
 
 #: The environment variable the launcher reads: a setting, as above.
 ENV = "FINDER_BENCH_FIND_MIN_LONG"
 #: ``image.info`` key under which ``N+up`` records the stored size of an image a draft made smaller.
-ORIGINAL_SIZE = "finder.bench.original_size"
+ORIGINAL_SIZE = "finder.evaluate.bench.original_size"
 THUMBNAIL = 512  # finder.algorithms.find.THUMBNAIL's side (not imported here: that module compiles kernels)
 
 
@@ -57,13 +58,13 @@ def _patches(setting: str) -> list[Callable[[], None]]:
     """Apply ``setting``; the functions that undo it, in the order to call them."""
     side, up = parse(setting)
     undo: list[Callable[[], None]] = []
-    saved = resolution.WORKING_SIZE["find"]
-    resolution.WORKING_SIZE["find"] = (-(-side // resolution.SAFETY), 0)
-    undo.append(lambda: resolution.WORKING_SIZE.__setitem__("find", saved))
-    if not up:
-        return undo
     from finder import algorithms
 
+    saved = algorithms.ALGORITHMS["find"]
+    algorithms.ALGORITHMS["find"] = replace(saved, working_size=(-(-side // resolution.SAFETY), 0))
+    undo.append(lambda: algorithms.ALGORITHMS.__setitem__("find", saved))
+    if not up:
+        return undo
     draft, spec = decode._draft, algorithms.ALGORITHMS["find"]
     stock = spec.stages[spec.stage_names.index("thumbnail")].function
 
@@ -85,7 +86,7 @@ def _patches(setting: str) -> list[Callable[[], None]]:
     stages = tuple(dataclasses.replace(s, function=reference_thumbnail) if s.name == "thumbnail" else s
                    for s in spec.stages)
     decode._draft = recording_draft
-    algorithms.ALGORITHMS["find"] = dataclasses.replace(spec, stages=stages)
+    algorithms.ALGORITHMS["find"] = spec.with_stages(stages)
     undo.append(lambda: setattr(decode, "_draft", draft))
     undo.append(lambda: algorithms.ALGORITHMS.__setitem__("find", spec))
     return undo

@@ -10,7 +10,7 @@ corpus' ``ground_truth.csv``) the pair precision, recall and F1 of each
 policy at the algorithm's default threshold are printed beside them (the
 same scores as ``finder evaluate``'s plain rows), so a drop in accuracy shows.
 
-``--safety K`` overrides ``finder.resolution.SAFETY`` (the decoded image keeps
+``--safety K`` overrides ``finder.store.resolution.SAFETY`` (the decoded image keeps
 K times each algorithm's working resolution; default 2) to see what a
 smaller margin would change.
 
@@ -25,12 +25,12 @@ import os
 
 import numpy as np
 
-from finder import resolution
-from finder.bench import cpu_model, simd_level
-from finder.evaluate import curve, truth_from_csv
-from finder.files import find_images
-from finder.hashing import hash_paths
-from finder.matching import make_rules
+from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.metrics import curve, truth_from_csv
+from finder.io.files import find_images
+from finder.match.search import make_rules
+from finder.store import resolution
+from finder.store.hashing import hash_paths
 
 ALGORITHMS = ("find", "ahash", "dhash", "phash", "whash")
 

@@ -18,8 +18,8 @@ What it measures, on a folder of images (default: the shared corpus):
   cache) and hashes one image with both algorithms (numba cache).
 * **Where the time goes**, in this process: on the images FINd thumbnails,
   the mean thread CPU time per image of the decode, of each FINd stage as
-  hashing runs it (``finder.algorithms.run_stages``), and of the whole rows of
-  one image (``finder.hashing.hash_views``) for FINd and dHash, plain and
+  hashing runs it (``finder.algorithms.base.run_stages``), and of the whole rows of
+  one image (``finder.store.hashing.hash_views``) for FINd and dHash, plain and
   default views.
 * **The thumbnail**, in this process, per image: for every image that FINd
   thumbnails (a side over 512 px), Pillow's ``copy().thumbnail((512, 512))``
@@ -55,9 +55,10 @@ from PIL import Image
 
 import finder
 from finder.algorithms import resample
-from finder.bench import cpu_model, finder_command, simd_level, timed_run
-from finder.decode import DECODE_FULL, read_image
-from finder.files import find_images
+from finder.algorithms.base import run_stages
+from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.io.decode import DECODE_FULL, read_image
+from finder.io.files import find_images
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
@@ -173,7 +174,7 @@ def stages(files: list[str]) -> dict[str, Any]:
     the whole rows of one image (``hash_views``: all stages, quality, views) for FINd and dHash; mean thread CPU
     ms per image, decode included as ``read_image`` does it (``--exact``)."""
     from finder import algorithms
-    from finder.hashing import hash_views
+    from finder.store.hashing import hash_views
 
     find = algorithms.get("find")
     totals: dict[str, float] = {}
@@ -192,7 +193,7 @@ def stages(files: list[str]) -> dict[str, Any]:
         image = decoded[0]
         count += 1
         add("decode", seconds)
-        for stage, took in algorithms.run_stages(find, image, clock=time.thread_time)[1].items():
+        for stage, took in run_stages(find, image, clock=time.thread_time)[1].items():
             add(stage, took)
         for algorithm in ALGORITHMS:
             for views, chosen in (("plain", ("plain",)), ("default", ("plain", "mirror", "trimmed"))):

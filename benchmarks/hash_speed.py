@@ -1,6 +1,6 @@
 """How fast is each hash per image, and where does FINd's time go? A thin caller of ``finder bench``.
 
-The per-image measurement is :func:`finder.bench.per_image_bench`: each image is
+The per-image measurement is :func:`finder.evaluate.bench.per_image_bench`: each image is
 decoded once per run, then every algorithm's registered stages are timed as
 hashing runs them (decode / prepare / hash per algorithm, FINd stage by stage);
 nothing is re-implemented here.  This script adds numba's first-call compile
@@ -20,7 +20,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from finder.bench import per_image_bench, render_tables
+from finder.evaluate.bench import per_image_bench, render_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"

@@ -2,7 +2,7 @@
 
 Takes a hash file made with default views and a ground-truth CSV (``path,group,...`` as the shared corpus
 and ``finder synth`` write), finds the pairs with views at the algorithm's default threshold twice — with
-the layout check (:mod:`finder.layout`) and without it — and prints, for the pairs whose best distance
+the layout check (:mod:`finder.match.layout`) and without it — and prints, for the pairs whose best distance
 lies beyond the view radius, how many are true and false, and how many of each the check keeps.  Then
 the same for other sides of the layout block (FINd's 4x4, 5x5 and 6x6 lowest frequencies, each with its
 own binomial cut-off), to show how the choice of block behaves.
@@ -16,13 +16,16 @@ import argparse
 import csv
 import json
 import os
+from dataclasses import replace
 from unittest import mock
 
 import numpy as np
 
-from finder import layout, matching
-from finder.bench import cpu_model
-from finder.hashset import load
+from finder import algorithms
+from finder.evaluate.bench import cpu_model
+from finder.match import layout
+from finder.match import search as matching
+from finder.store.hashset import load
 
 
 def band_pairs(hs, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -48,7 +51,7 @@ def main() -> None:
     plain = hs.plain(name)
     rows = []
     for side in (4, 5, 6):
-        with mock.patch.dict(layout.LAYOUT_SIDE, {name: side}):
+        with mock.patch.dict(algorithms.ALGORITHMS, {name: replace(algorithms.get(name), layout_side=side)}):
             layout.layout_mask.cache_clear()
             ok = layout.confirms(name, plain[i], plain[j])
             cut = layout.chance_cutoff(side * side)

@@ -5,7 +5,7 @@ a folder of 12 MP JPEGs in at most 0.25x the time of the plain Pillow +
 imagehash dHash loop.  This script measures what stands between the two, on
 the folder of ``benchmarks/phone_photos.py`` (built there, or reused from its
 ``--cache``), for several minima of the longer side that a reduced decode
-must keep for FINd (``--min-long``; today 1024 = :data:`finder.resolution.SAFETY`
+must keep for FINd (``--min-long``; today 1024 = :data:`finder.store.resolution.SAFETY`
 x FINd's 512 px thumbnail; 128 = 2x its 64x64 sample grid; ``N+up`` also
 resizes an image decoded below 512 px up to the reference thumbnail's size,
 see ``decode_override.py``).  Nothing in ``finder/`` is changed: the setting
@@ -83,12 +83,15 @@ from phone_photos import build_folder, simd_level
 from PIL import Image
 
 import finder.algorithms as algorithms
-import finder.decode as decode
-import finder.hashing as hashing
+import finder.io.decode as decode
+import finder.store.hashing as hashing
 import finder.views as views
-from finder import resolution
-from finder.bench import cpu_model, timed_run
-from finder.files import find_images
+import finder.views.content as content
+import finder.views.geometry as geometry
+import finder.views.quality as quality
+from finder.evaluate.bench import cpu_model, timed_run
+from finder.io.files import find_images
+from finder.store import resolution
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
@@ -101,7 +104,7 @@ LAUNCHER = ("import json, os, sys, time\n"
             f"    sys.path.insert(0, {str(HERE)!r})\n"
             "    import decode_override\n"
             "    decode_override.apply(setting)\n"
-            "from finder.hashing import warm_up\n"
+            "from finder.store.hashing import warm_up\n"
             "warm_up(['find'])\n"  # here rather than inside hash_paths, so its summary's seconds are the loop's
             "print(json.dumps({'start_up': time.perf_counter() - began}), file=sys.stderr)\n"
             "sys.argv[0] = 'finder'\n"
@@ -115,7 +118,7 @@ PLAIN_LOOP = ("import sys, time, imagehash\nfrom PIL import Image\n"
               "        im.load()\n"
               "        imagehash.dhash(im)\n"
               "print(time.perf_counter() - began, file=sys.stderr)\n")
-TODAY = str(2 * resolution.WORKING_SIZE["find"][0])
+TODAY = str(resolution.SAFETY * algorithms.get("find").working_size[0])
 THRESHOLD = 0.375
 TARGET = 0.25
 #: FINd's stages (finder.algorithms.find.STAGES), timed per row: plain, mirror, trimmed.
@@ -155,7 +158,7 @@ class Timers:
 
 @contextlib.contextmanager
 def instrumented(timers: Timers) -> Iterator[None]:
-    """Timing wrappers around the functions ``finder.hashing`` calls for one image; restored on exit."""
+    """Timing wrappers around the functions ``finder.store.hashing`` calls for one image; restored on exit."""
     spec = algorithms.ALGORITHMS["find"]
     stages = tuple(dataclasses.replace(s, function=timers.wrap(lambda n=s.name: f"{timers.phase}: {n}", s.function))
                    for s in spec.stages)
@@ -178,17 +181,17 @@ def instrumented(timers: Timers) -> Iterator[None]:
 
     timed_hash = timers.wrap("total", original_hash)
     patches = [
-        (algorithms.ALGORITHMS, "find", dataclasses.replace(spec, stages=stages)),
+        (algorithms.ALGORITHMS, "find", spec.with_stages(stages)),
         (hashing, "hash_image", hash_image),
         (hashing, "_run", run),
         (hashing, "apply_stages", apply),
         (hashing, "read_image", timers.wrap("read_image", hashing.read_image)),
         (decode, "_load", timers.wrap("load", decode._load)),
         (PIL.ImageOps, "exif_transpose", timers.wrap("exif", PIL.ImageOps.exif_transpose)),
-        (views, "content_box", timers.wrap("trimmed: content box", views.content_box)),
-        (views, "crop_scaled", timers.wrap("trimmed: crop", views.crop_scaled)),
-        (views, "transform", timers.wrap("mirror: flip", views.transform)),
-        (views, "quality", timers.wrap("quality", views.quality)),
+        (content, "content_box", timers.wrap("trimmed: content box", content.content_box)),
+        (geometry, "crop_scaled", timers.wrap("trimmed: crop", geometry.crop_scaled)),
+        (geometry, "transform", timers.wrap("mirror: flip", geometry.transform)),
+        (quality, "quality", timers.wrap("quality", quality.quality)),
     ]
     saved = []
     for target, name, value in patches:
@@ -267,10 +270,11 @@ def per_image(paths: list[str], sides: Sequence[str], repeat: int) -> dict[str, 
 #: (no shutdown), then the last one leaving normally: the increments are the costs of each step.
 START_UP = {
     "interpreter": "pass",
-    "CLI imports (finder.cli)": "import os, finder.cli; os._exit(0)",
-    "hashing imports (numpy, numba, Pillow)": "import os, finder.cli, finder.hashing; os._exit(0)",
-    "numba's first calls (warm_up)": "import os, finder.cli, finder.hashing as h; h.warm_up(['find']); os._exit(0)",
-    "interpreter shutdown after numba": "import finder.cli, finder.hashing as h; h.warm_up(['find'])",
+    "CLI imports (finder.cli.app)": "import os, finder.cli.app; os._exit(0)",
+    "hashing imports (numpy, numba, Pillow)": "import os, finder.cli.app, finder.store.hashing; os._exit(0)",
+    "numba's first calls (warm_up)": ("import os, finder.cli.app, finder.store.hashing as h; "
+                                      "h.warm_up(['find']); os._exit(0)"),
+    "interpreter shutdown after numba": "import finder.cli.app, finder.store.hashing as h; h.warm_up(['find'])",
 }
 
 

@@ -35,9 +35,9 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model, simd_level
-from finder.hashset import HashSet, load
+from finder.evaluate.bench import cpu_model, simd_level
 from finder.query import hash_queries, match
+from finder.store.hashset import HashSet, load
 from finder.views import resolve_views, view_code
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -32,9 +32,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from finder.bench import cpu_model, simd_level
-from finder.facts import facts_chunk, gather
-from finder.groups import Group, Member
+from finder.evaluate.bench import cpu_model, simd_level
+from finder.groups.facts import facts_chunk, gather
+from finder.groups.linkage import Group, Member
 from finder.report.page import Report, render
 from finder.report.thumbs import make_thumbs
 

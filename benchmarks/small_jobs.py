@@ -31,7 +31,7 @@ size cut-offs that keep small jobs off numba: all pairs within ``n`` random
 256-bit rows with the numpy ``reference`` backend against the numba ``cpu``
 backend including its import and kernel load
 (``finder.pairs.REFERENCE_MAX_CELLS``), and grouping a random graph with
-numpy/plain Python against numba (``finder.groups.NUMBA_MIN_WORK``).
+numpy/plain Python against numba (``finder.groups.linkage.NUMBA_MIN_WORK``).
 
     python benchmarks/small_jobs.py [--files 500] [--repeat 7] [--images DIR] [--crossover] [--json]
 """
@@ -53,7 +53,7 @@ from typing import Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageOps
 
-from finder.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")
@@ -173,7 +173,7 @@ kernel, linkage, n = sys.argv[1], sys.argv[2], int(sys.argv[3])
 rng = np.random.default_rng(n)
 i, j = rng.integers(0, n, n), rng.integers(0, n, n)
 i, j = np.minimum(i, j)[i != j], np.maximum(i, j)[i != j]
-from finder.groups import group_indices
+from finder.groups.linkage import group_indices
 start = time.perf_counter()
 group_indices(n, i, j, linkage, kernel=kernel)
 cold = time.perf_counter() - start

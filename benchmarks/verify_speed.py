@@ -3,11 +3,11 @@
 Times the library functions ``compare --verify`` runs, in this process (one core):
 
 * **features per image**: decode + greyscale 512-px working image + ORB on it and on its mirror
-  (:func:`finder.features.extract`), what the feature cache saves on a second run;
-* **check per pair** (:func:`finder.verify.check`), separately for pairs that pass (copies) and pairs
+  (:func:`finder.verify.features.extract`), what the feature cache saves on a second run;
+* **check per pair** (:func:`finder.verify.geometry.check`), separately for pairs that pass (copies) and pairs
   that fail (each image against its nearest *other* image by FINd hash, the hardest negatives, and
   random pairs): a failed pair also tries the mirrored features;
-* **visual-word candidates** for the whole sample (:func:`finder.visualwords.similar`, k = 8).
+* **visual-word candidates** for the whole sample (:func:`finder.verify.visualwords.similar`, k = 8).
 
 CPU seconds (``time.process_time``) are reported beside wall time: on a shared machine the CPU time is
 what one free core would take.  Every table names the CPU.
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.bench import cpu_model, simd_level
+from finder.evaluate.bench import cpu_model, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"
@@ -47,17 +47,17 @@ def main() -> None:
 
     import cv2
 
-    from finder.decode import read_image
-    from finder.files import find_images
-    from finder.hashing import hash_paths
-    from finder.verify import check
-    from finder.visualwords import similar
+    from finder.io.decode import read_image
+    from finder.io.files import find_images
+    from finder.store.hashing import hash_paths
+    from finder.verify.geometry import check
+    from finder.verify.visualwords import similar
 
     cv2.setNumThreads(1)
     paths, _ = find_images([args.images])
     if len(paths) > args.limit:
         paths = [paths[k] for k in np.linspace(0, len(paths) - 1, args.limit).round().astype(int)]
-    from finder.features import extract
+    from finder.verify.features import extract
 
     features, wall_img, cpu_img = [], [], []
     for path in paths:

@@ -3,7 +3,7 @@
 A hash file made with default views holds, per image, its plain row, a mirror
 row and (for images with a frame) a trimmed row.  This benchmark takes such a
 file (``finder hash PHOTOS -o views.npz``), makes a larger set by repeating its
-files ``--copies`` times, and times :func:`finder.matching.find_pairs` at the
+files ``--copies`` times, and times :func:`finder.match.search.find_pairs` at the
 algorithm's default threshold on
 
 * the set with all its views, and
@@ -54,10 +54,10 @@ import time
 import numba
 import numpy as np
 
-from finder.bench import cpu_model, finder_command, simd_level, timed_run
-from finder.catalog import entry
-from finder.hashset import HashSet, load
-from finder.matching import find_pairs
+from finder.algorithms import get as algorithm
+from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.match.search import find_pairs
+from finder.store.hashset import HashSet, load
 
 
 def replicate(hs: HashSet, name: str, copies: int, flipped: int, seed: int = 0, near: bool = True) -> HashSet:
@@ -166,7 +166,7 @@ def main() -> None:
         parser.error("give a hash file, or --hash-folder PATH")
     base = load(args.hashes)
     name = args.algorithm
-    threshold = entry(name).default_threshold
+    threshold = algorithm(name).default_threshold
     results = []
     for copies in (int(c) for c in args.copies.split(",")):
         views = replicate(base, name, copies, args.bits_flipped, near=args.copies_are == "near")

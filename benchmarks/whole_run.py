@@ -46,9 +46,9 @@ from pathlib import Path
 from typing import Any
 
 import finder
-from finder import hashset
-from finder.bench import cpu_model, finder_command, simd_level
-from finder.files import find_images
+from finder.evaluate.bench import cpu_model, finder_command, simd_level
+from finder.io.files import find_images
+from finder.store import hashset
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"

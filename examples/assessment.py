@@ -21,8 +21,8 @@ from pathlib import Path
 
 import finder
 from finder.algorithms import ALGORITHMS
-from finder.bench import run_bench
-from finder.evaluate import Evaluation, evaluate, truth_from_csv, truth_from_pattern
+from finder.evaluate.bench import run_bench
+from finder.evaluate.metrics import Evaluation, evaluate, truth_from_csv, truth_from_pattern
 
 HERE = Path(__file__).resolve().parent
 CORPUS = HERE.parent.parent / "shared" / "corpus" / "images"
@@ -103,7 +103,7 @@ def main() -> None:
     ev = evaluate(report.hashset, truth)
     plot = ""
     try:
-        from finder.plot import plot_evaluation
+        from finder.evaluate.plot import plot_evaluation
 
         plot_evaluation(ev, str(out / "evaluation.png"))
         plot = "\n![distance histograms and precision-recall curves](evaluation.png)\n"

@@ -20,13 +20,13 @@ from typing import Any
 __version__ = "0.2.0"
 
 _EXPORTS = {
-    "find_images": "finder.files",
-    "HashReport": "finder.hashing",
-    "hash_paths": "finder.hashing",
-    "HashSet": "finder.hashset",
-    "load": "finder.hashset",
-    "cluster": "finder.matching",
-    "find_pairs": "finder.matching",
+    "find_images": "finder.io.files",
+    "HashReport": "finder.store.hashing",
+    "hash_paths": "finder.store.hashing",
+    "HashSet": "finder.store.hashset",
+    "load": "finder.store.hashset",
+    "cluster": "finder.groups.build",
+    "find_pairs": "finder.match.search",
     "FinderError": "finder.errors",
     "HashSetError": "finder.errors",
 }

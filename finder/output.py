@@ -19,9 +19,9 @@ from typing import IO, Any
 
 import numpy as np
 
-from finder.atomic import atomic_write
 from finder.errors import OutputError
-from finder.hashset import is_hash_file
+from finder.io.atomic import atomic_write
+from finder.store.hashset import is_hash_file
 
 FORMATS = ("csv", "json", "jsonl")
 
@@ -177,7 +177,7 @@ def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str, sear
     memory stays O(n + one block) however many pairs match.  ``search`` finds
     the blocks elsewhere (``matching.Search``, e.g. on a Dask cluster).
     """
-    from finder.matching import iter_pairs, iter_voted_pairs, same_file
+    from finder.match.search import iter_pairs, iter_voted_pairs, same_file
 
     paths_b = (b or a).paths
     count = 0

@@ -6,7 +6,7 @@ archive's settings record -- and refuses (one-line error) when this finder
 cannot reproduce them, since hashes made differently cannot be compared.
 :func:`match` then finds, for every query file, the archive files within a
 radius or its ``k`` nearest.  Matching is ``compare``'s own
-(:func:`finder.matching.block_pairs`: views, quality rules and the pair
+(:func:`finder.match.search.block_pairs`: views, quality rules and the pair
 search backend chosen by radius), so ``finder query`` reports the same pairs
 as ``finder compare`` of the query images against the archive; the ``k``
 nearest come from the :func:`finder.pairs.knn` contract.
@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from finder import pairs as _pairs
-from finder.decode import FileError
 from finder.errors import SettingsError
-from finder.hashset import HashSet
-from finder.matching import block_pairs, choose_algorithm, file_distances, radius, same_file
+from finder.io.decode import FileError
+from finder.match.search import block_pairs, choose_algorithm, file_distances, radius, same_file
 from finder.pairs import Pairs
+from finder.store.hashset import HashSet
 
 __all__ = ["Matches", "hash_queries", "match"]
 
@@ -44,7 +44,7 @@ class Matches:
         Archive file.
     distance : int32[m]
         Hamming distance as matching sees it (``compare``'s distance for a
-        matching pair; :func:`finder.matching.file_distances` for the others).
+        matching pair; :func:`finder.match.search.file_distances` for the others).
     match : bool[m]
         ``compare`` would pair them (always true without ``k``).
     same_file : bool[m]
@@ -85,7 +85,7 @@ def hash_queries(paths: Sequence[str], archive: HashSet, algorithm: str, *, jobs
 
     Parameters
     ----------
-    paths : candidate image paths (``finder.files.find_images``).
+    paths : candidate image paths (``finder.io.files.find_images``).
     archive : the stored set whose settings record says how to hash.
     algorithm : one of the archive's algorithms.
     jobs : worker processes (default all cores; a handful of images is hashed in-process).
@@ -93,7 +93,7 @@ def hash_queries(paths: Sequence[str], archive: HashSet, algorithm: str, *, jobs
 
     Returns
     -------
-    finder.hashing.HashReport
+    finder.store.hashing.HashReport
         Its ``hashset`` holds the query files that could be hashed.
 
     Raises
@@ -102,8 +102,8 @@ def hash_queries(paths: Sequence[str], archive: HashSet, algorithm: str, *, jobs
         The archive was hashed with settings (EXIF handling, decode policy,
         views) this finder does not reproduce.
     """
-    from finder.hashing import hash_paths
-    from finder.resolution import DECODE_POLICIES
+    from finder.store.hashing import hash_paths
+    from finder.store.resolution import DECODE_POLICIES
 
     theirs = archive.run_settings()
     decode = str(theirs.get("decode") or "full")
@@ -125,10 +125,10 @@ def match(queries: HashSet, archive: HashSet, algorithm: str | None = None, *, t
           max_distance: int | None = None, k: int | None = None, backend: str | None = None) -> Matches:
     """Archive files near each query file: all that match, or the ``k`` nearest.
 
-    Matching is exactly ``compare``'s (:func:`finder.matching.block_pairs`
+    Matching is exactly ``compare``'s (:func:`finder.match.search.block_pairs`
     with the queries as the first set): the same pairs at the same distances,
     views and quality rules included.  With ``k``, the ``k`` nearest archive
-    files by :func:`finder.matching.file_distances` (the smallest distance
+    files by :func:`finder.match.search.file_distances` (the smallest distance
     over the two files' views), the matching ones at their matching distance.
 
     Parameters

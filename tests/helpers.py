@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from finder.hashset import HashSet
+from finder.store.hashset import HashSet
 
 
 def synthetic_hashset(paths, hashes: dict[str, np.ndarray], bits: dict[str, int] | None = None) -> HashSet:

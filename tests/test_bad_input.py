@@ -2,7 +2,7 @@
 every good file in the same run is still hashed and written.
 
 "Reported" means: one ``finder: skipped PATH: REASON`` line on stderr, one entry
-in the hash file's error list (``finder.hashset.load(out).errors``) and one row
+in the hash file's error list (``finder.store.hashset.load(out).errors``) and one row
 of ``finder show out --errors``.  "Hashed" means: present in the hash file with
 the same hash as when the file is hashed on its own.
 
@@ -35,9 +35,9 @@ import pytest
 from click.testing import CliRunner, Result
 from PIL import Image
 
-from finder.cli import cli
-from finder.hashing import hash_paths
-from finder.hashset import HashSet, load
+from finder.cli.app import cli
+from finder.store.hashing import hash_paths
+from finder.store.hashset import HashSet, load
 
 JOBS = pytest.mark.parametrize("jobs", [1, 2], ids=["j1", "j2"])
 ALL_ALGORITHMS = ("find", "ahash", "dhash", "phash", "whash")

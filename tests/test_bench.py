@@ -1,4 +1,4 @@
-"""finder.bench: the shape of the result (never its timings), the registry's own stages timed, the exponent fit."""
+"""finder.evaluate.bench: the shape of the result (never its timings), the stages of the registry timed, the fit."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ import pytest
 from PIL import Image
 
 from finder import algorithms as _algorithms
-from finder import bench
 from finder.algorithms import find
-from finder.decode import open_image
+from finder.algorithms.base import run_stages
+from finder.evaluate import bench
+from finder.io.decode import open_image
 
 from .conftest import GOLDEN_DIR, golden_rows
 
@@ -70,7 +71,7 @@ def decoded_images(images):
 def test_timed_stages_give_the_algorithms_own_hash(name, images):
     algorithm = _algorithms.get(name)
     for path, image in decoded_images(images):
-        words, seconds = _algorithms.run_stages(algorithm, image)
+        words, seconds = run_stages(algorithm, image)
         assert words.dtype == np.uint64 and words.shape == (algorithm.words,)
         assert np.array_equal(words, algorithm.hash_image(image)), path
         assert list(seconds) == list(algorithm.stage_names)
@@ -94,7 +95,7 @@ def test_stages_do_not_modify_the_image(images):
     image = open_image(images[-2])
     before = (image.mode, image.size, image.tobytes())
     for name in NAMES:
-        _algorithms.run_stages(_algorithms.get(name), image)
+        run_stages(_algorithms.get(name), image)
     assert (image.mode, image.size, image.tobytes()) == before
 
 
@@ -270,7 +271,7 @@ def test_no_images(tmp_path):
 def test_cli_bench_json_and_table(images):
     from click.testing import CliRunner
 
-    from finder.cli import cli
+    from finder.cli.app import cli
 
     folder = os.path.dirname(images[0])
     args = ["bench", folder, "-a", "dhash", "--jobs", "1", "--sizes", "4,8", "--repeat", "1", "--sample", "3", "-q"]

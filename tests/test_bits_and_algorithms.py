@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from finder import algorithms
-from finder.bits import from_hex, pack_bits, to_hex, unpack_bits
+from finder.algorithms.base import run_stages
+from finder.algorithms.bits import from_hex, pack_bits, to_hex, unpack_bits
 from tests.conftest import GOLDEN_DIR, golden_rows
 
 
@@ -109,7 +110,7 @@ def test_classic_working_sizes():
 def test_run_stages_times_every_stage_and_gives_the_hash(name):
     algorithm = algorithms.get(name)
     image = Image.fromarray(np.random.default_rng(3).integers(0, 256, (90, 130, 3), dtype=np.uint8), "RGB")
-    words, seconds = algorithms.run_stages(algorithm, image)
+    words, seconds = run_stages(algorithm, image)
     assert words.dtype == np.uint64 and words.shape == (algorithm.words,)
     assert np.array_equal(words, algorithm.hash_image(image))
     assert tuple(seconds) == algorithm.stage_names

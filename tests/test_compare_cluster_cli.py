@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from finder.cli import cli
+from finder.cli.app import cli
 from tests.helpers import brute_components, brute_distances, planted, synthetic_hashset
 
 PATHS = [f"img {k:02d}, \"q\"\n{k}.jpg" for k in range(30)]  # spaces, commas, quotes, newlines

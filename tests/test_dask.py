@@ -9,6 +9,7 @@ starts ``dask scheduler`` and ``dask worker`` as separate processes on
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -22,12 +23,12 @@ import pytest
 from click.testing import CliRunner
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from finder.cli import cli
+from finder.cli.app import cli
 from finder.engine.dask import MAX_CHUNK_FILES, MIN_CHUNK_FILES, DaskExecutor, parse_scheduler
-from finder.engine.dask_pairs import TILE_ENV, DaskSearch
 from finder.errors import SchedulerError
-from finder.hashset import load
-from finder.matching import find_pairs, vote_pairs
+from finder.match.dask_search import TILE_ENV, DaskSearch
+from finder.match.search import find_pairs, vote_pairs
+from finder.store.hashset import load
 from tests.conftest import GOLDEN_DIR, golden_rows
 from tests.helpers import planted, synthetic_hashset
 
@@ -187,6 +188,18 @@ def test_compare_and_cluster_on_the_cluster_write_the_same_bytes(cluster, stores
     assert remote.stdout_bytes == local.stdout_bytes and local.stdout_bytes.count(b"\n") > 40
 
 
+def test_report_on_the_cluster_shows_the_same_page(cluster, stores, tmp_path):
+    """``report --scheduler``: the same groups, keepers and figures as a local report; only the run line differs."""
+    single, _ = stores
+    pages = []
+    for name, extra in (("local", []), ("remote", ["--scheduler", address(cluster)])):
+        out = tmp_path / f"{name}.html"
+        result = run("report", single, "-t", "0.45", "-o", out, "-q", *extra)
+        assert result.exit_code == 0, result.output
+        pages.append(re.sub(r"<dt>report</dt><dd>[^<]*</dd>", "", out.read_text()))
+    assert pages[0] == pages[1] and pages[0].count("<section") > 2
+
+
 def _synthetic(n: int, seed: int):
     words = planted(n, 4, seed=seed, copies=4, flips=10)
     return synthetic_hashset([f"{k:06d}.jpg" for k in range(n)], {"find": words})
@@ -227,7 +240,7 @@ def test_cluster_survives_every_worker_killed_once(cluster, kill_a_worker):
     Each worker dies on its first tile; how many die before the work is done depends on how fast the
     nanny restarts them, so at least one must have died."""
     a = _synthetic(4000, 4)
-    rules = __import__("finder.matching", fromlist=["make_rules"]).make_rules(a, ["find"], {None: 0.15})
+    rules = __import__("finder.match.search", fromlist=["make_rules"]).make_rules(a, ["find"], {None: 0.15})
     marker = kill_a_worker("tile_pairs", per_worker=True)
     with DaskExecutor(cluster[1]) as executor:
         got = vote_pairs(a, rules, search=DaskSearch(executor, tile_files=250))

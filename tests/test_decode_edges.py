@@ -26,10 +26,10 @@ from PIL import Image
 
 from finder import algorithms
 from finder.algorithms import classic
-from finder.bits import to_hex
-from finder.cli import cli
-from finder.decode import EOI_MISSING, FileError, decode_warnings, read_image
-from finder.hashset import load
+from finder.algorithms.bits import to_hex
+from finder.cli.app import cli
+from finder.io.decode import EOI_MISSING, FileError, decode_warnings, read_image
+from finder.store.hashset import load
 
 EOI = b"\xff\xd9"
 KINDS: dict[str, dict[str, Any]] = {

@@ -11,14 +11,15 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder import algorithms, resolution, views
+from finder import algorithms, views
 from finder.algorithms import classic, find
-from finder.bits import to_hex
-from finder.cli import cli
-from finder.decode import EOI_MISSING, FileError, decode_warnings, draft_scale, read_image
+from finder.algorithms.bits import to_hex
+from finder.cli.app import cli
 from finder.errors import SettingsError
-from finder.hashing import hash_paths
-from finder.hashset import load
+from finder.io.decode import EOI_MISSING, FileError, decode_warnings, draft_scale, read_image
+from finder.store import resolution
+from finder.store.hashing import hash_paths
+from finder.store.hashset import load
 from tests.conftest import GOLDEN_DIR, golden_rows
 
 ORIENTATION = 0x0112
@@ -76,16 +77,13 @@ def test_min_decode_size_per_algorithm_and_views():
 
 
 def test_working_sizes_follow_the_algorithms_and_views():
-    """The constants copied into finder.resolution (to keep it free of numba) are the algorithms' own."""
-    assert (resolution.FIND_THUMBNAIL, resolution.FIND_THUMBNAIL) == find.THUMBNAIL
-    assert resolution.IMAGEHASH_SIZE == classic.HASH_SIZE
-    assert resolution.PHASH_HIGHFREQ == classic.PHASH_HIGHFREQ
-    assert resolution.WHASH_MAX_SCALE == classic.WHASH_MAX_SCALE
-    assert set(resolution.WORKING_SIZE) == set(algorithms.ALGORITHMS)
+    """The working sizes written in the algorithm records (to keep them free of numba) are the stages' own."""
+    assert (algorithms.get("find").working_size[0],) * 2 == find.THUMBNAIL
+    assert algorithms.get("whash").working_size == (0, classic.WHASH_MAX_SCALE)
     tiny = Image.new("RGB", (640, 480))
     for name, size in (("ahash", classic.ahash_size), ("dhash", classic.dhash_size), ("phash", classic.phash_size)):
-        assert resolution.WORKING_SIZE[name][1] == max(size(tiny))
-    assert views.WORK_SIDE == 128
+        assert algorithms.get(name).working_size == (0, max(size(tiny)))
+    assert views.BOX_SIDE == 128
 
 
 def test_reduced_decode_keeps_the_minimum_and_the_picture(tmp_path):

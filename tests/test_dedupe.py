@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from finder import actions
-from finder.cli import cli
+from finder.cli.app import cli
+from finder.dedupe import actions
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 

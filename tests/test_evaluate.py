@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from finder.cli import cli
-from finder.evaluate import TruthError, curve, evaluate, grouping_scores, truth_from_csv, truth_from_pattern
-from finder.groups import group_indices
-from finder.matching import Rule
+from finder.cli.app import cli
+from finder.evaluate.metrics import TruthError, curve, evaluate, grouping_scores, truth_from_csv, truth_from_pattern
+from finder.groups.linkage import group_indices
+from finder.match.search import Rule
 from tests.helpers import brute_distances, planted, synthetic_hashset
 
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from finder.algorithms import find
-from finder.bits import pack_bits, to_hex
+from finder.algorithms.bits import pack_bits, to_hex
 from tests.conftest import GOLDEN_DIR, golden_rows, shared_dir
 from tests.spec_find import spec_find_bits
 

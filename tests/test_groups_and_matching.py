@@ -5,8 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finder.groups import group_indices
-from finder.matching import MatchError, cluster, find_pairs, radius
+from finder.groups.build import cluster
+from finder.groups.linkage import group_indices
+from finder.match.search import MatchError, find_pairs, radius
 from tests.helpers import brute_components, brute_distances, planted, synthetic_hashset
 
 
@@ -127,7 +128,7 @@ def test_empty_and_tiny_sets():
 
 
 def test_pairs_in_blocks_equal_pairs_in_one_go():
-    from finder.matching import iter_pairs, iter_voted_pairs, make_rules, vote_pairs
+    from finder.match.search import iter_pairs, iter_voted_pairs, make_rules, vote_pairs
 
     words = planted(300, 4, seed=11, copies=5, flips=20)
     hs = synthetic_hashset([f"{k:04d}.jpg" for k in range(300)], {"find": words, "dhash": words[:, :1]},
@@ -152,8 +153,8 @@ def test_pairs_in_blocks_equal_pairs_in_one_go():
 
 
 def test_rows_of_views_collapse_to_file_pairs_at_their_smallest_distance():
-    from finder.hashset import HashSet
-    from finder.matching import find_pairs as pairs_of
+    from finder.match.search import find_pairs as pairs_of
+    from finder.store.hashset import HashSet
 
     rng = np.random.default_rng(5)
     rows = rng.integers(0, 2**63, (5, 1), np.uint64)

@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder.cli import cli
-from finder.files import find_images
-from finder.hashing import hash_paths
-from finder.hashset import load
+from finder.cli.app import cli
+from finder.io.files import find_images
+from finder.store.hashing import hash_paths
+from finder.store.hashset import load
 from tests.conftest import golden_rows
 
 

@@ -20,7 +20,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from finder.hashset import load
+from finder.store.hashset import load
 from tests.helpers import synthetic_hashset
 
 TIMEOUT = 120
@@ -181,10 +181,10 @@ def test_nothing_to_hash_says_why_and_exits_3(tmp_path):
 def test_the_heic_hint_names_the_extra(monkeypatch):
     from collections import Counter
 
-    import finder.decode
-    from finder.cli import nothing_found
+    import finder.io.decode
+    from finder.cli.options import nothing_found
 
-    monkeypatch.setattr(finder.decode, "image_extensions", lambda: frozenset({".jpg"}))
+    monkeypatch.setattr(finder.io.decode, "image_extensions", lambda: frozenset({".jpg"}))
     message = nothing_found(["photos"], Counter({".heic": 12}), [])
     assert message == "0 images hashed from photos: 12 .heic files skipped (install finder[heif] to read HEIC/HEIF)"
 

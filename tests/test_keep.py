@@ -12,11 +12,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder.cli import cli
+from finder.cli.app import cli
 from finder.errors import KeepRuleError
-from finder.facts import FileFacts, gather, parse_exif_date, read_facts
-from finder.groups import Group, Member
-from finder.keep import decide, expand_pattern, parse_rules, proposed, rank, split_rules
+from finder.groups.facts import FileFacts, gather, parse_exif_date, read_facts
+from finder.groups.keep import decide, expand_pattern, parse_rules, proposed, rank, split_rules
+from finder.groups.linkage import Group, Member
 
 EXIF_IFD, MODEL, ORIENTATION, TAKEN, OFFSET = 0x8769, 0x0110, 0x0112, 0x9003, 0x9011
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from finder.algorithms.find import median_bits
-from finder.layout import chance_cutoff, confirms, layout_distance, layout_mask
+from finder.match.layout import chance_cutoff, confirms, layout_distance, layout_mask
 
 
 @pytest.mark.parametrize("k", [1, 5, 16, 20, 25])

@@ -1,11 +1,11 @@
-"""finder.modes: the plain / views / verified scores of finder evaluate, against hand-counted values."""
+"""finder.evaluate.modes: the plain / views / verified scores of finder evaluate, against hand-counted values."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from finder.evaluate import Truth
-from finder.modes import has_views, score_pairs
+from finder.evaluate.metrics import Truth
+from finder.evaluate.modes import has_views, score_pairs
 from tests.helpers import synthetic_hashset
 
 

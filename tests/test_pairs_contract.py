@@ -40,7 +40,7 @@ def _radii(bits: int) -> list[int]:
 
 
 def _zero_padding(x: np.ndarray, bits: int) -> np.ndarray:
-    """Clear the padding bits (the low bits of the last word, see finder.bits)."""
+    """Clear the padding bits (the low bits of the last word, see finder.algorithms.bits)."""
     if bits % 64:
         x[:, -1] &= ~np.uint64((1 << (64 - bits % 64)) - 1)
     return x
@@ -306,7 +306,7 @@ def test_environment_variable_overrides_default(monkeypatch):
 
 
 def test_backend_without_a_function_raises_not_implemented(monkeypatch):
-    monkeypatch.setitem(pairs.BACKENDS, "partial", "finder.bits")  # a module without the functions
+    monkeypatch.setitem(pairs.BACKENDS, "partial", "finder.algorithms.bits")  # a module without the functions
     with pytest.raises(NotImplementedError, match="'partial' does not implement pairs_within"):
         pairs_within(np.zeros((2, 1), np.uint64), 0, backend="partial")
 

@@ -116,7 +116,7 @@ def test_many_chunks_and_overflowing_slots_keep_order():
 
 def test_matching_takes_mih_for_small_radii_with_the_same_result(monkeypatch):
     from finder import pairs
-    from finder.matching import find_pairs
+    from finder.match.search import find_pairs
     from tests.helpers import synthetic_hashset
 
     words = planted(3000, 4, seed=11, copies=3, flips=3)

@@ -13,10 +13,10 @@ import pytest
 from PIL import Image
 
 import finder.algorithms as algorithms
-import finder.hashing as hashing
-from finder import resolution
-from finder.decode import FileError, read_image
-from finder.hashset import load
+import finder.store.hashing as hashing
+from finder.io.decode import FileError, read_image
+from finder.store import resolution
+from finder.store.hashset import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 import decode_override  # noqa: E402
@@ -69,7 +69,7 @@ def test_instrumented_pass_hashes_the_same_and_times_every_part(photos):
 
 def test_min_long_override_reaches_the_decoder_and_is_undone(photos):
     path = paths_of(photos)[0]
-    saved = dict(resolution.WORKING_SIZE)
+    saved = dict(algorithms.ALGORITHMS)
     views = ("plain", "mirror", "trimmed")
     # Today: a longer side >= 1024 -> 1/2 scale.  128 with the trimmed view's shorter side >= 256: 1/4 (1/8 would
     # leave 192); with the plain view only (shorter side >= 128): 1/8.
@@ -80,7 +80,7 @@ def test_min_long_override_reaches_the_decoder_and_is_undone(photos):
     with decode_override.override("128"):
         assert pb.decode_scales([path]) == {"1/4": 1}
         assert pb.decode_scales([path], views_="plain") == {"1/8": 1}
-    assert resolution.WORKING_SIZE == saved
+    assert algorithms.ALGORITHMS == saved
 
 
 def test_launcher_applies_the_environment_override(photos, tmp_path):

@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from finder.cli import cli
-from finder.hashset import HashSet
+from finder.cli.app import cli
 from finder.query import match
+from finder.store.hashset import HashSet
 from tests.conftest import GOLDEN_DIR, golden_rows
 from tests.helpers import brute_distances, planted, synthetic_hashset
 

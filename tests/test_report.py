@@ -14,9 +14,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder.cli import cli
-from finder.facts import FileFacts
-from finder.groups import Group, Member
+from finder.cli.app import cli
+from finder.groups.facts import FileFacts
+from finder.groups.linkage import Group, Member
 from finder.report.page import Report, esc, human_bytes, render, text
 from finder.report.thumbs import Thumb, make_thumb
 from tests.test_keep import photo

@@ -1,6 +1,6 @@
 """Small jobs pay no large fixed cost: numpy paths below the size cut-offs, numba above, identical results.
 
-Grouping (finder.groups) and pair search (finder.pairs.choose_backend) pick
+Grouping (finder.groups.linkage) and pair search (finder.pairs.choose_backend) pick
 numpy for small inputs so that ``finder cluster`` / ``finder compare`` on a
 few thousand rows never import numba or scipy; the numba kernels take over
 for large inputs.  Here both paths run on the same random inputs and must
@@ -18,10 +18,12 @@ import sys
 import numpy as np
 import pytest
 
-from finder import groups, pairs
-from finder.groups import choose_kernel, group_indices, single_linkage, star_linkage
-from finder.hashset import HashSet
-from finder.matching import cluster, file_distances, find_pairs
+from finder import pairs
+from finder.groups import linkage as groups
+from finder.groups.build import cluster
+from finder.groups.linkage import choose_kernel, group_indices, single_linkage, star_linkage
+from finder.match.search import file_distances, find_pairs
+from finder.store.hashset import HashSet
 from finder.views import QUALITY_CUTOFF, view_code
 from tests.helpers import brute_components, brute_distances, planted
 

@@ -17,11 +17,11 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder.cli import cli
+from finder.cli.app import cli
 from finder.engine.local import LocalExecutor
-from finder.hashing import hash_paths
-from finder.hashset import load
-from finder.lock import lock_path, store_lock
+from finder.io.lock import lock_path, store_lock
+from finder.store.hashing import hash_paths
+from finder.store.hashset import load
 from tests.test_hashset import _format1_file
 
 TIMEOUT = 120
@@ -126,7 +126,7 @@ def test_the_stat_recorded_is_that_of_the_bytes_hashed(tmp_path, monkeypatch):
     swapped = hash_paths([other], ["dhash"], jobs=1).hashset.hashes["dhash"][0]
     assert not np.array_equal(truth, swapped)
 
-    import finder.hashing as hashing
+    import finder.store.hashing as hashing
 
     real_stat = hashing.stat_file
 
@@ -183,7 +183,7 @@ def test_two_concurrent_runs_into_one_output_lose_nothing(two_folders, tmp_path)
 def test_a_stale_lock_from_a_killed_run_is_taken_over(two_folders, tmp_path):
     a, _ = two_folders
     out = str(tmp_path / "h.npz")
-    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from finder.lock import store_lock\n"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time; from finder.io.lock import store_lock\n"
                                "with store_lock(sys.argv[1]):\n    print('locked', flush=True); time.sleep(60)", out],
                               stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "locked"
@@ -259,7 +259,7 @@ def test_heic_decodes_from_the_library_in_spawned_workers_without_find_images(tm
     for k in range(2):
         make_image(tmp_path / f"p{k}.png", seed=k)
         Image.open(tmp_path / f"p{k}.png").save(tmp_path / f"p{k}.heic")
-    script = ("import sys\nfrom finder.engine.local import LocalExecutor\nfrom finder.hashing import hash_paths\n"
+    script = ("import sys\nfrom finder.engine.local import LocalExecutor\nfrom finder.store.hashing import hash_paths\n"
               "with LocalExecutor(2, 'spawn') as ex:\n"
               "    r = hash_paths(sys.argv[1:], ['dhash'], executor=ex)\n"
               "print(len(r.hashset), len(r.errors))")

@@ -12,9 +12,9 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image
 
-from finder.cli import cli
-from finder.evaluate import truth_from_csv
-from finder.synth import TRANSFORMS, TRUTH_HEADER, resolve_transforms, synthesise
+from finder.cli.app import cli
+from finder.evaluate.metrics import truth_from_csv
+from finder.evaluate.synth import TRANSFORMS, TRUTH_HEADER, resolve_transforms, synthesise
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 ORIGINALS = [EXAMPLES / "0040_64662649.jpg", EXAMPLES / "0053_02747386.jpg"]  # a wide RGB and a tall RGB photo

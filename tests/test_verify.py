@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 from pathlib import Path
 
@@ -11,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from PIL import Image, ImageOps
 
-from finder import visualwords
-from finder.cli import cli
-from finder.features import FeatureCache, Features, VerifyError, extract, sidecar_path
-from finder.hashset import HashSet
-from finder.verified import hash_neighbours, relaxed_radius, verify_pairs
-from finder.verify import MIN_KEYPOINTS, check
+from finder.cli.app import cli
+from finder.store.hashset import HashSet
+from finder.verify import visualwords
+from finder.verify.features import FeatureCache, Features, VerifyError, extract, sidecar_path
+from finder.verify.geometry import MIN_KEYPOINTS, check
+from finder.verify.verified import hash_neighbours, relaxed_radius, verify_pairs
 from tests.helpers import brute_distances, planted
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
@@ -121,7 +122,7 @@ def test_cache_round_trip_reuse_and_staleness(tmp_path):
     assert cache.computed == 4 and cache.reused == 0
     cache.save()
     with np.load(cache_file, allow_pickle=False) as npz:  # plain arrays, no pickle
-        assert str(npz["format"]) == "finder.features" and npz["descriptors"].dtype == np.uint8
+        assert str(npz["format"]) == "finder.verify.features" and npz["descriptors"].dtype == np.uint8
     again = FeatureCache.load(cache_file)
     second = again.get(paths, jobs=1)
     assert again.computed == 0 and again.reused == 4
@@ -281,14 +282,14 @@ def _groups(paths) -> list[str]:
 
 
 def test_verify_pairs_finds_crops_and_rotations_and_nothing_else(edited_set):
-    from finder.hashset import load
-    from finder.matching import find_pairs, make_rules
+    from finder.match.search import find_pairs, make_rules
+    from finder.store.hashset import load
 
     _, store = edited_set
     hs = load(store)
     rule = make_rules(hs, ["find"])[0]
     plain = find_pairs(hs, "find", max_distance=rule.max_distance)
-    found, stats = verify_pairs(hs, rule, jobs=1, k=3)
+    found, stats = verify_pairs(hs, rule, plain, jobs=1, k=3)
     group = np.array(_groups(hs.paths))
     assert (group[found.i] == group[found.j]).all()
     # all three pairs of each group, but the rocket's crop and rotation: its crop is a smooth sky with 44
@@ -365,3 +366,44 @@ def test_cli_evaluate_modes(edited_set, tmp_path):
     assert "verified" in table.stdout and "Recall per transform by mode" in table.stdout
     plain = CliRunner().invoke(cli, ["evaluate", str(store), "--truth", str(truth), "--format", "json"])
     assert "modes" not in json.loads(plain.stdout)  # unchanged without views or --verify
+
+
+def test_grouping_with_verification_searches_once(edited_set, monkeypatch):
+    """``cluster --verify --scheduler``: the pairs come from the one search sent away; verification takes
+    them and searches no pairs of its own (it used to search again here and throw the first result away)."""
+    from finder.groups.build import find_groups
+    from finder.match import search as matching
+    from finder.store.hashset import load
+
+    _, store = edited_set
+    hs = load(store)
+    here = matching.local_search
+    calls = []
+
+    def remote(a, name, d, b, ranges):
+        calls.append(list(ranges))
+        yield from here(a, name, d, b, ranges)
+
+    def no_second_search(*args):
+        raise AssertionError("a second pair search ran here")
+
+    monkeypatch.setattr(matching, "local_search", no_second_search)
+    rules = matching.make_rules(hs, ["find"])
+    groups = find_groups(hs, rules, search=remote, verify=True, jobs=1)
+    assert len(calls) == 1 and calls[0] == [(0, len(hs))]
+    assert sorted(g.size for g in groups) == [3, 3, 3, 3]  # as cluster --verify finds (test above)
+    unverified = find_groups(hs, rules, search=remote)
+    assert len(calls) == 2 and sum(g.size for g in unverified) < 12
+
+
+def test_cli_report_verify_shows_the_verified_groups(edited_set, tmp_path):
+    folder, store = edited_set
+    pages = {}
+    for name, extra in (("plain", []), ("verified", ["--verify"])):
+        result = CliRunner().invoke(cli, ["report", str(store), "-o", str(tmp_path / f"{name}.html"), "-q", *extra])
+        assert result.exit_code == 0, result.output
+        pages[name] = (tmp_path / f"{name}.html").read_text()
+    figures = {name: re.search(r"<dt>images in groups</dt>\s*<dd>(\d+)</dd>", page) for name, page in pages.items()}
+    assert figures["verified"] and int(figures["verified"][1]) == 12
+    assert figures["plain"] and int(figures["plain"][1]) < 12
+    assert "geometric verification" in pages["verified"] and "geometric verification" not in pages["plain"]

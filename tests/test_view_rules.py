@@ -1,7 +1,7 @@
 """Matching with views against a brute-force reference of its rules, on random hash sets.
 
-The reference below is written from the rules as documented (finder.matching.block_pairs and
-_view_row_pairs, finder.layout), pair by pair and row by row in plain numpy, independently of the
+The reference below is written from the rules as documented (finder.match.search.block_pairs and
+_view_row_pairs, finder.match.layout), pair by pair and row by row in plain numpy, independently of the
 blocked, kernel-driven implementation.
 """
 
@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from finder.hashset import HashSet
-from finder.layout import chance_cutoff, layout_mask
-from finder.matching import find_pairs, radius
+from finder.match.layout import chance_cutoff, layout_mask
+from finder.match.search import find_pairs, radius
+from finder.store.hashset import HashSet
 from finder.views import QUALITY_CUTOFF, view_code, view_radius
 
 PLAIN, MIRROR, TRIMMED, INSET = 0, view_code("mirror"), view_code("trimmed"), view_code("inset")

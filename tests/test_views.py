@@ -14,22 +14,16 @@ from click.testing import CliRunner
 from PIL import Image, ImageDraw, ImageOps
 
 from finder import algorithms
-from finder.bits import pack_bits
-from finder.cli import cli
-from finder.hashing import hash_paths, hash_views
-from finder.hashset import load
-from finder.matching import cluster, find_pairs, radius
-from finder.views import (
-    GEOMETRIC,
-    QUALITY_CUTOFF,
-    VIEW_NAMES,
-    content_box,
-    quality,
-    resolve_views,
-    transform,
-    view_code,
-    view_radius,
-)
+from finder.algorithms.bits import pack_bits
+from finder.cli.app import cli
+from finder.groups.build import cluster
+from finder.match.search import find_pairs, radius
+from finder.store.hashing import hash_paths, hash_views
+from finder.store.hashset import load
+from finder.views import QUALITY_CUTOFF, VIEW_NAMES, resolve_views, view_code, view_radius
+from finder.views.content import content_box
+from finder.views.geometry import GEOMETRIC, transform
+from finder.views.quality import quality
 from tests.conftest import GOLDEN_DIR, golden_rows
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
@@ -349,8 +343,8 @@ def test_cli_records_views_and_plain_restores_one_row_per_file(edited, tmp_path)
 
 
 def test_pairs_with_views_do_not_depend_on_block_sizes(edited, monkeypatch):
-    import finder.matching as matching
-    from finder.matching import iter_pairs
+    import finder.match.search as matching
+    from finder.match.search import iter_pairs
 
     paths = sorted(str(p) for p in edited.iterdir())
     hs = hash_paths(paths, ["find"], jobs=1, views="dihedral").hashset

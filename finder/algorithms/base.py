@@ -2,7 +2,7 @@
 
 An algorithm is a sequence of :class:`Stage` s.  The first stage takes the
 decoded Pillow image, each next stage takes the previous stage's output, and
-the last returns the packed hash (``uint64[words]``, see ``finder.bits``).
+the last returns the packed hash (``uint64[words]``, see ``finder.algorithms.bits``).
 Hashing runs the stages; ``finder bench`` times the very same stages with
 :func:`run_stages`, so what is measured is what is used.
 """
@@ -12,10 +12,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
+
+if TYPE_CHECKING:
+    from finder.algorithms import Algorithm
 
 
 @dataclass(frozen=True)
@@ -43,52 +46,6 @@ def apply_stages(stages: Sequence[Stage], image: Any) -> Any:
     for stage in stages:
         value = stage.function(value)
     return value
-
-
-@dataclass(frozen=True)
-class Algorithm:
-    """A perceptual hash of ``bits`` bits, computed by ``stages`` run in order.
-
-    Attributes
-    ----------
-    name : registry key, lower case.
-    bits : hash width in bits.
-    stages : the pipeline, from decoded image to ``uint64[words]``.
-    default_threshold : default match threshold, as a normalised distance.
-    description : one line for help texts.
-    """
-
-    name: str
-    bits: int
-    stages: tuple[Stage, ...]
-    default_threshold: float
-    description: str
-    view_stage: str = ""
-    crop_stage: str = ""
-
-    @property
-    def words(self) -> int:
-        """Number of uint64 words of one packed hash."""
-        return (self.bits + 63) // 64
-
-    @property
-    def stage_names(self) -> tuple[str, ...]:
-        """The stages' names, in pipeline order."""
-        return tuple(stage.name for stage in self.stages)
-
-    def hash_image(self, image: Image.Image) -> np.ndarray:
-        """Hash of a decoded, fully loaded Pillow image (not modified), as ``uint64[words]``."""
-        return apply_stages(self.stages, image)
-
-    def split(self) -> tuple[tuple[Stage, ...], tuple[Stage, ...]]:
-        """The stages up to and including :attr:`view_stage`, and the rest.
-
-        A flip or rotation of the first part's output, run through the second
-        part, is the hash of the flipped or rotated image (up to resampling):
-        the cheap way to hash geometric views.
-        """
-        k = self.stage_names.index(self.view_stage) + 1 if self.view_stage else 0
-        return self.stages[:k], self.stages[k:]
 
 
 def run_stages(

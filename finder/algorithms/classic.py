@@ -45,7 +45,7 @@ import numpy as np
 from PIL import Image
 
 from finder.algorithms.base import Stage
-from finder.bits import pack_bits
+from finder.algorithms.bits import pack_bits
 
 #: imagehash's default hash size (8 x 8 = 64 bits) and pHash's default oversampling.
 HASH_SIZE = 8

@@ -129,7 +129,7 @@ def median_bits(b: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     """Bit (15-i, 15-j) = B[i, j] > lower median of B, packed into 4 uint64 words.
 
     The flattened bit vector is B's row-major order reversed; bit k goes to
-    word k // 64, position 63 - k % 64 (see ``finder.bits``).
+    word k // 64, position 63 - k % 64 (see ``finder.algorithms.bits``).
     """
     flat = b.ravel()
     m = np.sort(flat)[flat.size // 2 - 1]

@@ -13,7 +13,7 @@ a process pool) and :class:`finder.engine.dask.DaskExecutor` (a Dask cluster;
 it also sets the chunk size through ``chunk_files(tasks)``, for coarse
 tasks).  Nothing may rely on state inherited through ``fork``: a worker
 started with ``spawn`` must behave the same (codecs register themselves
-in :mod:`finder.decode`, kernels load from numba's cache on first use).
+in :mod:`finder.io.decode`, kernels load from numba's cache on first use).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """All-pairs Hamming search: one contract, several interchangeable backends.
 
-Hashes are packed rows ``uint64[n, w]`` (see :mod:`finder.bits`); the Hamming
+Hashes are packed rows ``uint64[n, w]`` (see :mod:`finder.algorithms.bits`); the Hamming
 distance of two rows is the popcount of their XOR summed over the ``w`` words.
 
 Contract
@@ -297,7 +297,7 @@ def distance_histogram(
         duplicates).
     bits : int
         Hash width; ``64 * (w - 1) < bits <= 64 * w``.  Padding bits must be
-        zero (as :func:`finder.bits.pack_bits` leaves them).
+        zero (as :func:`finder.algorithms.bits.pack_bits` leaves them).
     backend : str, optional
         A name from :func:`backend_names`; default :func:`default_backend`.
 

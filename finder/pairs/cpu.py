@@ -1,6 +1,6 @@
 """The ``cpu`` backend of :mod:`finder.pairs`: all-pairs Hamming search compiled with numba.
 
-Hashes are ``uint64[n, words]`` rows (see :mod:`finder.bits`); the Hamming
+Hashes are ``uint64[n, words]`` rows (see :mod:`finder.algorithms.bits`); the Hamming
 distance of two rows is the popcount of their XOR summed over the words, so the
 bit order inside a word does not matter here.
 

@@ -28,9 +28,9 @@ import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from finder.facts import FileFacts
-from finder.groups import Group, Member
-from finder.keep import proposed
+from finder.groups.facts import FileFacts
+from finder.groups.keep import proposed
+from finder.groups.linkage import Group, Member
 from finder.report.thumbs import Thumb
 
 PAGE_SIZE = 100
@@ -152,7 +152,7 @@ class Report:
     Attributes
     ----------
     groups : list of Group
-        Groups with keepers decided (:func:`finder.keep.decide`).
+        Groups with keepers decided (:func:`finder.groups.keep.decide`).
     thumbs : mapping of path -> Thumb
         Thumbnail and facts of every member.
     figures : list of (label, value)

@@ -1,6 +1,6 @@
 """Thumbnails for the report: one small JPEG per image, and the file's facts, from one open of the file.
 
-Made in the same process pool as hashing (:func:`finder.facts.run_chunks`).
+Made in the same process pool as hashing (:func:`finder.groups.facts.run_chunks`).
 JPEGs are decoded at reduced size (libjpeg's DCT scaling through Pillow's
 ``draft``, at least twice the thumbnail box), so a 12-megapixel photo costs a
 fraction of a full decode.  EXIF orientation is applied, transparency is
@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 
 from PIL import Image, ImageOps
 
-from finder.facts import FileFacts, describe, header_facts, open_header, run_chunks
+from finder.groups.facts import FileFacts, describe, header_facts, open_header, run_chunks
 
 DEFAULT_BOX = 160
 JPEG_QUALITY = 75

@@ -1,0 +1,82 @@
+"""``finder cluster``: groups of similar images with their keepers."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+import click
+
+from finder.cli.options import (
+    DEFAULT_HASHES,
+    EXIT_FOUND,
+    LINKAGES,
+    VERIFY_HELP,
+    dask_search,
+    emit_summary,
+    exit_code_option,
+    keep_groups,
+    keep_options,
+    matching_options,
+    output_option,
+    rules_from_options,
+    scheduler_option,
+    summary_option,
+)
+
+
+@click.command("cluster")
+@click.argument("hashfile", default=DEFAULT_HASHES, type=click.Path(dir_okay=False))
+@matching_options
+@click.option("--linkage", type=click.Choice(LINKAGES), default="single", show_default=True,
+              help="single: connected components (chains join); star: every member within the threshold "
+                   "of its group's representative.")
+@click.option("--min-size", type=click.IntRange(min=1), default=2, show_default=True,
+              help="Smallest group to print; 1 includes singletons.")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
+@keep_options
+@output_option
+@exit_code_option
+@summary_option
+@scheduler_option
+@click.option("--verify", is_flag=True, help=VERIFY_HELP)
+def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
+                    fmt, output, exit_code, summary, scheduler, verify) -> None:
+    """Groups of similar images, largest first.
+
+    \b
+      finder hash photos/ && finder cluster > groups.json
+      finder cluster --threshold 0.375 --format csv      # 0.375: find's default
+
+    JSON: [{"group", "size", "representative", "keeper", "members": [{"path",
+    "distance", "same_file_as", "reference", "size", "mtime_ns"}]}]; CSV: group,
+    path, distance_to_representative, representative, same_file_as, keeper,
+    reference.  The representative is the member with the
+    most matches in the group (see README); with several algorithms voting,
+    distances are those of the first.  The keeper is the member the --keep
+    rules choose (image headers are read for that: pixel size, EXIF date).
+    """
+    from finder.groups.build import find_groups
+    from finder.groups.keep import parse_rules, resolve_folders
+    from finder.match.search import check_vote
+    from finder.output import check_output, open_output, write_groups
+    from finder.progress import Reporter
+    from finder.store.hashset import load
+
+    start = time.perf_counter()
+    check_output(output)
+    keep_rules, reference_dirs = parse_rules(keep), resolve_folders(references)
+    hashset = load(hashfile)
+    rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
+    check_vote(vote, len(rules))
+    with dask_search(scheduler) as search:  # only the pair search runs on the cluster
+        groups = find_groups(hashset, rules, vote=vote, linkage=linkage, min_size=min_size, search=search,
+                             verify=verify, hashfile=hashfile, jobs=jobs, reporter=Reporter())
+    groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs)
+    with open_output(output) as stream:
+        write_groups(stream, groups, fmt)
+    emit_summary(summary, {"files": len(hashset), "groups": len(groups),
+                           "grouped_files": sum(g.size for g in groups),
+                           "seconds": round(time.perf_counter() - start, 3)})
+    if exit_code and groups:
+        sys.exit(EXIT_FOUND)

@@ -1,0 +1,1 @@
+"""Acting on duplicates: the plan, file operations (and the trash), the journal, apply / resume / undo."""

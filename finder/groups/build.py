@@ -1,0 +1,101 @@
+"""From a hash file's matching rules to groups: the one path ``cluster``, ``report`` and the library share.
+
+:func:`find_groups` searches once (here, or on a Dask cluster through
+``search``), lets geometric verification decide the pairs when asked (it
+takes the pairs the search found; it never searches again), and links the
+pairs into groups (:func:`cluster`).  Choosing each group's keeper is the
+next step (:mod:`finder.groups.keep`): ``cluster`` reads image headers for
+it, ``report`` takes the facts from the thumbnails it makes anyway.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from finder.groups.linkage import Group, Member, group_indices
+from finder.match.search import Rule, Search, VotedPairs, choose_algorithm, file_distances, find_pairs, vote_pairs
+from finder.pairs import Pairs
+from finder.store.hashset import HashSet
+
+
+def cluster(
+    hashset: HashSet,
+    algorithm: str | None = None,
+    *,
+    threshold: float | None = None,
+    max_distance: int | None = None,
+    linkage: str = "single",
+    min_size: int = 2,
+    pairs: Pairs | VotedPairs | None = None,
+) -> list[Group]:
+    """Groups of similar images, largest first (then by first path), of at least ``min_size``.
+
+    ``pairs`` may be given to reuse matches already found for the same radius.
+    """
+    name = choose_algorithm(hashset, algorithm)
+    if pairs is None:
+        pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
+    paths = hashset.paths
+    found = []
+    for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage):
+        if len(indices) < min_size:
+            continue
+        rep = indices[0]
+        dist = file_distances(hashset, name, np.full(len(indices), rep), indices)
+        order = np.lexsort((paths[indices], dist))
+        order = np.concatenate([[0], order[order != 0]])
+        members = []
+        first_name: dict[tuple[int, int], str] = {}
+        for k in order:
+            f = indices[k]
+            identity = (int(hashset.device[f]), int(hashset.inode[f]))
+            path = str(paths[f])
+            twin = first_name.setdefault(identity, path) if identity[1] else path
+            members.append(Member(path, int(dist[k]), twin if twin != path else None,
+                                  size=int(hashset.size[f]), mtime_ns=int(hashset.mtime_ns[f])))
+        found.append((members, min(str(paths[k]) for k in indices)))
+    found.sort(key=lambda g: (-len(g[0]), g[1]))
+    return [Group(k, members[0].path, members) for k, (members, _) in enumerate(found)]
+def find_groups(
+    hashset: HashSet,
+    rules: list[Rule],
+    *,
+    vote: int | None = None,
+    linkage: str = "single",
+    min_size: int = 2,
+    search: Search | None = None,
+    verify: bool = False,
+    hashfile: str | None = None,
+    jobs: int | None = None,
+    reporter=None,
+) -> list[Group]:
+    """Groups of similar images under ``rules``, largest first; keepers are not chosen yet.
+
+    Parameters
+    ----------
+    hashset : the hash file's contents.
+    rules : one rule per algorithm (:func:`finder.match.search.make_rules`); several vote.
+    vote : with several rules, how many must match (default: a majority).
+    linkage, min_size : as for :func:`cluster`.
+    search : where the pair search runs (default: here, block by block;
+        :class:`finder.match.dask_search.DaskSearch` on a cluster).  Called once.
+    verify : let geometric verification decide the pairs (needs the ``verify``
+        extra; one rule only).  Features are cached beside ``hashfile`` when given.
+    jobs, reporter : worker processes and progress for verification.
+    """
+    first = rules[0]
+    pairs: Pairs | VotedPairs
+    if len(rules) > 1:
+        if verify:
+            from finder.verify.verified import single_rule
+
+            single_rule(rules)  # raises: verification checks one algorithm's matches
+        pairs = vote_pairs(hashset, rules, vote, search=search)
+    else:
+        pairs = find_pairs(hashset, first.algorithm, max_distance=first.max_distance, search=search)
+        if verify:
+            from finder.verify.verified import verified_for_files
+
+            pairs = verified_for_files(hashset, first, pairs, hashfile, jobs=jobs, reporter=reporter).pairs()
+    return cluster(hashset, first.algorithm, max_distance=first.max_distance, linkage=linkage, min_size=min_size,
+                   pairs=pairs)

@@ -1,0 +1,54 @@
+"""numba kernels for :mod:`finder.groups.linkage`: union-find and greedy star clustering over large match graphs.
+
+Imported only when a graph is large enough that compiled loops pay for
+importing numba and loading the cached kernels (``finder.groups.linkage.NUMBA_MIN_WORK``);
+small graphs, the usual case of a small job, are grouped with numpy and plain
+Python in :mod:`finder.groups.linkage` and never import this module.  Both paths give
+identical labels (``tests/test_groups_and_matching.py`` runs them side by side).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def _find(parent: np.ndarray, x: int) -> int:  # pragma: no cover - numba
+    root = x
+    while parent[root] != root:
+        root = parent[root]
+    while parent[x] != root:  # path compression
+        parent[x], x = root, parent[x]
+    return root
+
+
+@njit(cache=True)
+def union_find(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Component label (the smallest member index) of each of ``n`` nodes joined by edges (i, j)."""
+    parent = np.arange(n)
+    for k in range(i.size):
+        a, b = _find(parent, i[k]), _find(parent, j[k])
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+    for x in range(n):
+        parent[x] = _find(parent, x)
+    return parent
+
+
+@njit(cache=True)
+def star(order: np.ndarray, start: np.ndarray, dst: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Representative per node: centres taken in ``order``; each takes its not-yet-owned neighbours (CSR)."""
+    n = order.size
+    owner = np.full(n, -1, dtype=np.int64)
+    for centre in order:
+        if owner[centre] >= 0:
+            continue
+        owner[centre] = centre
+        for k in range(start[centre], start[centre + 1]):
+            if owner[dst[k]] < 0:
+                owner[dst[k]] = centre
+    return owner
