@@ -100,13 +100,13 @@ def test_choose_kernel_by_size():
 
 def test_choose_backend_takes_numpy_for_small_searches(monkeypatch):
     monkeypatch.delenv(pairs.BACKEND_ENV, raising=False)
-    monkeypatch.delitem(sys.modules, "finder.pairs.cpu", raising=False)  # a fresh process: kernels not loaded
+    monkeypatch.setattr(pairs, "loaded", set())  # a fresh process: kernels not loaded
     side = int(np.sqrt(pairs.REFERENCE_MAX_CELLS))
     assert pairs.choose_backend(96, 256, side, side) == "reference"
     assert pairs.choose_backend(96, 256, side + 1, side) == "cpu"
-    monkeypatch.setitem(sys.modules, "finder.pairs.cpu", object())  # loaded by an earlier, larger search
+    pairs.loaded.add("cpu")  # loaded by an earlier, larger search
     assert pairs.choose_backend(96, 256, side, side) == "cpu"
-    monkeypatch.delitem(sys.modules, "finder.pairs.cpu")
+    pairs.loaded.clear()
     assert pairs.choose_backend(4, 256, 10**6, 10**4) == "mih"  # large: the measured mih rule still applies
     monkeypatch.setenv(pairs.BACKEND_ENV, "cpu")  # an explicit choice always wins
     assert pairs.choose_backend(96, 256, 10, 10) == "cpu"

@@ -65,6 +65,7 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
     """
     import sys
 
+    from finder import config
     from finder.dedupe.actions import (
         Journal,
         default_journal_name,
@@ -151,7 +152,7 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
             for path, reason in the_plan.refused:
                 reporter.error(f"refused {text(path)}: {reason}")
             try:
-                outcome = apply_plan(the_plan, writer, history, event)
+                outcome = apply_plan(the_plan, writer, history, event, config.dedupe_step_delay())
             except KeyboardInterrupt as exc:
                 setattr(exc, "finder_note",  # noqa: B010  (read by FinderGroup)
                         f"every step so far is in {journal}; run the same command with --journal {journal} to "

@@ -55,7 +55,6 @@ ACTIONS = ("move", "trash", "hardlink", "symlink", "delete")
 JOURNAL_FORMAT = "finder.dedupe-journal"
 JOURNAL_VERSION = 1
 # Test hook: seconds to wait after each intent record (lets a test kill -9 a run mid-way).
-DELAY_ENV = "FINDER_DEDUPE_STEP_DELAY"
 
 Event = Callable[[str, "Step", dict[str, Any]], None]
 
@@ -569,16 +568,18 @@ def _step_of(record: dict[str, Any]) -> Step:
 
 
 def apply(the_plan: Plan, journal: Journal, history: History | None = None,
-          on_event: Event | None = None) -> Outcome:
-    """Carry out ``the_plan``, journaling an intent before and an outcome after each step."""
+          on_event: Event | None = None, step_delay: float = 0.0) -> Outcome:
+    """Carry out ``the_plan``, journaling an intent before and an outcome after each step.
+
+    ``step_delay`` seconds pass between each intent and its step (``FINDER_DEDUPE_STEP_DELAY``, for tests
+    and demonstrations that stop a run between the two)."""
     outcome = Outcome()
     op = history.next_op if history is not None else 0
-    delay = float(os.environ.get(DELAY_ENV) or 0)
     for step in the_plan.steps:
         record = {"type": "intent", "op": op, **asdict(step)}
         journal.write(record)
-        if delay:
-            time.sleep(delay)
+        if step_delay:
+            time.sleep(step_delay)
         # Checked again just before acting: the file and its keeper are still as planned.
         st, keeper_st = _stat(step.path), _stat(step.keeper)
         reason = None

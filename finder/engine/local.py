@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Iterator
 from multiprocessing.pool import Pool
 from typing import TypeVar
 
+from finder import config
+
 T = TypeVar("T")
 R = TypeVar("R")
 
@@ -49,7 +51,7 @@ def signals_deferred() -> Iterator[None]:
 
 def default_start_method() -> str | None:
     """``FINDER_START_METHOD`` if set, else fork where available, else the platform default."""
-    chosen = os.environ.get("FINDER_START_METHOD")
+    chosen = config.start_method()
     if chosen:
         return chosen
     return "fork" if "fork" in multiprocessing.get_all_start_methods() else None

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from finder import config
 from finder.engine.dask import DaskExecutor, import_distributed, task_result
 from finder.errors import SchedulerError
 from finder.match.search import BLOCK_FILES
@@ -47,7 +48,7 @@ from finder.store.hashset import HashSet
 __all__ = ["Columns", "DaskSearch", "TILE_ENV", "columns", "tile_pairs"]
 
 #: Environment variable: files per tile block (default ``finder.match.search.BLOCK_FILES``).
-TILE_ENV = "FINDER_DASK_TILE_FILES"
+TILE_ENV = config.DASK_TILE_FILES
 #: How often lost scattered columns are scattered again before the run gives up.
 RESCATTER_LIMIT = 3
 
@@ -153,12 +154,7 @@ class DaskSearch:
     def __init__(self, executor: DaskExecutor, tile_files: int | None = None) -> None:
         self.executor = executor
         self.client = executor.client
-        env = os.environ.get(TILE_ENV, "").strip()
-        if tile_files is None and env:
-            if not env.isdigit() or int(env) < 1:
-                raise SchedulerError(f"${TILE_ENV} must be a number of files >= 1, got {env!r}")
-            tile_files = int(env)
-        self.tile_files = tile_files or BLOCK_FILES
+        self.tile_files = tile_files or config.dask_tile_files() or BLOCK_FILES
         self.tiles = 0  # tiles run so far (all calls)
         self._scattered: dict[tuple[int, str], tuple[Any, Any]] = {}
 

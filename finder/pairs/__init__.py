@@ -68,14 +68,14 @@ by ``tests/test_pairs_contract.py`` against brute force and the other backends.
 from __future__ import annotations
 
 import importlib
-import os
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+
+from finder import config
 
 __all__ = [
     "BACKENDS",
@@ -99,8 +99,12 @@ BACKENDS: dict[str, str] = {
     "mih": "finder.pairs.mih",
 }
 DEFAULT_BACKEND = "cpu"
+#: Backends whose kernels are compiled (numba): once one is loaded, it is the fastest at every size.
+COMPILED_BACKENDS = frozenset({"cpu", "mih"})
+#: Backends this process has loaded through :func:`get_backend` (what :func:`choose_backend` knows of the past).
+loaded: set[str] = set()
 #: Environment variable naming the backend used when a call gives none.
-BACKEND_ENV = "FINDER_PAIRS_BACKEND"
+BACKEND_ENV = config.PAIRS_BACKEND
 
 
 @dataclass(frozen=True)
@@ -149,7 +153,7 @@ def backend_names() -> list[str]:
 
 def default_backend() -> str:
     """The backend used when a call names none: ``$FINDER_PAIRS_BACKEND`` if set, else ``"cpu"``."""
-    return os.environ.get(BACKEND_ENV, "").strip() or DEFAULT_BACKEND
+    return config.pairs_backend() or DEFAULT_BACKEND
 
 
 def _resolve(name: str | None) -> str:
@@ -168,7 +172,10 @@ def get_backend(name: str | None = None) -> ModuleType:
     ValueError
         If ``name`` is not registered in ``BACKENDS``.
     """
-    return importlib.import_module(BACKENDS[_resolve(name)])
+    chosen = _resolve(name)
+    module = importlib.import_module(BACKENDS[chosen])
+    loaded.add(chosen)
+    return module
 
 
 def _function(backend: str | None, op: str) -> Any:
@@ -414,9 +421,9 @@ def choose_backend(radius: int, width: int, n_indexed: int, n_queries: int) -> s
     str
         A backend name.  ``$FINDER_PAIRS_BACKEND`` always wins when set.
     """
-    if os.environ.get(BACKEND_ENV, "").strip():
+    if config.pairs_backend():
         return default_backend()
-    if n_indexed * n_queries <= REFERENCE_MAX_CELLS and "finder.pairs.cpu" not in sys.modules:
+    if n_indexed * n_queries <= REFERENCE_MAX_CELLS and not loaded & COMPILED_BACKENDS:
         return "reference"  # once a large search has loaded the kernels, they are faster at every size
     if radius <= MIH_MAX_SHARE * width and n_queries >= MIH_MIN_QUERIES:
         return "mih"

@@ -1,0 +1,83 @@
+"""Every ``FINDER_*`` environment switch finder reads, in one place.
+
+No other module reads ``os.environ`` for a ``FINDER_*`` name: each switch has
+one function here, which reads the variable when the setting is needed (so a
+worker process, or a test that sets the variable, sees the value in force)
+and turns a bad value into a one-line :class:`~finder.errors.FinderError`.
+Command-line options are the everyday interface; these switches are for
+measuring, debugging and testing, and are listed in the docs
+(development, "Environment switches").
+
+``FINDER_PAIRS_BACKEND``
+    ``cpu``, ``reference`` or ``mih``: the all-pairs backend every search uses
+    (default: chosen per search by :func:`finder.pairs.choose_backend`).
+``FINDER_POPCOUNT``
+    ``vector``, ``bitsliced`` or ``auto``: the popcount loop of the ``cpu``
+    backend (default ``auto``: chosen from the CPU's features).
+``FINDER_START_METHOD``
+    ``fork``, ``spawn`` or ``forkserver``: how local worker processes start
+    (default: fork where available).
+``FINDER_DASK_TILE_FILES``
+    files per side of one Dask search tile (default: the local block size).
+``FINDER_DEDUPE_STEP_DELAY``
+    seconds to wait after each journaled intent of ``finder dedupe --apply``:
+    lets tests and demonstrations stop a run between steps.
+"""
+
+from __future__ import annotations
+
+import os
+
+from finder.errors import FinderError, SchedulerError
+
+PAIRS_BACKEND = "FINDER_PAIRS_BACKEND"
+POPCOUNT = "FINDER_POPCOUNT"
+START_METHOD = "FINDER_START_METHOD"
+DASK_TILE_FILES = "FINDER_DASK_TILE_FILES"
+DEDUPE_STEP_DELAY = "FINDER_DEDUPE_STEP_DELAY"
+
+#: Every switch, for documentation and tests.
+SWITCHES: tuple[str, ...] = (PAIRS_BACKEND, POPCOUNT, START_METHOD, DASK_TILE_FILES, DEDUPE_STEP_DELAY)
+
+
+def _text(name: str) -> str:
+    return os.environ.get(name, "").strip()
+
+
+def pairs_backend() -> str:
+    """The backend named by ``FINDER_PAIRS_BACKEND`` ("" when unset); :mod:`finder.pairs` checks the name."""
+    return _text(PAIRS_BACKEND)
+
+
+def forced_popcount() -> str:
+    """The popcount loop named by ``FINDER_POPCOUNT``, lower case ("" when unset); checked by the caller."""
+    return _text(POPCOUNT).lower()
+
+
+def start_method() -> str | None:
+    """``FINDER_START_METHOD`` (None when unset): multiprocessing checks the name when a pool starts."""
+    return os.environ.get(START_METHOD) or None
+
+
+def dask_tile_files() -> int | None:
+    """``FINDER_DASK_TILE_FILES`` as a number of files >= 1 (None when unset)."""
+    text = _text(DASK_TILE_FILES)
+    if not text:
+        return None
+    if not text.isdigit() or int(text) < 1:
+        raise SchedulerError(f"${DASK_TILE_FILES} must be a number of files >= 1, got {text!r}")
+    return int(text)
+
+
+def dedupe_step_delay() -> float:
+    """``FINDER_DEDUPE_STEP_DELAY`` in seconds (0 when unset)."""
+    text = _text(DEDUPE_STEP_DELAY)
+    if not text:
+        return 0.0
+    try:
+        delay = float(text)
+    except ValueError:
+        raise FinderError(f"${DEDUPE_STEP_DELAY} must be a number of seconds, got {text!r}") from None
+    if not delay >= 0:
+        raise FinderError(f"${DEDUPE_STEP_DELAY} must be a number of seconds >= 0, got {text!r}")
+    return delay
