@@ -107,7 +107,7 @@ def run_case(engine: str, n: int, bits: int, d: int, repeat: int, check: bool) -
     if engine == "finder":
         from finder.pairs import cpu, pairs_within
 
-        out["loop"] = cpu.popcount_loop(bits // 64, d)
+        out["loop"] = cpu.search_loop(bits // 64, d)
         t = time.perf_counter()
         pairs_within(x[: min(n, 2000)], d)  # JIT compile / cache load
         out["warmup_s"] = time.perf_counter() - t
@@ -254,9 +254,9 @@ def _has_faiss() -> bool:
 def machine_line() -> str:
     """CPU model, core count, SIMD level and the popcount loop this CPU gets (one line, for every table)."""
     from finder.evaluate.bench import cpu_model, simd_level  # imported here: workers measure their memory without it
-    from finder.pairs.simd import popcount_loop
+    from finder.pairs.simd import cpu_loop
 
-    return f"cpu: {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}, popcount loop {popcount_loop()}"
+    return f"cpu: {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}, popcount loop {cpu_loop()}"
 
 
 def main(argv: list[str] | None = None) -> int:

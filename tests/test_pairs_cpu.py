@@ -180,8 +180,8 @@ def test_each_loop_matches_the_reference_backend_at_group_edges(loop, n):
 
 def test_bitsliced_falls_back_to_vector_for_wide_hashes(monkeypatch):
     monkeypatch.setenv(POPCOUNT_ENV, "bitsliced")
-    assert cpu.popcount_loop(bitsliced.MAX_WORDS, 100) == "bitsliced"
-    assert cpu.popcount_loop(bitsliced.MAX_WORDS + 1, 100) == "vector"
+    assert cpu.search_loop(bitsliced.MAX_WORDS, 100) == "bitsliced"
+    assert cpu.search_loop(bitsliced.MAX_WORDS + 1, 100) == "vector"
     x = planted(300, bitsliced.MAX_WORDS + 1, seed=5, copies=3, flips=30)
     _assert_same(pairs_within(x, 400, backend="cpu"), pairs_within(x, 400, backend="reference"))
 
@@ -215,15 +215,15 @@ def test_choose_loop_by_cpu_features():
 def test_auto_choice_keeps_vector_where_its_prefilter_reads_half_the_words(monkeypatch):
     monkeypatch.delenv(POPCOUNT_ENV, raising=False)
     monkeypatch.setattr(simd, "host_features", lambda: frozenset({"avx2"}))
-    assert cpu.popcount_loop(4, 100) == "bitsliced"
-    assert cpu.popcount_loop(1, 10) == "bitsliced"
-    assert cpu.popcount_loop(4, 31) == "vector"  # the prefilter reads 2 of 4 words
-    assert cpu.popcount_loop(4, 100, cpu.BITSLICED_MIN_QUERIES - 1) == "vector"  # planes cost more than they save
+    assert cpu.search_loop(4, 100) == "bitsliced"
+    assert cpu.search_loop(1, 10) == "bitsliced"
+    assert cpu.search_loop(4, 31) == "vector"  # the prefilter reads 2 of 4 words
+    assert cpu.search_loop(4, 100, cpu.BITSLICED_MIN_QUERIES - 1) == "vector"  # planes cost more than they save
     monkeypatch.setattr(simd, "host_features", lambda: frozenset({"avx2", "avx512vpopcntdq"}))
-    assert cpu.popcount_loop(4, 100) == "vector"
+    assert cpu.search_loop(4, 100) == "vector"
     monkeypatch.setenv(POPCOUNT_ENV, "bitsliced")  # forcing wins over the radius and size rules
-    assert cpu.popcount_loop(4, 31) == "bitsliced"
-    assert cpu.popcount_loop(4, 100, 1) == "bitsliced"
+    assert cpu.search_loop(4, 31) == "bitsliced"
+    assert cpu.search_loop(4, 100, 1) == "bitsliced"
 
 
 def test_popcount_environment_variable(monkeypatch):
@@ -231,7 +231,7 @@ def test_popcount_environment_variable(monkeypatch):
     assert simd.forced_loop() == "vector"
     monkeypatch.setenv(POPCOUNT_ENV, "auto")
     assert simd.forced_loop() is None
-    assert simd.popcount_loop() == simd.choose_loop(simd.host_features())
+    assert simd.cpu_loop() == simd.choose_loop(simd.host_features())
     monkeypatch.setenv(POPCOUNT_ENV, "scalar")
     with pytest.raises(MatchError, match="unknown popcount loop 'scalar'"):
         pairs_within(_random(np.random.default_rng(1), 10, 1), 3, backend="cpu")

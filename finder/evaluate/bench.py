@@ -723,10 +723,10 @@ def _machine(meta: dict) -> str:
 
 
 def _popcount_loop() -> str:
-    """The all-pairs popcount loop this CPU gets (:func:`finder.pairs.simd.popcount_loop`), for the captions."""
-    from finder.pairs.simd import popcount_loop
+    """The all-pairs popcount loop this CPU gets (:func:`finder.pairs.simd.cpu_loop`), for the captions."""
+    from finder.pairs.simd import cpu_loop
 
-    return popcount_loop()
+    return cpu_loop()
 
 
 def _table(title: str, columns: Sequence[str], caption: str | None = None, label: bool = True) -> Table:

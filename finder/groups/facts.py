@@ -12,7 +12,6 @@ run for the grouped files only, in the same process pool as hashing
 from __future__ import annotations
 
 import datetime as _dt
-import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -199,8 +198,3 @@ def gather(files: Iterable[tuple[str, int, int]], jobs: int | None = None,
     """Facts of every (path, recorded size, recorded mtime_ns), headers read in parallel; keyed by path."""
     items = list({path: (path, size, mtime_ns) for path, size, mtime_ns in files}.values())
     return {f.path: f for f in run_chunks(facts_chunk, items, jobs, progress)}
-
-
-def display_path(path: str) -> str:
-    """A path as printable text: undecodable bytes shown as ``\\xNN`` (never as lone surrogates)."""
-    return os.fsencode(path).decode("utf-8", "backslashreplace")

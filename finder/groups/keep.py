@@ -32,7 +32,6 @@ import fnmatch
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from finder.errors import KeepRuleError
 from finder.groups.facts import FileFacts
@@ -251,8 +250,3 @@ def decide_groups(groups: Sequence[Group], rules: Sequence[KeepRule], references
 def describe_rules(rules: Sequence[KeepRule]) -> str:
     """The rules as one line, for reports and summaries."""
     return ", ".join(r.text for r in rules) + ", then path order"
-
-
-def as_record(rules: Sequence[KeepRule], references: Sequence[str]) -> dict[str, Any]:
-    """The keep settings as a JSON-able record."""
-    return {"keep": [r.text for r in rules], "references": list(references)}

@@ -1,7 +1,7 @@
 """The ``bitsliced`` loop of the ``cpu`` pairs backend: carry-save adders over bit planes.
 
 :mod:`finder.pairs.cpu` runs this loop for :func:`~finder.pairs.pairs_within`
-and :func:`~finder.pairs.pairs_across` where :func:`finder.pairs.cpu.popcount_loop`
+and :func:`~finder.pairs.pairs_across` where :func:`finder.pairs.cpu.search_loop`
 chooses it (AVX2 CPUs without AVX-512 VPOPCNTDQ, or ``FINDER_POPCOUNT=bitsliced``).
 
 Why
@@ -40,7 +40,7 @@ the rows with ``popcount``.  The adders are written in LLVM vector IR
 (``<4 x i64>``, the intrinsics below), so the loop does not depend on LLVM's
 auto-vectoriser: on AVX2 every operation is one ``ymm`` instruction, and
 narrower SIMD splits it.  No early exit: the ``vector`` loop's prefilter
-(first words only) is what small radii want, and :func:`finder.pairs.cpu.popcount_loop`
+(first words only) is what small radii want, and :func:`finder.pairs.cpu.search_loop`
 keeps them there.
 
 The rest is the ``vector`` loop's: chunks of :data:`~finder.pairs.cpu._BLOCK_ROWS`

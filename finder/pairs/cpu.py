@@ -22,7 +22,7 @@ contract's guarantees are documented there.
 Two inner loops
 ---------------
 :func:`pairs_within` and :func:`pairs_across` run one of two loops, chosen
-per call by :func:`popcount_loop` (:mod:`finder.pairs.simd`): ``"vector"``,
+per call by :func:`search_loop` (:func:`finder.pairs.simd.cpu_loop`): ``"vector"``,
 the loop described below, or ``"bitsliced"`` (:mod:`finder.pairs.bitsliced`:
 Harley-Seal carry-save adders over bit planes, faster on AVX2 CPUs without
 AVX-512 VPOPCNTDQ).  ``FINDER_POPCOUNT=vector|bitsliced`` forces one.  Both
@@ -362,7 +362,7 @@ def _vector_launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) 
 BITSLICED_MIN_QUERIES = 32
 
 
-def popcount_loop(words: int, dmax: int, queries: int = BITSLICED_MIN_QUERIES) -> str:
+def search_loop(words: int, dmax: int, queries: int = BITSLICED_MIN_QUERIES) -> str:
     """The inner loop :func:`pairs_within`/:func:`pairs_across` run: ``"vector"`` or ``"bitsliced"``.
 
     ``$FINDER_POPCOUNT`` when set; otherwise the CPU's choice
@@ -398,7 +398,7 @@ def _run_pairs(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Pai
     """Drive the chosen loop's kernel over all chunks of ``a``'s rows with adaptive output slots."""
     na = a.shape[0]
     dmax = min(dmax, 64 * a.shape[1])
-    if popcount_loop(a.shape[1], dmax, na) == "bitsliced":
+    if search_loop(a.shape[1], dmax, na) == "bitsliced":
         from finder.pairs import bitsliced  # imported (and compiled) only when used
 
         run = bitsliced.launcher(a, b, triangular, dmax)

@@ -35,12 +35,13 @@ import functools
 import os
 from collections.abc import Iterable
 
+from finder import config
 from finder.errors import MatchError
 
-__all__ = ["LOOPS", "POPCOUNT_ENV", "choose_loop", "forced_loop", "host_features", "popcount_loop"]
+__all__ = ["LOOPS", "POPCOUNT_ENV", "choose_loop", "forced_loop", "host_features", "cpu_loop"]
 
 #: Environment variable forcing the loop (``vector`` or ``bitsliced``).
-POPCOUNT_ENV = "FINDER_POPCOUNT"
+POPCOUNT_ENV = config.POPCOUNT
 #: The loops there are, in the order the docs list them.
 LOOPS = ("vector", "bitsliced")
 
@@ -89,7 +90,7 @@ def forced_loop() -> str | None:
     MatchError
         If ``FINDER_POPCOUNT`` names no loop.
     """
-    forced = os.environ.get(POPCOUNT_ENV, "").strip().lower()
+    forced = config.forced_popcount()
     if forced in ("", "auto"):
         return None
     if forced not in LOOPS:
@@ -97,7 +98,7 @@ def forced_loop() -> str | None:
     return forced
 
 
-def popcount_loop() -> str:
+def cpu_loop() -> str:
     """The loop for this CPU: :func:`forced_loop` when set, else :func:`choose_loop` of :func:`host_features`."""
     return forced_loop() or choose_loop(host_features())
 

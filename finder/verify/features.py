@@ -12,7 +12,7 @@ about five times cheaper to compute (``benchmarks/verify_speed.py``), and its
 visual-word index (:mod:`finder.verify.visualwords`) reuses the ``finder.pairs`` search.
 
 Every image is converted to greyscale and resized so that its long side is
-:data:`WORK_SIDE` pixels (small images are enlarged too: ORB ignores a 31-pixel
+:data:`FEATURE_SIDE` pixels (small images are enlarged too: ORB ignores a 31-pixel
 margin and builds an 8-level pyramid, which leave little of a 150-pixel image).
 Neither ORB nor SIFT descriptors survive a mirror, so the features of the
 horizontally mirrored image are stored as well: verification tries both, and
@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -37,7 +37,7 @@ import numpy as np
 from finder.errors import FinderError
 
 #: Long side, in pixels, of the greyscale image the features are computed on.
-WORK_SIDE = 512
+FEATURE_SIDE = 512
 #: Keypoints kept per image (OpenCV's ORB default): enough for RANSAC, bounded matching cost.
 N_FEATURES = 500
 #: Bytes per ORB descriptor (256 bits).
@@ -95,16 +95,16 @@ class Features:
 
 def settings(exif_transpose: bool) -> dict:
     """What the cached features depend on; a cache made with other settings is recomputed."""
-    return {"detector": "orb", "n_features": N_FEATURES, "work_side": WORK_SIDE,
+    return {"detector": "orb", "n_features": N_FEATURES, "work_side": FEATURE_SIDE,
             "exif_transpose": bool(exif_transpose), "format_version": FORMAT_VERSION}
 
 
 def working_image(image) -> np.ndarray:
-    """A Pillow image as the uint8[h, w] greyscale array features are computed on (long side WORK_SIDE)."""
+    """A Pillow image as the uint8[h, w] greyscale array features are computed on (long side FEATURE_SIDE)."""
     from PIL import Image
 
     grey = image.convert("L")
-    scale = WORK_SIDE / max(grey.size)
+    scale = FEATURE_SIDE / max(grey.size)
     size = (max(1, round(grey.width * scale)), max(1, round(grey.height * scale)))
     if size != grey.size:
         grey = grey.resize(size, Image.Resampling.BILINEAR, reducing_gap=3.0)
@@ -127,7 +127,7 @@ def extract(image) -> Features:
     ----------
     image : PIL.Image.Image
         Any mode; converted to greyscale and resized to a long side of
-        :data:`WORK_SIDE` pixels first.
+        :data:`FEATURE_SIDE` pixels first.
 
     Returns
     -------
@@ -343,14 +343,6 @@ class FeatureCache:
                 if progress is not None:
                     progress(len(results))
         return [found[p] for p in paths]
-
-    def prune(self, keep: Iterable[str]) -> None:
-        """Drop entries whose files no longer exist, except those in ``keep``."""
-        keep = set(keep)
-        gone = [p for p in self.entries if p not in keep and not os.path.exists(p)]
-        for path in gone:
-            del self.entries[path]
-        self.changed |= bool(gone)
 
 
 def _stack(parts: list[np.ndarray], empty_shape: tuple[int, int], dtype) -> np.ndarray:
