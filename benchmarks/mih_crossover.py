@@ -17,7 +17,7 @@ From these it prints the largest radius at which ``mih`` is faster per query
 (search only), the largest at which it is faster with the build included for
 the given batch, and how many queries it takes to pay for the build at each
 radius: ``build / (cpu per query - mih per query)``.  Those are the figures
-behind ``finder.pairs.MIH_MAX_SHARE`` and ``MIH_MIN_QUERIES`` (README, "MIH").
+behind ``finder.pairs.MIH_MAX_SHARE`` and ``MIH_MIN_QUERIES`` (docs/performance.md, "Multi-index hashing").
 
 Both backends' results are checked to be identical.  Configurations run
 round-robin (``--repeat`` rounds) and each figure is the median of its rounds,

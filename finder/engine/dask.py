@@ -90,7 +90,7 @@ def local_cluster(workers: int) -> Any:
     Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``, which
     turns off glibc's adaptive mmap threshold: every decoded image buffer is
     then mapped and unmapped afresh, and hashing runs at half speed (measured:
-    README, "Scaling out").  finder's own cluster starts its workers without it.
+    docs/scaling.md).  finder's own cluster starts its workers without it.
     """
     import dask
 

@@ -31,7 +31,7 @@ KERNELS = ("numpy", "numba")
 #: and plain Python do, so a small job never imports numba (about 1 s from a cold process on the development
 #: machine, with loading the cached kernels).  Graphs this large come from searches that loaded numba anyway,
 #: where the compiled star loop is ~3x faster than Python's (``benchmarks/small_jobs.py --crossover``;
-#: README, "Start-up cost").
+#: docs/performance.md, "Start-up cost").
 NUMBA_MIN_WORK = 200_000
 
 

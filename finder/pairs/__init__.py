@@ -383,7 +383,7 @@ def knn(words: np.ndarray, queries: np.ndarray, k: int, *, backend: str | None =
 
 #: Largest radius, as a share of the hash width, at which ``mih`` was measured faster than ``cpu``:
 #: all pairs within 10^5 hashes up to 28 of 256 bits and 7 of 64, a query against 10^6 up to 34 of 256
-#: (``benchmarks/mih_crossover.py``; README, "Multi-index hashing").
+#: (``benchmarks/mih_crossover.py``; docs/performance.md, "Multi-index hashing").
 MIH_MAX_SHARE = 0.11
 #: Fewest query rows for which building the ``mih`` index pays off (measured: 1,200-3,000 against
 #: 10^6 rows; about the same for any size, as both the build and a linear scan grow with it).

@@ -27,7 +27,7 @@ offsets.  MIH wins for small radii, where ``r'`` is 0-2 and few values are
 enumerated; for large radii the enumeration grows combinatorially and a linear
 scan (the ``cpu`` backend) is faster -- :func:`finder.pairs.choose_backend`
 picks between them from the crossover measured by
-``benchmarks/mih_crossover.py`` (see README).  Results are exact at every
+``benchmarks/mih_crossover.py`` (see docs/performance.md).  Results are exact at every
 radius, so the backend passes the same contract test as the others.
 
 Backend functions receive inputs validated by :mod:`finder.pairs`.

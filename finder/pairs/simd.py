@@ -17,7 +17,7 @@ and :func:`~finder.pairs.pairs_across`:
     OR and XOR, no popcount instruction (:mod:`finder.pairs.bitsliced`).
 
 :func:`choose_loop` picks ``"bitsliced"`` on CPUs with AVX2 but without
-AVX-512 VPOPCNTDQ, where it measured fastest (README, all-pairs table), and
+AVX-512 VPOPCNTDQ, where it measured fastest (docs/performance.md, the all-pairs table), and
 ``"vector"`` everywhere else: with VPOPCNTDQ a single instruction counts eight
 words, and on CPUs this project has not measured the long-tested loop stays.
 The environment variable ``FINDER_POPCOUNT`` (``vector`` or ``bitsliced``;

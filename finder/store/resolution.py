@@ -6,7 +6,7 @@ a 12-megapixel photo decoded at 1/2 scale costs a fraction of the full decode,
 and every hash here works far below 6 megapixels.  The decoded image must
 keep at least :data:`SAFETY` (2) times the resolution an algorithm resamples
 to, so the resample still averages several source pixels into each working
-pixel and the hash hardly changes (measured in the README: FINd and dHash at
+pixel and the hash hardly changes (measured in docs/concepts/decoding.md: FINd and dHash at
 most a few bits).
 
 Working resolutions (each record's ``working_size`` in :mod:`finder.algorithms`), as (longer side,

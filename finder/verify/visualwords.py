@@ -20,7 +20,7 @@ Nister & Stewenius 2006, "Scalable recognition with a vocabulary tree"):
   ``k`` most similar images are its candidates.
 
 Cost: quadratic in the number of images like all-pairs hashing, but on short
-sparse vectors; see the README for measured times.
+sparse vectors; see docs/concepts/verify.md for measured times.
 """
 
 from __future__ import annotations
