@@ -136,11 +136,6 @@ def _rows_pairs(a_words: np.ndarray, a_rows: np.ndarray, b_words: np.ndarray, b_
     return Pairs(a_rows[found.i], b_rows[found.j], found.distance)
 
 
-def _concat(parts: list[Pairs]) -> Pairs:
-    return Pairs(np.concatenate([p.i for p in parts]), np.concatenate([p.j for p in parts]),
-                 np.concatenate([p.distance for p in parts]))
-
-
 def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | None = None) -> Pairs:
     """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j).
 
@@ -168,7 +163,8 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
             rows = Pairs(i[order], j[order], np.concatenate([inside.distance, later.distance])[order])
     else:
         dv = view_radius(d)
-        rows = _framed_filter(_concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None)), a, other, name, dv)
+        rows = Pairs.concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None))
+        rows = _framed_filter(rows, a, other, name, dv)
         rows = _layout_filter(rows, a, other, name, dv)
     found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
                                                                                         and _plain_only(other, name)))
@@ -194,7 +190,7 @@ def _framed_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> P
     frame_a = framed_a[a.owner[name][rows.i]] & ~np.isin(a.view[name][rows.i], BOX_CODES)
     frame_b = framed_b[b.owner[name][rows.j]] & ~np.isin(b.view[name][rows.j], BOX_CODES)
     keep = ~((frame_a | frame_b) & (rows.distance > dv))
-    return Pairs(rows.i[keep], rows.j[keep], rows.distance[keep])
+    return rows.select(keep)
 
 
 def _layout_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> Pairs:
@@ -212,7 +208,7 @@ def _layout_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> P
         return rows
     keep = np.ones(len(rows.i), dtype=bool)
     keep[far[~ok]] = False
-    return Pairs(rows.i[keep], rows.j[keep], rows.distance[keep])
+    return rows.select(keep)
 
 
 def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int, within: bool) -> list[Pairs]:
@@ -291,7 +287,7 @@ def _quality_filter(found: Pairs, a: HashSet, b: HashSet, name: str) -> Pairs:
     if (qa >= QUALITY_CUTOFF).all() and (qb >= QUALITY_CUTOFF).all():
         return found
     keep = (found.distance == 0) | ((qa[found.i] >= QUALITY_CUTOFF) & (qb[found.j] >= QUALITY_CUTOFF))
-    return Pairs(found.i[keep], found.j[keep], found.distance[keep])
+    return found.select(keep)
 
 
 def iter_pairs(
@@ -337,10 +333,7 @@ def find_pairs(
     several hash rows (views) matches at the smallest distance of any two rows.
     """
     chunks = list(iter_pairs(a, algorithm, threshold=threshold, max_distance=max_distance, b=b, search=search))
-    if len(chunks) == 1:
-        return chunks[0]
-    return Pairs(np.concatenate([c.i for c in chunks]), np.concatenate([c.j for c in chunks]),
-                 np.concatenate([c.distance for c in chunks]))
+    return Pairs.concat(chunks)
 
 
 def _is_identity(owner: np.ndarray) -> bool:
@@ -501,7 +494,7 @@ def iter_voted_pairs(a: HashSet, rules: list[Rule], k: int | None = None, b: Has
     width = max(len(other), 1)
     ranges = file_blocks(len(a), block)
     for found in zip(*((search or local_search)(a, r.algorithm, r.max_distance, b, ranges) for r in rules)):
-        keys = [(p.i * width + p.j) for p in found]
+        keys = [p.keys(width) for p in found]
         unique, votes = np.unique(np.concatenate(keys), return_counts=True)
         keep = votes >= k
         i, j = np.divmod(unique[keep], width)

@@ -68,7 +68,7 @@ by ``tests/test_pairs_contract.py`` against brute force and the other backends.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from types import ModuleType
 from typing import Any
@@ -139,6 +139,24 @@ class Pairs:
     def empty(cls) -> Pairs:
         """No pairs (arrays of length 0 with the contract's dtypes)."""
         return cls(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0, np.int32))
+
+    @classmethod
+    def concat(cls, parts: Sequence[Pairs]) -> Pairs:
+        """``parts`` one after another (not sorted again: parts in (i, j) order make pairs in order)."""
+        if not parts:
+            return cls.empty()
+        if len(parts) == 1:
+            return parts[0]
+        return cls(np.concatenate([p.i for p in parts]), np.concatenate([p.j for p in parts]),
+                   np.concatenate([p.distance for p in parts]))
+
+    def select(self, keep: np.ndarray) -> Pairs:
+        """The pairs where ``keep`` (a bool mask or indices) says so, in their order."""
+        return Pairs(self.i[keep], self.j[keep], self.distance[keep])
+
+    def keys(self, width: int) -> np.ndarray:
+        """One int64 per pair, ``i * width + j`` (``width`` above every ``j``): pairs as set members."""
+        return self.i * width + self.j
 
 
 # --------------------------------------------------------------------------

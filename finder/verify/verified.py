@@ -258,8 +258,7 @@ def verify_pairs(
     # everything matching did not already report: beyond the threshold, or flat images that matching keeps
     # out of groups (finder.views quality) -- geometry is independent evidence, so it may confirm those
     width = max(len(other), 1)
-    beyond = ~np.isin(cand.i * width + cand.j, matches.i * width + matches.j)
-    cand = Pairs(cand.i[beyond], cand.j[beyond], cand.distance[beyond])
+    cand = cand.select(~np.isin(cand.keys(width), matches.keys(width)))
     stats.candidates = len(cand)
 
     ci = np.concatenate([matches.i[near], cand.i])
