@@ -110,3 +110,14 @@ def test_bad_switch_values_are_one_line_errors(monkeypatch):
     assert config.dedupe_step_delay() == 0.5
     monkeypatch.delenv(config.DASK_TILE_FILES)
     assert config.dask_tile_files() is None
+
+
+def test_the_local_executor_sizes_its_chunks_itself():
+    """The hashing driver asks every executor for its chunk size (no probing for attributes)."""
+    from finder.engine.local import LocalExecutor
+
+    executor = LocalExecutor(2)
+    assert executor.jobs == 2
+    assert executor.chunk_files(10) == 1          # fewer files than 8 chunks per worker: one file a chunk
+    assert executor.chunk_files(160) == 10        # 16 chunks: 8 per worker
+    assert executor.chunk_files(10**6) == 32      # capped, so results stream back

@@ -9,9 +9,10 @@ chunk finishes::
             ...
 
 Implementations: :class:`finder.engine.local.LocalExecutor` (this process, or
-a process pool) and :class:`finder.engine.dask.DaskExecutor` (a Dask cluster;
-it also sets the chunk size through ``chunk_files(tasks)``, for coarse
-tasks).  Nothing may rely on state inherited through ``fork``: a worker
+a process pool) and :class:`finder.engine.dask.DaskExecutor` (a Dask cluster).
+Each says how many workers it has (``jobs``) and how many files one chunk
+should hold (``chunk_files(tasks)``): small chunks that stream back locally,
+coarse tasks (>= 100 ms) on Dask.  Nothing may rely on state inherited through ``fork``: a worker
 started with ``spawn`` must behave the same (codecs register themselves
 in :mod:`finder.io.decode`, kernels load from numba's cache on first use).
 """
@@ -27,6 +28,13 @@ R = TypeVar("R")
 
 class Executor(Protocol):
     """Runs ``fn`` over chunks and yields results as they finish (unordered)."""
+
+    #: Worker processes (or threads) running chunks at once.
+    jobs: int
+
+    def chunk_files(self, tasks: int) -> int:
+        """Files per chunk for ``tasks`` files: enough chunks to balance the workers, each worth sending."""
+        ...
 
     def map(self, fn: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]: ...
 

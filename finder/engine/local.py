@@ -81,6 +81,10 @@ class LocalExecutor:
         self._pool.join()
         self._pool = None
 
+    def chunk_files(self, tasks: int) -> int:
+        """About 8 chunks per worker for balance, at most 32 files so that results stream back."""
+        return max(1, min(32, tasks // (self.jobs * 8)))
+
     def map(self, fn: Callable[[T], R], chunks: Iterable[T]) -> Iterator[R]:
         """Yield ``fn(chunk)`` for every chunk, in the order they finish."""
         chunks = list(chunks)

@@ -205,11 +205,6 @@ def warm_up(names: Sequence[str]) -> None:
             _algorithms.get(name).hash_image(sample)
 
 
-def chunk_size(tasks: int, jobs: int) -> int:
-    """Files per chunk: about 8 chunks per worker for balance, at most 32 files so results stream back."""
-    return max(1, min(32, tasks // (jobs * 8)))
-
-
 def _progress_callback(progress: Progress | bool | None, total: int) -> tuple[Progress | None, Callable[[], None]]:
     """A callback for ``progress``: a function as given, or a ``tqdm.auto`` bar for ``True``."""
     if progress is True:
@@ -429,8 +424,7 @@ def hash_paths(
         if tasks:
             owned = executor is None
             runner: Executor = local_executor(jobs) if executor is None else executor
-            size = (runner.chunk_files(len(tasks)) if hasattr(runner, "chunk_files")  # e.g. Dask: coarse tasks
-                    else chunk_size(len(tasks), getattr(runner, "jobs", 1)))
+            size = runner.chunk_files(len(tasks))
             chunks = [(tasks[k:k + size], names, exif_transpose, chosen_views, decode)
                       for k in range(0, len(tasks), size)]
             exited = False
