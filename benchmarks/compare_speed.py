@@ -253,7 +253,7 @@ def _has_faiss() -> bool:
 
 def machine_line() -> str:
     """CPU model, core count, SIMD level and the popcount loop this CPU gets (one line, for every table)."""
-    from finder.evaluate.bench import cpu_model, simd_level  # imported here: workers measure their memory without it
+    from finder.evaluate.machine import cpu_model, simd_level  # imported here: workers measure their memory without it
     from finder.pairs.simd import cpu_loop
 
     return f"cpu: {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}, popcount loop {cpu_loop()}"

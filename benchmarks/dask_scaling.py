@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 
 from finder.engine.dask import DaskExecutor
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.io.files import find_images
 from finder.match.dask_search import DaskSearch
 from finder.match.search import BLOCK_FILES, find_pairs

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.evaluate.metrics import curve, truth_from_csv
 from finder.io.files import find_images
 from finder.match.search import make_rules

@@ -51,12 +51,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import finder_command, timed_run
 from PIL import Image
 
 import finder
 from finder.algorithms import resample
 from finder.algorithms.base import run_stages
-from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.io.decode import DECODE_FULL, read_image
 from finder.io.files import find_images
 

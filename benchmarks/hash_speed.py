@@ -20,7 +20,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-from finder.evaluate.bench import per_image_bench, render_tables
+from finder.evaluate.bench import per_image_bench
+from finder.evaluate.bench_tables import render_tables
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"

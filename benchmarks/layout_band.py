@@ -22,7 +22,7 @@ from unittest import mock
 import numpy as np
 
 from finder import algorithms
-from finder.evaluate.bench import cpu_model
+from finder.evaluate.machine import cpu_model
 from finder.match import layout
 from finder.match import search as matching
 from finder.store.hashset import load

@@ -40,7 +40,7 @@ import time
 import numba
 import numpy as np
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.pairs import get_backend, pairs_across, pairs_within
 
 BITS = 256  # --bits changes it

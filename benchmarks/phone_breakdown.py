@@ -78,6 +78,7 @@ from typing import Any
 
 import numpy as np
 import PIL.ImageOps
+from _harness import timed_run
 from decode_override import ENV, override, parse
 from phone_photos import build_folder, simd_level
 from PIL import Image
@@ -89,7 +90,7 @@ import finder.views as views
 import finder.views.content as content
 import finder.views.geometry as geometry
 import finder.views.quality as quality
-from finder.evaluate.bench import cpu_model, timed_run
+from finder.evaluate.machine import cpu_model
 from finder.io.files import find_images
 from finder.store import resolution
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from PIL import Image
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 
 #: Debian (bookworm) packages of large, freely licensed wallpapers.
 PACKAGES = ("gnome-backgrounds", "mate-backgrounds", "plasma-workspace-wallpapers", "ukui-wallpapers")

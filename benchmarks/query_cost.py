@@ -35,7 +35,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.query import hash_queries, match
 from finder.store.hashset import HashSet, load
 from finder.views import resolve_views, view_code

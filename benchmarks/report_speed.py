@@ -32,7 +32,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.groups.facts import facts_chunk, gather
 from finder.groups.linkage import Group, Member
 from finder.report.page import Report, render

@@ -51,9 +51,10 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _harness import finder_command, timed_run
 from PIL import Image, ImageDraw, ImageOps
 
-from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.evaluate.machine import cpu_model, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("numpy", "numba", "scipy", "PIL", "imagehash", "rich")

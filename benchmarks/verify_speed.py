@@ -26,7 +26,7 @@ from pathlib import Path
 
 import numpy as np
 
-from finder.evaluate.bench import cpu_model, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT.parent / "shared" / "corpus" / "images"

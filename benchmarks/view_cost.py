@@ -53,9 +53,10 @@ import time
 
 import numba
 import numpy as np
+from _harness import finder_command, timed_run
 
 from finder.algorithms import get as algorithm
-from finder.evaluate.bench import cpu_model, finder_command, simd_level, timed_run
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.match.search import find_pairs
 from finder.store.hashset import HashSet, load
 

@@ -45,8 +45,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _harness import finder_command
+
 import finder
-from finder.evaluate.bench import cpu_model, finder_command, simd_level
+from finder.evaluate.machine import cpu_model, simd_level
 from finder.io.files import find_images
 from finder.store import hashset
 

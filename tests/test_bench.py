@@ -13,7 +13,7 @@ from PIL import Image
 from finder import algorithms as _algorithms
 from finder.algorithms import find
 from finder.algorithms.base import run_stages
-from finder.evaluate import bench
+from finder.evaluate import bench, bench_tables, machine
 from finder.io.decode import open_image
 
 from .conftest import GOLDEN_DIR, golden_rows
@@ -111,7 +111,7 @@ def test_per_image_columns_split_prepare_and_hash_stages(images):
 
 
 def test_cpu_model_is_a_name():
-    model = bench.cpu_model()
+    model = machine.cpu_model()
     assert isinstance(model, str) and model and "\n" not in model
 
 
@@ -152,7 +152,7 @@ def test_meta(result, images):
     assert meta["n_images"] == len(images)
     assert meta["sample"] == 5 and meta["measured"] == 5 and meta["skipped"] == 0
     assert meta["cpu_count"] >= 1 and meta["numba_threads"] >= 1
-    assert meta["cpu_model"] == bench.cpu_model()
+    assert meta["cpu_model"] == machine.cpu_model()
     assert set(meta["versions"]) >= {"finder", "numpy", "pillow", "numba"}
     assert result["_messages"], "progress was never called"
 
@@ -215,7 +215,7 @@ def test_result_is_json_serialisable(result):
 
 
 def test_render_tables_row_counts(result):
-    tables = bench.render_tables(result)
+    tables = bench_tables.render_tables(result)
     assert [t.row_count for t in tables] == [
         len(NAMES),  # per image
         len(bench.FIND_STAGES) + 1,  # FINd stages + total
@@ -232,7 +232,7 @@ def test_per_image_bench_is_the_first_part_of_run_bench(images):
     assert list(out) == ["meta", "per_image", "find_stages"]
     assert list(out["per_image"]) == ["find", "dhash"] and out["meta"]["measured"] == 2
     assert list(out["find_stages"]) == [*bench.FIND_STAGES, "total"]
-    assert [t.row_count for t in bench.render_tables(out)] == [2, len(bench.FIND_STAGES) + 1]
+    assert [t.row_count for t in bench_tables.render_tables(out)] == [2, len(bench.FIND_STAGES) + 1]
 
 
 def test_hash_cap_and_no_find(tmp_path):
@@ -245,7 +245,7 @@ def test_hash_cap_and_no_find(tmp_path):
     assert out["sizes"]["exponent"]["hash"] is None  # only one hashed size
     assert out["sizes"]["exponent_last_two"]["hash"] is None
     assert positive(capped["compare_s"]["dhash"])
-    assert [t.row_count for t in bench.render_tables(out)] == [1, 1, 2 + 2]
+    assert [t.row_count for t in bench_tables.render_tables(out)] == [1, 1, 2 + 2]
 
 
 @pytest.mark.parametrize(

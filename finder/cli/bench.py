@@ -29,8 +29,8 @@ def bench_command(paths, algorithms, jobs, sizes, repeat, sample, as_json, quiet
     Scaling: throughput per --jobs value; hashing and all-pairs compare time per
     --sizes value with the fitted growth exponent (about 1 and 2).
     """
-    from finder.evaluate.bench import render_tables as render_bench
     from finder.evaluate.bench import run_bench
+    from finder.evaluate.bench_tables import render_tables as render_bench
     from finder.output import open_output, write_json
     from finder.progress import Reporter
 

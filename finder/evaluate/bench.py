@@ -28,8 +28,8 @@ finder on a large collection:
     all-pairs matching quadratic (~2), which tells how far a larger
     collection can be extrapolated.
 
-:func:`run_bench` returns a JSON-serialisable dict; :func:`render_tables`
-turns it into rich tables for the terminal.
+:func:`run_bench` returns a JSON-serialisable dict;
+:func:`finder.evaluate.bench_tables.render_tables` turns it into rich tables for the terminal.
 """
 
 from __future__ import annotations
@@ -38,7 +38,6 @@ import concurrent.futures
 import json
 import math
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -51,22 +50,21 @@ import numpy as np
 
 from finder import algorithms as _algorithms
 from finder.algorithms.base import run_stages
+from finder.evaluate.machine import cpu_model, popcount_loop, simd_level, versions
 from finder.io.decode import FileError, open_image
 from finder.io.files import find_images
 from finder.pairs import pairs_within
 from finder.store.hashing import HashReport, hash_paths, warm_up
 
 if TYPE_CHECKING:
-    from rich.table import Table
+    pass
 
 __all__ = [
     "FIND_STAGES",
     "PER_IMAGE_STAGES",
-    "cpu_model",
     "growth_exponent",
     "measure_per_image",
     "per_image_bench",
-    "render_tables",
     "run_bench",
     "sample_paths",
 ]
@@ -143,92 +141,6 @@ def _random_words(rng: np.random.Generator, n: int, bits: int) -> np.ndarray:
     if tail and n:
         words[:, -1] &= np.uint64(((1 << tail) - 1) << (64 - tail))
     return words
-
-
-def cpu_model() -> str:
-    """The CPU's model name from ``/proc/cpuinfo`` (Linux), else ``platform.processor()``, else "unknown"."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() == "model name" and value.strip():
-                    return value.strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine() or "unknown"
-
-
-def finder_command() -> list[str]:
-    """How benchmarks start ``finder`` as a user would: the console script next to this interpreter, else the
-    one on PATH, else ``python -m finder``."""
-    import shutil
-    import sys
-    from pathlib import Path
-
-    beside = Path(sys.executable).parent / "finder"
-    if beside.exists():
-        return [str(beside)]
-    found = shutil.which("finder")
-    return [found] if found else [sys.executable, "-m", "finder"]
-
-
-def timed_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
-    """Run ``command`` as benchmarks time whole runs: its wall seconds, its CPU seconds (user + system of it and
-    the worker processes it waited for, from ``getrusage`` of children) and its stderr; stdout is read from a
-    pipe and dropped.  A non-zero exit ends the benchmark with the command and the end of its stderr."""
-    import resource
-
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    began = time.perf_counter()
-    done = subprocess.run(command, capture_output=True, env=env)
-    wall = time.perf_counter() - began
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    stderr = done.stderr.decode(errors="replace")
-    if done.returncode:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{stderr[-2000:]}")
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), stderr
-
-
-#: SIMD levels, widest first, as ``/proc/cpuinfo`` spells their flags.
-SIMD_LEVELS = ("avx512_vpopcntdq", "avx512bw", "avx2", "sse4_2", "asimd")  # asimd: ARM NEON
-
-
-def simd_level() -> str:
-    """The widest SIMD level of :data:`SIMD_LEVELS` this CPU offers (``/proc/cpuinfo`` flags, Linux), for
-    captioning benchmark figures: numba compiles for the host, so the same code runs wider or narrower vectors
-    on another CPU.  ``"none"`` when the flags list none of them, ``"unknown (<machine>)"`` without the flags."""
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as f:
-            for line in f:
-                key, _, value = line.partition(":")
-                if key.strip() in ("flags", "Features"):
-                    flags = set(value.split())
-                    return next((level for level in SIMD_LEVELS if level in flags), "none")
-    except OSError:
-        pass
-    return f"unknown ({platform.machine()})"
-
-
-def _versions() -> dict[str, str]:
-    import numba
-    import PIL
-
-    import finder
-
-    try:
-        import imagehash
-
-        imagehash_version = imagehash.__version__
-    except ImportError:  # pragma: no cover - imagehash is a dependency
-        imagehash_version = "?"
-    return {
-        "finder": finder.__version__,
-        "numpy": np.__version__,
-        "pillow": PIL.__version__,
-        "numba": numba.__version__,
-        "imagehash": imagehash_version,
-        "python": platform.python_version(),
-    }
 
 
 # --------------------------------------------------------------------------
@@ -337,40 +249,9 @@ def measure_per_image(
     return per_image, find_stages, measured, skipped
 
 
-_MEMORY_SCRIPT = r"""
-import json, os, re, resource, sys
-
-def maxrss_mib():
-    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return value / 2**20 if sys.platform == "darwin" else value / 1024  # bytes on macOS, KiB elsewhere
-
-def status_mib(field):
-    # /proc/self/status (Linux): VmRSS now, VmHWM peak of this process image since exec.
-    try:
-        with open("/proc/self/status") as f:
-            return int(re.search(field + r":\s+(\d+) kB", f.read()).group(1)) / 1024
-    except (OSError, AttributeError):
-        return None
-
-from finder.store.hashing import hash_paths, warm_up
-job = json.load(sys.stdin)
-warm_up(job["algorithms"])
-baseline = status_mib("VmRSS")
-import_peak = status_mib("VmHWM")
-report = hash_paths(job["paths"], job["algorithms"], jobs=1)
-peak = status_mib("VmHWM")
-result = {"ru_maxrss_mib": maxrss_mib(), "source": "VmHWM" if peak is not None else "ru_maxrss"}
-if peak is None:  # no /proc: ru_maxrss, which may include the parent's size at fork
-    baseline = import_peak = None
-    peak = result["ru_maxrss_mib"]
-result.update(baseline_mib=baseline, import_peak_mib=import_peak, peak_mib=peak, hashed=len(report.hashset))
-print(json.dumps(result))
-"""
-
-
 def _memory_one(name: str, paths: list[str]) -> dict:
     done = subprocess.run(
-        [sys.executable, "-c", _MEMORY_SCRIPT],
+        [sys.executable, "-m", "finder.evaluate.memory_probe"],
         input=json.dumps({"algorithms": [name], "paths": paths}),
         capture_output=True,
         text=True,
@@ -674,131 +555,8 @@ def _per_image_phase(
         "cpu_model": cpu_model(),
         "cpu_count": os.cpu_count(),
         "simd_level": simd_level(),
-        "popcount_loop": _popcount_loop(),
+        "popcount_loop": popcount_loop(),
         "numba_threads": numba.get_num_threads(),
-        "versions": _versions(),
+        "versions": versions(),
     }
     return {"meta": meta, "per_image": per_image, "find_stages": find_stages}, all_paths, measured
-
-
-# --------------------------------------------------------------------------
-# Terminal tables
-# --------------------------------------------------------------------------
-
-
-def _fmt(value: float | None, digits: int = 3) -> str:
-    return "-" if value is None else f"{value:,.{digits}f}"
-
-
-def render_tables(result: dict) -> list[Table]:
-    """Rich tables of a :func:`run_bench` result, in the order they were measured.
-
-    One table each for per-image stage times (a row per algorithm), FINd's
-    stages (a row per stage plus a total; left out when FINd was not run),
-    memory (a row per algorithm), worker scaling (a row per jobs value) and
-    size scaling (a row per size plus two exponent rows); a section that is
-    missing or empty (as in a :func:`per_image_bench` result) is left out.
-    Every table's caption names the CPU model and count.
-
-    Returns
-    -------
-    list of ``rich.table.Table``.
-    """
-    machine = _machine(result["meta"])
-    builders = (_per_image_table, _find_table, _memory_table, _jobs_table, _sizes_table)
-    tables = [table for build in builders if (table := build(result)) is not None]
-    for table in tables:
-        table.caption = machine if table.caption is None else f"{table.caption}\n{machine}"
-    return tables
-
-
-def _machine(meta: dict) -> str:
-    """"<CPU model>, <n> CPUs, SIMD <level>, popcount loop <loop>" for a result's meta.
-
-    Older results without a model or SIMD level: this machine's.
-    """
-    cpus = f"{meta.get('cpu_model') or cpu_model()}, {meta.get('cpu_count') or '?'} CPUs"
-    simd = meta.get("simd_level") or simd_level()
-    return f"{cpus}, SIMD {simd}, popcount loop {meta.get('popcount_loop') or _popcount_loop()}"
-
-
-def _popcount_loop() -> str:
-    """The all-pairs popcount loop this CPU gets (:func:`finder.pairs.simd.cpu_loop`), for the captions."""
-    from finder.pairs.simd import cpu_loop
-
-    return cpu_loop()
-
-
-def _table(title: str, columns: Sequence[str], caption: str | None = None, label: bool = True) -> Table:
-    """A rich table, right-aligned but for the first column when it is a ``label`` (a name, not a number)."""
-    from rich.table import Table  # imported here: only the terminal output needs rich
-
-    table = Table(title=title, caption=caption)
-    for k, column in enumerate(columns):
-        table.add_column(column, justify="left" if k == 0 and label else "right")
-    return table
-
-
-def _per_image_table(result: dict) -> Table:
-    meta = result["meta"]
-    t = _table(f"Per image, ms (median of {meta['measured']} images x {meta['repeat']} runs)",
-               ("algorithm", *PER_IMAGE_STAGES))
-    for name, row in result["per_image"].items():
-        t.add_row(name, *(_fmt(row[s]) for s in PER_IMAGE_STAGES))
-    return t
-
-
-def _find_table(result: dict) -> Table | None:
-    stages = result.get("find_stages")
-    if not stages:
-        return None
-    t = _table("FINd stages, ms (median)", ("stage", "ms", "share"))
-    total = stages["total"] or float("nan")
-    for stage in FIND_STAGES:
-        t.add_row(stage, _fmt(stages[stage]), f"{100 * stages[stage] / total:.0f}%")
-    t.add_row("total", _fmt(stages["total"]), "100%", style="bold")
-    return t
-
-
-def _memory_table(result: dict) -> Table | None:
-    if not result.get("memory"):
-        return None
-    t = _table(f"Memory per worker, MiB (RSS of a fresh process hashing {result['meta']['measured']} images)",
-               ("algorithm", "baseline", "import peak", "peak", "peak - baseline"))
-    for name, row in result["memory"].items():
-        t.add_row(name, *(_fmt(row[k], 1) for k in ("baseline_mib", "import_peak_mib", "peak_mib", "delta_mib")))
-    return t
-
-
-def _jobs_table(result: dict) -> Table | None:
-    if not result.get("jobs"):
-        return None
-    meta = result["meta"]
-    t = _table(f"Throughput, {'+'.join(meta['algorithms'])} together ({meta['cpu_count']} CPUs)",
-               ("jobs", "seconds", "images/s", "speed-up"), label=False)
-    for row in result["jobs"]:
-        t.add_row(str(row["jobs"]), _fmt(row["seconds"]), _fmt(row["images_per_s"], 1), f"{row['speedup']:.2f}x")
-    return t
-
-
-def _sizes_table(result: dict) -> Table | None:
-    sizes = result.get("sizes")
-    if not sizes or not sizes["rows"]:
-        return None
-    names = list(sizes["radius"])
-    t = _table(
-        f"Growth with collection size (hashing with --jobs {sizes['jobs']}; compare = all pairs)",
-        ("n", "hash s", "images/s", *(f"{name} compare ms" for name in names)),
-        caption="radius: " + ", ".join(f"{n} {r}" for n, r in sizes["radius"].items())
-        + f"; beyond {max(sizes['real'].values(), default=0):,} real hashes of the folder, seeded random ones",
-        label=False,
-    )
-    for row in sizes["rows"]:
-        t.add_row(f"{row['n']:,}", _fmt(row["hash_s"]), _fmt(row["hash_images_per_s"], 0),
-                  *(_fmt(1e3 * row["compare_s"][n], 3) for n in names))
-    exponent = sizes["exponent"]
-    t.add_row("exponent", _fmt(exponent["hash"], 2), "",
-              *(_fmt(exponent["compare"][n], 2) for n in names), style="bold")
-    last = sizes["exponent_last_two"]
-    t.add_row("last two", _fmt(last["hash"], 2), "", *(_fmt(last["compare"][n], 2) for n in names), style="bold")
-    return t

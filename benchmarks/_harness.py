@@ -1,0 +1,42 @@
+"""What the benchmark scripts share: starting finder as a user would, and timing a whole run.
+
+Imported by the scripts in this folder (``from _harness import ...``: a script's own folder is on
+``sys.path``); not part of the package.  The machine a figure holds for comes from
+:mod:`finder.evaluate.machine`.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+
+def finder_command() -> list[str]:
+    """How benchmarks start ``finder`` as a user would: the console script next to this interpreter, else the
+    one on PATH, else ``python -m finder``."""
+    import shutil
+    import sys
+    from pathlib import Path
+
+    beside = Path(sys.executable).parent / "finder"
+    if beside.exists():
+        return [str(beside)]
+    found = shutil.which("finder")
+    return [found] if found else [sys.executable, "-m", "finder"]
+
+
+def timed_run(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float, str]:
+    """Run ``command`` as benchmarks time whole runs: its wall seconds, its CPU seconds (user + system of it and
+    the worker processes it waited for, from ``getrusage`` of children) and its stderr; stdout is read from a
+    pipe and dropped.  A non-zero exit ends the benchmark with the command and the end of its stderr."""
+    import resource
+
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    began = time.perf_counter()
+    done = subprocess.run(command, capture_output=True, env=env)
+    wall = time.perf_counter() - began
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    stderr = done.stderr.decode(errors="replace")
+    if done.returncode:
+        raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{stderr[-2000:]}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), stderr
