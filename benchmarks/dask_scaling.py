@@ -45,7 +45,7 @@ from finder.evaluate.machine import cpu_model, simd_level
 from finder.io.files import find_images
 from finder.match.dask_search import DaskSearch
 from finder.match.search import BLOCK_FILES, find_pairs
-from finder.store.hashing import hash_paths
+from finder.store.update import hash_paths
 from finder.views import resolve_views
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -30,7 +30,7 @@ from finder.evaluate.metrics import curve, truth_from_csv
 from finder.io.files import find_images
 from finder.match.search import make_rules
 from finder.store import resolution
-from finder.store.hashing import hash_paths
+from finder.store.update import hash_paths
 
 ALGORITHMS = ("find", "ahash", "dhash", "phash", "whash")
 

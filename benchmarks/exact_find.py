@@ -19,7 +19,7 @@ What it measures, on a folder of images (default: the shared corpus):
 * **Where the time goes**, in this process: on the images FINd thumbnails,
   the mean thread CPU time per image of the decode, of each FINd stage as
   hashing runs it (``finder.algorithms.base.run_stages``), and of the whole rows of
-  one image (``finder.store.hashing.hash_views``) for FINd and dHash, plain and
+  one image (``finder.store.rows.hash_views``) for FINd and dHash, plain and
   default views.
 * **The thumbnail**, in this process, per image: for every image that FINd
   thumbnails (a side over 512 px), Pillow's ``copy().thumbnail((512, 512))``
@@ -175,7 +175,7 @@ def stages(files: list[str]) -> dict[str, Any]:
     the whole rows of one image (``hash_views``: all stages, quality, views) for FINd and dHash; mean thread CPU
     ms per image, decode included as ``read_image`` does it (``--exact``)."""
     from finder import algorithms
-    from finder.store.hashing import hash_views
+    from finder.store.rows import hash_views
 
     find = algorithms.get("find")
     totals: dict[str, float] = {}

@@ -85,7 +85,8 @@ from PIL import Image
 
 import finder.algorithms as algorithms
 import finder.io.decode as decode
-import finder.store.hashing as hashing
+import finder.store.rows as rows
+import finder.store.update as update
 import finder.views as views
 import finder.views.content as content
 import finder.views.geometry as geometry
@@ -105,7 +106,7 @@ LAUNCHER = ("import json, os, sys, time\n"
             f"    sys.path.insert(0, {str(HERE)!r})\n"
             "    import decode_override\n"
             "    decode_override.apply(setting)\n"
-            "from finder.store.hashing import warm_up\n"
+            "from finder.store.rows import warm_up\n"
             "warm_up(['find'])\n"  # here rather than inside hash_paths, so its summary's seconds are the loop's
             "print(json.dumps({'start_up': time.perf_counter() - began}), file=sys.stderr)\n"
             "sys.argv[0] = 'finder'\n"
@@ -159,11 +160,11 @@ class Timers:
 
 @contextlib.contextmanager
 def instrumented(timers: Timers) -> Iterator[None]:
-    """Timing wrappers around the functions ``finder.store.hashing`` calls for one image; restored on exit."""
+    """Timing wrappers around the functions ``finder.store.rows`` calls for one image; restored on exit."""
     spec = algorithms.ALGORITHMS["find"]
     stages = tuple(dataclasses.replace(s, function=timers.wrap(lambda n=s.name: f"{timers.phase}: {n}", s.function))
                    for s in spec.stages)
-    original_run, original_apply, original_hash = hashing._run, hashing.apply_stages, hashing.hash_image
+    original_run, original_apply, original_hash = rows._run, rows.apply_stages, rows.hash_image
 
     def run(spec_: Any, value: Any, after: str = "") -> Any:
         timers.phase = "trimmed" if after else "plain"
@@ -183,10 +184,10 @@ def instrumented(timers: Timers) -> Iterator[None]:
     timed_hash = timers.wrap("total", original_hash)
     patches = [
         (algorithms.ALGORITHMS, "find", spec.with_stages(stages)),
-        (hashing, "hash_image", hash_image),
-        (hashing, "_run", run),
-        (hashing, "apply_stages", apply),
-        (hashing, "read_image", timers.wrap("read_image", hashing.read_image)),
+        (rows, "hash_image", hash_image),
+        (rows, "_run", run),
+        (rows, "apply_stages", apply),
+        (rows, "read_image", timers.wrap("read_image", rows.read_image)),
         (decode, "_load", timers.wrap("load", decode._load)),
         (PIL.ImageOps, "exif_transpose", timers.wrap("exif", PIL.ImageOps.exif_transpose)),
         (content, "content_box", timers.wrap("trimmed: content box", content.content_box)),
@@ -234,7 +235,7 @@ def breakdown_pass(paths: list[str], side: str | None) -> tuple[dict[str, float]
     """One instrumented ``hash_paths`` pass with the CLI's defaults; mean seconds per image of each part."""
     timers = Timers()
     with override(side), instrumented(timers):
-        report = hashing.hash_paths(paths, ["find"], jobs=1, views="default", decode="reduced", on_warning=None)
+        report = update.hash_paths(paths, ["find"], jobs=1, views="default", decode="reduced", on_warning=None)
     assert not report.errors, report.errors
     return {k: v / len(paths) for k, v in part_rows(timers.seconds).items()}, report.hashset
 
@@ -257,7 +258,7 @@ def plain_pass(paths: list[str]) -> dict[str, float]:
 
 def per_image(paths: list[str], sides: Sequence[str], repeat: int) -> dict[str, Any]:
     """Medians over ``repeat`` passes (alternated) of the per-image parts at each minimum, and of the plain loop."""
-    hashing.warm_up(["find"])
+    rows.warm_up(["find"])
     plain_pass(paths[:1])
     runs: dict[str, list[dict[str, float]]] = collections.defaultdict(list)
     for _ in range(repeat):
@@ -272,10 +273,10 @@ def per_image(paths: list[str], sides: Sequence[str], repeat: int) -> dict[str, 
 START_UP = {
     "interpreter": "pass",
     "CLI imports (finder.cli.app)": "import os, finder.cli.app; os._exit(0)",
-    "hashing imports (numpy, numba, Pillow)": "import os, finder.cli.app, finder.store.hashing; os._exit(0)",
-    "numba's first calls (warm_up)": ("import os, finder.cli.app, finder.store.hashing as h; "
+    "hashing imports (numpy, numba, Pillow)": "import os, finder.cli.app, finder.store.update; os._exit(0)",
+    "numba's first calls (warm_up)": ("import os, finder.cli.app, finder.store.rows as h; "
                                       "h.warm_up(['find']); os._exit(0)"),
-    "interpreter shutdown after numba": "import finder.cli.app, finder.store.hashing as h; h.warm_up(['find'])",
+    "interpreter shutdown after numba": "import finder.cli.app, finder.store.rows as h; h.warm_up(['find'])",
 }
 
 
@@ -400,7 +401,7 @@ def accuracy(folder: str, sides: Sequence[str], truth: str | None, views_: str =
         stores = {}
         for name, side, policy in [("exact", None, "full"), *((str(s), s, "reduced") for s in sides)]:
             with override(side):
-                hs = hashing.hash_paths(paths, ["find"], jobs=1, views=views_, decode=policy,
+                hs = update.hash_paths(paths, ["find"], jobs=1, views=views_, decode=policy,
                                         on_warning=None).hashset
                 scales = decode_scales(paths, views_=views_) if policy == "reduced" else {"1/1": len(paths)}
             stores[name] = hs

@@ -49,7 +49,7 @@ def main() -> None:
 
     from finder.io.decode import read_image
     from finder.io.files import find_images
-    from finder.store.hashing import hash_paths
+    from finder.store.update import hash_paths
     from finder.verify.geometry import check
     from finder.verify.visualwords import similar
 

@@ -21,8 +21,8 @@ __version__ = "0.2.0"
 
 _EXPORTS = {
     "find_images": "finder.io.files",
-    "HashReport": "finder.store.hashing",
-    "hash_paths": "finder.store.hashing",
+    "HashReport": "finder.store.update",
+    "hash_paths": "finder.store.update",
     "HashSet": "finder.store.hashset",
     "load": "finder.store.hashset",
     "cluster": "finder.groups.build",

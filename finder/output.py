@@ -127,8 +127,6 @@ def write_json_lines(stream: IO[bytes], items: Iterable[Any]) -> None:
 
 
 PAIR_HEADER = ("path_a", "path_b", "distance", "similarity", "same_file")
-GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as", "keeper",
-                "reference")
 
 
 def pair_rows(i, j, distance, paths_a, paths_b, bits: int, same=None) -> Iterator[tuple[str, str, int, float, bool]]:
@@ -221,26 +219,3 @@ def voted_pair_rows(voted, rules, paths_a, paths_b, same=None) -> Iterator[tuple
     for k, (a, b) in enumerate(zip(voted.i.tolist(), voted.j.tolist())):
         yield (str(paths_a[a]), str(paths_b[b]), int(voted.votes[k]), *voted.distance[:, k].tolist(),
                float(similarity[k]), bool(same[k]))
-
-
-def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
-    """Groups as CSV rows (group, path, distance_to_representative, ..., keeper, reference), a JSON array,
-    or JSON lines.  JSON members carry the recorded ``size`` and ``mtime_ns`` that ``finder dedupe`` checks."""
-    if fmt == "csv":
-        rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "", m.path == g.keeper,
-                 m.reference) for g in groups for m in g.members)
-        write_rows(stream, GROUP_HEADER, rows, "csv")
-        return
-    objects = (
-        {"group": g.id, "size": g.size, "representative": g.representative, "keeper": g.keeper,
-         "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as,
-                      "reference": m.reference, "size": m.size, "mtime_ns": m.mtime_ns} for m in g.members]}
-        for g in groups
-    )
-    if fmt == "json":
-        write_json_array(stream, objects)
-    elif fmt == "jsonl":
-        for obj in objects:
-            stream.write(_json_bytes(obj) + b"\n")
-    else:
-        raise ValueError(f"unknown format {fmt!r}")

@@ -93,7 +93,7 @@ def hash_queries(paths: Sequence[str], archive: HashSet, algorithm: str, *, jobs
 
     Returns
     -------
-    finder.store.hashing.HashReport
+    finder.store.update.HashReport
         Its ``hashset`` holds the query files that could be hashed.
 
     Raises
@@ -102,8 +102,8 @@ def hash_queries(paths: Sequence[str], archive: HashSet, algorithm: str, *, jobs
         The archive was hashed with settings (EXIF handling, decode policy,
         views) this finder does not reproduce.
     """
-    from finder.store.hashing import hash_paths
     from finder.store.resolution import DECODE_POLICIES
+    from finder.store.update import hash_paths
 
     theirs = archive.run_settings()
     decode = str(theirs.get("decode") or "full")

@@ -36,8 +36,8 @@ from click.testing import CliRunner, Result
 from PIL import Image
 
 from finder.cli.app import cli
-from finder.store.hashing import hash_paths
 from finder.store.hashset import HashSet, load
+from finder.store.update import hash_paths
 
 JOBS = pytest.mark.parametrize("jobs", [1, 2], ids=["j1", "j2"])
 ALL_ALGORITHMS = ("find", "ahash", "dhash", "phash", "whash")

@@ -18,8 +18,8 @@ from finder.cli.app import cli
 from finder.errors import SettingsError
 from finder.io.decode import EOI_MISSING, FileError, decode_warnings, draft_scale, read_image
 from finder.store import resolution
-from finder.store.hashing import hash_paths
 from finder.store.hashset import load
+from finder.store.update import hash_paths
 from tests.conftest import GOLDEN_DIR, golden_rows
 
 ORIENTATION = 0x0112

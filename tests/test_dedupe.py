@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -16,7 +17,11 @@ import pytest
 from click.testing import CliRunner
 
 from finder.cli.app import cli
-from finder.dedupe import actions
+from finder.dedupe import fileops as dedupe_fileops
+from finder.dedupe import journal as dedupe_journal
+from finder.dedupe import plan as dedupe_plan
+from finder.dedupe import run as dedupe_run
+from finder.groups import file as groups_file
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 
@@ -274,46 +279,46 @@ def test_kill_9_mid_apply_then_undo_restores_everything_done(tmp_path):
     assert again.returncode == 2 and b"has been undone" in again.stderr
 
 
-def intent(step: actions.Step, op: int = 0) -> dict:
-    return {"type": "intent", "op": op, **actions.asdict(step)}
+def intent(step: dedupe_plan.Step, op: int = 0) -> dict:
+    return {"type": "intent", "op": op, **dataclasses.asdict(step)}
 
 
 def test_steps_caught_half_way_are_finished_on_resume_or_reversed_by_undo(tmp_path):
     """A kill between the two halves of a step: a move linked but not unlinked, a link's original put away
     but the link not made.  Resume finishes them; undo puts them back."""
     keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
-    groups = actions.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])))
+    groups = groups_file.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])))
     before = snapshot(tmp_path / "p")
-    move = actions.plan(groups, "move", str(tmp_path / "dupes")).steps[0]
-    link = actions.plan(groups, "symlink", str(tmp_path / "stash")).steps[1]
+    move = dedupe_plan.plan(groups, "move", str(tmp_path / "dupes")).steps[0]
+    link = dedupe_plan.plan(groups, "symlink", str(tmp_path / "stash")).steps[1]
     journal_path = str(tmp_path / "j.jsonl")
-    with actions.Journal(journal_path) as journal:
-        journal.write(actions.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes")))
+    with dedupe_journal.Journal(journal_path) as journal:
+        journal.write(dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes")))
         journal.write(intent(move, 0))
         journal.write(intent(link, 1))
     os.makedirs(tmp_path / "dupes")
     os.link(move.path, move.dest)  # the move's first half
     os.makedirs(tmp_path / "stash")
     os.rename(link.path, link.dest)  # the link's first half
-    history = actions.replay(actions.read_journal(journal_path))
-    assert [actions.state(r) for r in history.pending()] == ["half", "half"]
-    with actions.Journal(journal_path) as journal:
-        assert actions.resume(history, journal) == 2
+    history = dedupe_journal.replay(dedupe_journal.read_journal(journal_path))
+    assert [dedupe_fileops.state(r) for r in history.pending()] == ["half", "half"]
+    with dedupe_journal.Journal(journal_path) as journal:
+        assert dedupe_run.resume(history, journal) == 2
     assert not a.exists() and (tmp_path / "dupes" / "a.jpg").exists()
     assert os.readlink(b) == str(keeper)
-    result = actions.undo(journal_path)
+    result = dedupe_run.undo(journal_path)
     assert len(result.restored) == 2 and not result.refused
     assert snapshot(tmp_path / "p") == before
 
 
 def test_a_file_changed_after_the_plan_is_refused_at_the_last_moment(tmp_path):
     keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
-    groups = actions.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])))
-    the_plan = actions.plan(groups, "delete")
+    groups = groups_file.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])))
+    the_plan = dedupe_plan.plan(groups, "delete")
     assert len(the_plan.steps) == 1 and the_plan.freed == 1001
     a.write_bytes(b"new content")
-    with actions.Journal(str(tmp_path / "j.jsonl")) as journal:
-        outcome = actions.apply(the_plan, journal)
+    with dedupe_journal.Journal(str(tmp_path / "j.jsonl")) as journal:
+        outcome = dedupe_run.apply(the_plan, journal)
     assert not outcome.done and outcome.refused and a.read_bytes() == b"new content"
 
 

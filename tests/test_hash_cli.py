@@ -17,8 +17,8 @@ from PIL import Image
 
 from finder.cli.app import cli
 from finder.io.files import find_images
-from finder.store.hashing import hash_paths
 from finder.store.hashset import load
+from finder.store.update import hash_paths
 from tests.conftest import golden_rows
 
 

@@ -13,7 +13,8 @@ import pytest
 from PIL import Image
 
 import finder.algorithms as algorithms
-import finder.store.hashing as hashing
+import finder.store.rows as rows
+import finder.store.update as update
 from finder.io.decode import FileError, read_image
 from finder.store import resolution
 from finder.store.hashset import load
@@ -47,14 +48,14 @@ def paths_of(folder: Path) -> list[str]:
 
 
 def plain_hashes(paths: list[str]) -> np.ndarray:
-    report = hashing.hash_paths(paths, ["find"], jobs=1, views="default", on_warning=None)
+    report = update.hash_paths(paths, ["find"], jobs=1, views="default", on_warning=None)
     return report.hashset.hashes["find"]
 
 
 def test_instrumented_pass_hashes_the_same_and_times_every_part(photos):
     paths = paths_of(photos)
     expected = plain_hashes(paths)
-    spec, run = algorithms.ALGORITHMS["find"], hashing._run
+    spec, run = algorithms.ALGORITHMS["find"], rows._run
     parts, hashset = pb.breakdown_pass(paths, None)
     np.testing.assert_array_equal(hashset.hashes["find"], expected)  # every row: plain, mirror, trimmed
     assert len(hashset.hashes["find"]) == 3 * len(paths)  # the border makes a trimmed row for each
@@ -64,7 +65,7 @@ def test_instrumented_pass_hashes_the_same_and_times_every_part(photos):
         assert parts[part] > 0, part
     assert parts["other (glue)"] >= 0  # nested timers are not counted twice
     assert parts["total per image"] == pytest.approx(sum(v for k, v in parts.items() if k != "total per image"))
-    assert algorithms.ALGORITHMS["find"] is spec and hashing._run is run  # the wrappers are gone
+    assert algorithms.ALGORITHMS["find"] is spec and rows._run is run  # the wrappers are gone
 
 
 def test_min_long_override_reaches_the_decoder_and_is_undone(photos):

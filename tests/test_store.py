@@ -20,8 +20,8 @@ from PIL import Image
 from finder.cli.app import cli
 from finder.engine.local import LocalExecutor
 from finder.io.lock import lock_path, store_lock
-from finder.store.hashing import hash_paths
 from finder.store.hashset import load
+from finder.store.update import hash_paths
 from tests.test_hashset import _format1_file
 
 TIMEOUT = 120
@@ -126,16 +126,16 @@ def test_the_stat_recorded_is_that_of_the_bytes_hashed(tmp_path, monkeypatch):
     swapped = hash_paths([other], ["dhash"], jobs=1).hashset.hashes["dhash"][0]
     assert not np.array_equal(truth, swapped)
 
-    import finder.store.hashing as hashing
+    import finder.store.update as update
 
-    real_stat = hashing.stat_file
+    real_stat = update.stat_file
 
     def stat_then_swap(p):  # the driver looks at photo.png, then someone swaps in other.png
         st = real_stat(p)
         os.replace(other, path)
         return st
 
-    monkeypatch.setattr(hashing, "stat_file", stat_then_swap)
+    monkeypatch.setattr(update, "stat_file", stat_then_swap)
     first = hash_paths([str(path)], ["dhash"], jobs=1).hashset
     monkeypatch.undo()
     assert np.array_equal(first.hashes["dhash"][0], swapped)  # it hashed what it read ...
@@ -259,7 +259,7 @@ def test_heic_decodes_from_the_library_in_spawned_workers_without_find_images(tm
     for k in range(2):
         make_image(tmp_path / f"p{k}.png", seed=k)
         Image.open(tmp_path / f"p{k}.png").save(tmp_path / f"p{k}.heic")
-    script = ("import sys\nfrom finder.engine.local import LocalExecutor\nfrom finder.store.hashing import hash_paths\n"
+    script = ("import sys\nfrom finder.engine.local import LocalExecutor\nfrom finder.store.update import hash_paths\n"
               "with LocalExecutor(2, 'spawn') as ex:\n"
               "    r = hash_paths(sys.argv[1:], ['dhash'], executor=ex)\n"
               "print(len(r.hashset), len(r.errors))")

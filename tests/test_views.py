@@ -18,8 +18,9 @@ from finder.algorithms.bits import pack_bits
 from finder.cli.app import cli
 from finder.groups.build import cluster
 from finder.match.search import find_pairs, radius
-from finder.store.hashing import hash_paths, hash_views
 from finder.store.hashset import load
+from finder.store.rows import hash_views
+from finder.store.update import hash_paths
 from finder.views import QUALITY_CUTOFF, VIEW_NAMES, resolve_views, view_code, view_radius
 from finder.views.content import content_box
 from finder.views.geometry import GEOMETRIC, transform

@@ -57,9 +57,10 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     rules choose (image headers are read for that: pixel size, EXIF date).
     """
     from finder.groups.build import find_groups
+    from finder.groups.file import write_groups
     from finder.groups.keep import parse_rules, resolve_folders
     from finder.match.search import check_vote
-    from finder.output import check_output, open_output, write_groups
+    from finder.output import check_output, open_output
     from finder.progress import Reporter
     from finder.store.hashset import load
 

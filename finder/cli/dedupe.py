@@ -6,7 +6,8 @@ import os
 
 import click
 
-ACTIONS = ("move", "trash", "hardlink", "symlink", "delete")
+from finder.dedupe import ACTIONS
+
 DONE_VERBS = {"move": "moved", "trash": "trashed", "hardlink": "hard-linked", "symlink": "symlinked",
               "delete": "deleted"}
 DRY_VERBS = {"move": "would move", "trash": "would trash", "hardlink": "would hard-link",
@@ -66,21 +67,10 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
     import sys
 
     from finder import config
-    from finder.dedupe.actions import (
-        Journal,
-        default_journal_name,
-        journal_header,
-        journal_lock,
-        open_history,
-        read_groups,
-        read_journal,
-        replay,
-        resume,
-        undo,
-    )
-    from finder.dedupe.actions import apply as apply_plan
-    from finder.dedupe.actions import plan as make_plan
+    from finder.dedupe.journal import default_journal_name
+    from finder.dedupe.run import apply_session, dry_run, undo_session
     from finder.errors import ActionError
+    from finder.groups.file import read_groups
     from finder.progress import Reporter
     from finder.report.page import human_bytes, text
 
@@ -97,12 +87,13 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
                       else _line(DONE_VERBS[step.action], step, human_bytes))
             out.flush()
 
+    def refused(path, reason):
+        reporter.error(f"refused {text(path)}: {reason}")
+
     if undo_journal:
         if groups_file or action or do_apply:
             raise click.UsageError("--undo JOURNAL takes no groups file, --action or --apply")
-        replay(read_journal(undo_journal))  # a one-line error for anything that is not a journal
-        with journal_lock(undo_journal):
-            result = undo(undo_journal, event)
+        result = undo_session(undo_journal, event)
         reporter.info(f"restored {len(result.restored):,} files"
                       + (f"; {len(result.irreversible):,} deleted files cannot be restored" if result.irreversible
                          else "")
@@ -122,44 +113,21 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
         raise ActionError(f"--to {to}: not a folder")
     groups = read_groups(groups_file, sys.stdin.buffer if groups_file == "-" else None)
     journal = journal or default_journal_name()
-    if do_apply:
-        folder = os.path.dirname(os.path.abspath(journal))
-        if not os.access(folder, os.W_OK):
-            raise ActionError(f"cannot write journal {journal}: folder {folder} is not writable")
-    history = open_history(journal, groups_file, action, to)
 
     if not do_apply:
-        the_plan = make_plan(groups, action, to, history.done_paths() if history else frozenset())
+        the_plan = dry_run(groups, groups_file, action, to, journal)
         for step in the_plan.steps if not quiet else ():
             out.write(_line(DRY_VERBS[action], step, human_bytes))
         for path, reason in the_plan.refused:
-            reporter.error(f"refused {text(path)}: {reason}")
+            refused(path, reason)
         reporter.info(f"dry run: {DRY_VERBS[action]} {len(the_plan.steps):,} files, {summary(the_plan, human_bytes)}"
                       "; nothing was changed: add --apply to act"
                       + ("; delete is irreversible" if action == "delete" else ""))
         return
 
-    with journal_lock(journal):
-        with Journal(journal) as writer:
-            if history is None:
-                writer.write(journal_header(groups_file, action, to))
-                reporter.info(f"journal: {journal}")
-            else:
-                finished = resume(history, writer, event)
-                reporter.info(f"continuing {journal}: {len(history.done):,} steps done before"
-                              + (f" ({finished} finished now)" if finished else ""))
-            the_plan = make_plan(groups, action, to, history.done_paths() if history else frozenset())
-            for path, reason in the_plan.refused:
-                reporter.error(f"refused {text(path)}: {reason}")
-            try:
-                outcome = apply_plan(the_plan, writer, history, event, config.dedupe_step_delay())
-            except KeyboardInterrupt as exc:
-                setattr(exc, "finder_note",  # noqa: B010  (read by FinderGroup)
-                        f"every step so far is in {journal}; run the same command with --journal {journal} to "
-                        f"continue, or finder dedupe --undo {journal} to put everything back")
-                raise
-            writer.write({"type": "end", "done": len(outcome.done), "refused": len(outcome.refused),
-                          "failed": len(outcome.failed)})
+    the_plan, outcome = apply_session(groups, groups_file, action, to, journal, on_event=event,
+                                      on_info=reporter.info, on_refused=refused,
+                                      step_delay=config.dedupe_step_delay())
     reporter.info(f"{DONE_VERBS[action]} {len(outcome.done):,} files, {summary(the_plan, human_bytes)}"
                   + (f"; {len(outcome.refused) + len(outcome.failed):,} refused at the last moment (above)"
                      if outcome.refused or outcome.failed else "")

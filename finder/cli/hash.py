@@ -77,8 +77,8 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
     from finder.io.files import Filters, find_images, walked_roots
     from finder.io.lock import store_lock
     from finder.progress import Reporter
-    from finder.store.hashing import hash_paths
     from finder.store.hashset import load
+    from finder.store.update import hash_paths
 
     if jobs is not None and scheduler:
         raise click.UsageError("give -j (local worker processes) or --scheduler, not both")

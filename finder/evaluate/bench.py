@@ -54,7 +54,8 @@ from finder.evaluate.machine import cpu_model, popcount_loop, simd_level, versio
 from finder.io.decode import FileError, open_image
 from finder.io.files import find_images
 from finder.pairs import pairs_within
-from finder.store.hashing import HashReport, hash_paths, warm_up
+from finder.store.rows import warm_up
+from finder.store.update import HashReport, hash_paths
 
 if TYPE_CHECKING:
     pass

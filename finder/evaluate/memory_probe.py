@@ -31,7 +31,8 @@ def status_mib(field: str) -> float | None:
 
 
 def main() -> None:
-    from finder.store.hashing import hash_paths, warm_up
+    from finder.store.rows import warm_up
+    from finder.store.update import hash_paths
 
     job = json.load(sys.stdin)
     warm_up(job["algorithms"])

@@ -62,7 +62,7 @@ READABLE_VERSIONS = (1, 2)
 STATUS_HASHED = 0
 STATUS_ERROR = 1
 # The decode policy of a store that records none (made before finder decoded at reduced size: full);
-# finder.store.hashing.hash_paths records the policy of its run ("reduced" by default).
+# finder.store.update.hash_paths records the policy of its run ("reduced" by default).
 DECODE_POLICY = "full"
 # The settings a store was made with; a run with other values may not reuse its hashes.
 RUN_KEYS = ("algorithms", "bits", "exif_transpose", "decode", "views")

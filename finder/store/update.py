@@ -1,9 +1,9 @@
-"""The hashing driver: candidate paths and a store in, an updated store out.
+"""Updating a store: candidate paths and the previous store in, an updated store out.
 
 Chunks of paths go to an executor (:mod:`finder.engine`); each worker decodes
-every image once, runs every requested algorithm on it and sends back packed
-bits and the stat of the bytes it read (never pixels), or a FileError.  The
-driver knows no algorithm and no scheduler.
+every image once and turns it into rows (:mod:`finder.store.rows`), sending
+back packed bits and the stat of the bytes it read (never pixels), or a
+FileError.  The driver knows no algorithm and no scheduler.
 
 A store (the previous HashSet of the same output) is *added to and updated*:
 
@@ -25,30 +25,24 @@ from __future__ import annotations
 import os
 import sys
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from PIL import Image
 
 from finder import algorithms as _algorithms
 from finder import views as _views
-from finder.algorithms.base import apply_stages
 from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
-from finder.io.decode import FileError, FileStat, decode_warnings, read_image, stat_file
+from finder.io.decode import FileError, FileStat, stat_file
 from finder.store.hashset import HashSet, default_settings
-from finder.store.resolution import DECODE_REDUCED, check_policy, min_decode_size
-from finder.views import content as _content
-from finder.views import geometry as _geometry
-from finder.views import quality as _quality
+from finder.store.resolution import DECODE_REDUCED, check_policy
+from finder.store.rows import Row, hash_chunk, warm_up
 
 Progress = Callable[[int], None]
 OnError = Callable[[FileError], None]
 Checkpoint = Callable[[HashSet], None]
-ChunkResult = list[tuple[int, Any]]
 CHECKPOINT_SECONDS = 60.0
 # A checkpoint costs a full write of the store; keep it under a tenth of the run.
 CHECKPOINT_COST_SHARE = 0.1
@@ -96,113 +90,6 @@ class HashReport:
                 "dropped": self.vanished, "hardlinks": self.hardlinks, "errors": len(self.errors),
                 "warnings": len(self.warnings),
                 "checkpoints": self.checkpoints, "seconds": round(self.seconds, 3)}
-
-
-Row = tuple[int, int, np.ndarray]  # (view code, quality, uint64 words of every algorithm, concatenated)
-
-
-def _run(spec: _algorithms.Algorithm, value: Any, after: str = "") -> tuple[np.ndarray, dict[str, Any]]:
-    """Run ``spec``'s stages (those after stage ``after``, or all) on ``value``; the hash and every output."""
-    outputs: dict[str, Any] = {}
-    for stage in spec.stages_after(after):
-        value = stage.function(value)
-        outputs[stage.name] = value
-    return value, outputs
-
-
-def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = ("plain",)) -> list[Row]:
-    """The rows of one decoded image: its plain hash first, then one per extra view (see finder.views).
-
-    Every algorithm runs once on the plain image. Geometric views (mirror,
-    rotations) transform its :attr:`~finder.algorithms.Algorithm.view_stage`
-    output and run only the stages after it. The content box, when there is
-    one, is cut out of the algorithm's :attr:`~finder.algorithms.Algorithm.crop_stage`
-    output (FINd: its 512 px RGB thumbnail) and hashed from there, or, for
-    algorithms without one, from a reduced copy of the image.
-    """
-    specs = [_algorithms.get(name) for name in names]
-    geometric = [v for v in views if v in _geometry.GEOMETRIC]
-    plain: list[np.ndarray] = []
-    turned: dict[str, list[np.ndarray]] = {v: [] for v in geometric}
-    trimmed: list[np.ndarray] = []
-    grid: Any = None
-    trimmed_grid: Any = None
-    reduced_crop = None
-    crop_sources: list[Any] = []
-    for spec in specs:
-        words, outputs = _run(spec, image)
-        plain.append(words)
-        middle = outputs[spec.view_stage] if spec.view_stage else image
-        for view in geometric:
-            turned[view].append(apply_stages(spec.stages_after(spec.view_stage), _geometry.transform(middle, view)))
-        if spec.quality_stage and grid is None:
-            grid = outputs[spec.quality_stage]
-        crop_sources.append(outputs[spec.crop_stage] if spec.crop_stage else None)
-    box = None
-    if "trimmed" in views:
-        # Found on a thumbnail already made (FINd's) when there is one: far cheaper than reducing a large photo.
-        thumb = next((s for s in crop_sources if s is not None), None)
-        box = _content.content_box(image) if thumb is None else _content.content_box(thumb, image.size)
-    for spec, source in zip(specs, crop_sources):
-        if box is None:
-            break
-        if source is not None:
-            cut = _geometry.crop_scaled(source, box, image.size)
-            words, cropped = _run(spec, cut, after=spec.crop_stage)
-        else:
-            reduced_crop = reduced_crop if reduced_crop is not None else _geometry.crop_reduced(image, box)
-            words, cropped = _run(spec, reduced_crop)
-        trimmed.append(words)
-        if spec.quality_stage and trimmed_grid is None:
-            trimmed_grid = cropped.get(spec.quality_stage)
-    quality = _quality.quality(grid) if grid is not None else _quality.image_quality(image)
-    rows: list[Row] = [(_views.view_code("plain"), quality, np.concatenate(plain))]
-    rows += [(_views.view_code(v), quality, np.concatenate(parts)) for v, parts in turned.items()]
-    if box is not None:
-        if trimmed_grid is not None:
-            boxed_quality = _quality.quality(trimmed_grid)
-        else:
-            boxed_quality = _quality.image_quality(reduced_crop if reduced_crop is not None else image.crop(box))
-        share = (box[2] - box[0]) * (box[3] - box[1]) / (image.width * image.height)
-        code = _views.view_code("inset" if share < _content.FRAME_DOMINATES else "trimmed")
-        rows.append((code, boxed_quality, np.concatenate(trimmed)))
-    return rows
-
-
-def hash_image(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str] = ("plain",),
-               decode: str = DECODE_REDUCED) -> tuple[list[Row], FileStat, list[FileError]] | FileError:
-    """Decode ``path`` once and hash every view with each algorithm; the rows, the file's stat and the
-    defects it was decoded despite (``finder.io.decode.decode_warnings``).  ``decode`` is the decode policy:
-    ``"reduced"`` (at the smallest JPEG scale the algorithms allow, ``finder.store.resolution``) or ``"full"``."""
-    decoded = read_image(path, exif_transpose, min_decode_size(names, decode, views))
-    if isinstance(decoded, FileError):
-        return decoded
-    image, st = decoded
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return hash_views(image, names, views), st, [FileError(path, w) for w in decode_warnings(image)]
-    except Exception as exc:  # a decodable image that a hash cannot handle is skipped, not fatal
-        return FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")
-    finally:
-        image.close()
-
-
-def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[str, ...], str]) -> ChunkResult:
-    """Worker entry point: hash a chunk of (index, path).  Module-level and picklable (spawn-safe)."""
-    chunk, names, exif_transpose, views, decode = args
-    return [(index, hash_image(path, names, exif_transpose, views, decode)) for index, path in chunk]
-
-
-def warm_up(names: Sequence[str]) -> None:
-    """Load (or compile) every algorithm's kernels once in this process."""
-    from PIL import Image
-
-    # Larger than FINd's 512 px thumbnail, in both modes its fast path takes, so its resample kernels load too.
-    samples = [Image.new("RGB", (8, 8)), Image.new("RGB", (600, 560)), Image.new("L", (560, 600))]
-    for name in names:
-        for sample in samples:
-            _algorithms.get(name).hash_image(sample)
 
 
 def _progress_callback(progress: Progress | bool | None, total: int) -> tuple[Progress | None, Callable[[], None]]:

@@ -1,0 +1,191 @@
+"""Putting one file away and back: moves that never overwrite, links, the trash, and where a step stands.
+
+Each operation takes a step's journal record; :func:`state` tells from the file system alone
+whether a step is still to do, half done or done, so a killed run can be settled and undone."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shutil
+import tempfile
+from dataclasses import asdict
+from typing import Any
+
+from finder.dedupe import trash
+from finder.dedupe.plan import links_to, lstat, unchanged
+
+
+def fsync_dir(path: str) -> None:
+    with contextlib.suppress(OSError):
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_DIRECTORY", 0))
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def move_noreplace(src: str, dest: str) -> None:
+    """Move ``src`` to ``dest`` without ever replacing an existing ``dest`` (FileExistsError instead).
+
+    On one filesystem: a hard link at ``dest``, then unlink ``src`` (atomic
+    no-replace).  Across filesystems: copy (data and times) to a temporary
+    file beside ``dest``, fsync, link it into place, then unlink ``src``.  On
+    filesystems without hard links: rename after checking ``dest`` is free.
+    """
+    os.makedirs(os.path.dirname(dest), exist_ok=True)
+    try:
+        os.link(src, dest, follow_symlinks=False)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno == errno.EXDEV:
+            _copy_noreplace(src, dest)
+        elif exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
+            if os.path.lexists(dest):
+                raise FileExistsError(errno.EEXIST, "destination exists", dest) from None
+            os.rename(src, dest)
+            fsync_dir(os.path.dirname(dest))
+            return
+        else:
+            raise
+    fsync_dir(os.path.dirname(dest))
+    os.unlink(src)
+    fsync_dir(os.path.dirname(src))
+
+
+def _copy_noreplace(src: str, dest: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=".finder-", suffix=".tmp", dir=os.path.dirname(dest))
+    os.close(fd)
+    try:
+        shutil.copy2(src, tmp)
+        with open(tmp, "rb") as handle:
+            os.fsync(handle.fileno())
+        try:
+            os.link(tmp, dest)
+        except OSError as exc:
+            if exc.errno == errno.EEXIST:
+                raise
+            if os.path.lexists(dest):
+                raise FileExistsError(errno.EEXIST, "destination exists", dest) from None
+            os.rename(tmp, dest)
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+
+
+def _at(path: str | None, size: int, mtime_ns: int) -> bool:
+    return path is not None and unchanged(lstat(path), size, mtime_ns)
+
+
+def _stashed(record: dict[str, Any]) -> trash.Trashed | str | None:
+    """Where the original of a step is now, if not at its path: its ``dest``, or its place in the trash."""
+    if record.get("dest"):
+        return record["dest"] if _at(record["dest"], record["size"], record["mtime_ns"]) else None
+    if record["action"] in ("trash", "hardlink", "symlink"):
+        known = record.get("trash")
+        if known and _at(known.get("file"), record["size"], record["mtime_ns"]):
+            return trash.Trashed(known["file"], known["info"])
+        return trash.locate(record["path"], record["size"], record["mtime_ns"])
+    return None
+
+
+def _stash(record: dict[str, Any]) -> dict[str, Any]:
+    """Put the original away: to ``dest`` or the trash.  Returns what the done record should remember."""
+    if record.get("dest"):
+        move_noreplace(record["path"], record["dest"])
+        return {}
+    trash.send(record["path"])
+    found = trash.locate(record["path"], record["size"], record["mtime_ns"]) if trash.restorable() else None
+    return {"trash": asdict(found)} if found else {}
+
+
+def _make_link(record: dict[str, Any]) -> None:
+    if record["action"] == "hardlink":
+        os.link(record["keeper"], record["path"], follow_symlinks=False)
+    else:
+        os.symlink(record["keeper"], record["path"])
+    fsync_dir(os.path.dirname(record["path"]))
+
+
+def perform(record: dict[str, Any]) -> dict[str, Any]:
+    """Carry out one intent record; what the done record should add."""
+    action, path = record["action"], record["path"]
+    if action == "move":
+        move_noreplace(path, record["dest"])
+        return {}
+    if action == "trash":
+        return _stash(record)
+    if action == "delete":
+        os.unlink(path)
+        fsync_dir(os.path.dirname(path))
+        return {}
+    extra = _stash(record)
+    _make_link(record)
+    return extra
+
+
+def state(record: dict[str, Any]) -> str:
+    """Where an intent stands on disk: ``todo`` (nothing happened), ``half`` (a link step caught between
+    putting the original away and linking, or a move between link and unlink), ``done``, or ``lost``."""
+    action, path = record["action"], record["path"]
+    here = _at(path, record["size"], record["mtime_ns"])
+    keeper_st = lstat(record["keeper"])
+    if here and action == "hardlink" and keeper_st is not None and links_to(path, record["keeper"], keeper_st):
+        here = False  # an exact copy (same size and mtime) now linked to its keeper
+    if action == "move":
+        there = _at(record["dest"], record["size"], record["mtime_ns"])
+        return {(True, False): "todo", (False, True): "done", (True, True): "half"}.get((here, there), "lost")
+    if here:
+        return "todo"
+    if action == "delete":
+        return "done"
+    if action == "trash":
+        return "done" if _stashed(record) is not None else "lost"
+    linked = keeper_st is not None and links_to(path, record["keeper"], keeper_st)
+    stashed = _stashed(record) is not None
+    if linked:
+        return "done" if stashed else "lost"
+    return "half" if stashed and not os.path.lexists(path) else "lost"
+
+
+def finish(record: dict[str, Any]) -> dict[str, Any]:
+    """Complete a step caught ``half``-way (forward: the journal said it was to happen)."""
+    if record["action"] == "move":  # both names exist: drop the source
+        os.unlink(record["path"])
+        return {}
+    _make_link(record)
+    found = _stashed(record)
+    return {"trash": asdict(found)} if isinstance(found, trash.Trashed) else {}
+
+
+def restore(record: dict[str, Any]) -> str:
+    """Reverse one step; returns 'restored', 'nothing' (it had not happened) or 'irreversible'."""
+    action, path = record["action"], record["path"]
+    where = state(record)
+    if where == "todo":
+        return "nothing"
+    if action == "delete":
+        return "irreversible"
+    if action == "move":
+        if where == "half":
+            os.unlink(record["dest"])
+        else:
+            move_noreplace(record["dest"], path)
+        return "restored"
+    found = _stashed(record)
+    if found is None:  # checked before anything is removed
+        raise FileNotFoundError(errno.ENOENT, "the original is neither at its path, its destination nor in the "
+                                              "trash", path)
+    if action in ("hardlink", "symlink"):
+        keeper_st = lstat(record["keeper"])
+        if keeper_st is not None and links_to(path, record["keeper"], keeper_st):
+            os.unlink(path)
+    if isinstance(found, trash.Trashed):
+        move_noreplace(found.file, path)
+        with contextlib.suppress(OSError):
+            os.unlink(found.info)
+    else:
+        move_noreplace(found, path)
+    return "restored"

@@ -1,0 +1,153 @@
+"""The journal: an append-only JSON-lines file of intents and outcomes, fsynced record by record;
+read back into a :class:`History` to continue or undo a run."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import os
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from finder import __version__
+from finder.dedupe.fileops import fsync_dir
+from finder.errors import ActionError
+
+JOURNAL_FORMAT = "finder.dedupe-journal"
+JOURNAL_VERSION = 1
+
+
+class Journal:
+    """An append-only JSON-lines file; every record is fsynced before :meth:`write` returns."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        existed = os.path.exists(path)
+        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        if not existed:
+            fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+    def write(self, record: dict[str, Any]) -> None:
+        data = (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
+        os.write(self.fd, data)
+        os.fsync(self.fd)
+
+    def close(self) -> None:
+        os.close(self.fd)
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def read_journal(path: str) -> list[dict[str, Any]]:
+    """The records of a journal; a torn last line (a run killed while writing it) is ignored."""
+    try:
+        with open(path, "rb") as handle:
+            lines = handle.read().split(b"\n")
+    except OSError as exc:
+        raise ActionError(f"cannot read journal {path}: {exc.strerror or exc}") from None
+    records = []
+    for k, line in enumerate(lines):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            if k >= len(lines) - 2:  # the last line, cut short by a kill
+                continue
+            raise ActionError(f"{path}: line {k + 1} is not JSON: not a finder dedupe journal") from None
+        if not isinstance(record, dict):
+            raise ActionError(f"{path}: line {k + 1} is not a record: not a finder dedupe journal")
+        records.append(record)
+    if not records or records[0].get("format") != JOURNAL_FORMAT:
+        raise ActionError(f"{path}: not a finder dedupe journal")
+    if records[0].get("version") != JOURNAL_VERSION:
+        raise ActionError(f"{path}: journal version {records[0].get('version')} is not supported")
+    return records
+
+
+@dataclass
+class History:
+    """A journal replayed: each step's intent record, what is done, what is undone."""
+
+    header: dict[str, Any]
+    intents: dict[int, dict[str, Any]] = field(default_factory=dict)
+    done: dict[int, dict[str, Any]] = field(default_factory=dict)
+    undone: set[int] = field(default_factory=set)
+
+    @property
+    def next_op(self) -> int:
+        return max(self.intents, default=-1) + 1
+
+    def done_paths(self) -> frozenset[str]:
+        return frozenset(self.intents[k]["path"] for k in self.done)
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Intents with no outcome: the step a killed run was in."""
+        return [r for k, r in sorted(self.intents.items()) if k not in self.done and not r.get("closed")]
+
+
+def replay(records: list[dict[str, Any]]) -> History:
+    history = History(records[0])
+    for record in records[1:]:
+        kind, op = record.get("type"), record.get("op")
+        if not isinstance(op, int):
+            continue
+        if kind == "intent":
+            history.intents[op] = dict(record)
+        elif kind == "done" and op in history.intents:
+            history.done[op] = record
+            history.intents[op].update({k: v for k, v in record.items() if k == "trash"})
+        elif kind == "skipped" and op in history.intents:
+            history.intents[op]["closed"] = True
+        elif kind == "undone":
+            history.undone.add(op)
+    return history
+
+
+def journal_header(groups_file: str, action: str, to: str | None) -> dict[str, Any]:
+    return {"format": JOURNAL_FORMAT, "version": JOURNAL_VERSION, "type": "start", "finder_version": __version__,
+            "groups": os.path.abspath(groups_file) if groups_file != "-" else "-", "action": action,
+            "to": os.path.abspath(to) if to else None,
+            "created": _dt.datetime.now().astimezone().isoformat(timespec="seconds")}
+
+
+def default_journal_name() -> str:
+    """``finder-dedupe-YYYYMMDD-HHMMSS.jsonl`` in the current folder (a new name, never an existing file)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    name, k = f"finder-dedupe-{stamp}.jsonl", 1
+    while os.path.exists(name):
+        k += 1
+        name = f"finder-dedupe-{stamp}-{k}.jsonl"
+    return name
+
+
+def open_history(journal: str, groups_file: str, action: str, to: str | None) -> History | None:
+    """The history of an existing journal this run continues (None for a new one); ActionError if it cannot be."""
+    if not os.path.exists(journal):
+        return None
+    history = replay(read_journal(journal))
+    header = history.header
+    mine = journal_header(groups_file, action, to)
+    for key in ("action", "to", "groups"):
+        if header.get(key) != mine[key]:
+            raise ActionError(f"{journal} was written for {key} {header.get(key)!r}, not {mine[key]!r}; "
+                              "give a new --journal")
+    if history.undone:
+        raise ActionError(f"{journal} has been undone; give a new --journal to start again")
+    return history
+
+
+@contextlib.contextmanager
+def journal_lock(path: str) -> Iterator[None]:
+    """One run per journal (the hash file's flock, on ``JOURNAL.lock``)."""
+    from finder.io.lock import store_lock
+
+    with store_lock(path):
+        yield
