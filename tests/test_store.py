@@ -330,3 +330,22 @@ def test_a_thread_safe_lock_is_released_on_error(tmp_path):
     worker.start()
     worker.join(5)
     assert done.is_set()
+
+
+def test_a_run_keeps_the_settings_of_the_store_it_adds_to():
+    """Nothing asked: the store's algorithms, views and decode policy (so its entries stay reusable);
+    no store: FINd, the default views, reduced decodes; what is asked always wins."""
+    from finder.store.update import run_settings
+    from tests.helpers import synthetic_hashset
+
+    assert run_settings(None) == (["find"], ("plain", "mirror", "trimmed"), "reduced")
+    old = synthetic_hashset(["a.jpg"], {"dhash": np.zeros((1, 1), np.uint64)})  # made before views and policies
+    assert run_settings(old) == (["dhash"], ("plain",), "full")
+    old.settings.update(views=["plain", "mirror"], decode="reduced")
+    assert run_settings(old) == (["dhash"], ("plain", "mirror"), "reduced")
+    assert run_settings(old, ["PHash"], "dihedral", exact=True) == (
+        ["phash"], ("plain", "mirror", "trimmed", "rot90", "rot180", "rot270", "flip_v", "transpose", "transverse"),
+        "full")
+    assert run_settings(None, exact=False, views="mirror")[1:] == (("plain", "mirror"), "reduced")
+    with pytest.raises(ValueError, match="unknown view 'sideways'"):
+        run_settings(old, views="sideways")

@@ -78,7 +78,7 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
     from finder.io.lock import store_lock
     from finder.progress import Reporter
     from finder.store.hashset import load
-    from finder.store.update import hash_paths
+    from finder.store.update import hash_paths, run_settings
 
     if jobs is not None and scheduler:
         raise click.UsageError("give -j (local worker processes) or --scheduler, not both")
@@ -91,19 +91,10 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
                 previous = load(output)
             except FinderError as exc:
                 raise FinderError(f"refusing to overwrite {output}: {exc}") from None
-        names = [a.lower() for a in algorithms] or (previous.algorithms if previous is not None else ["find"])
-        if views is None:
-            views = tuple(previous.settings.get("views", ["plain"])) if previous is not None else "default"
         try:
-            from finder.views import resolve_views
-
-            views = resolve_views(views)
-        except ValueError as exc:
+            names, views, decode = run_settings(previous, algorithms, views, exact)
+        except ValueError as exc:  # the only value not checked by click: --views
             raise click.BadParameter(str(exc), param_hint="'--views'") from None
-        if exact is None:
-            decode = str(previous.settings.get("decode") or "full") if previous is not None else "reduced"
-        else:
-            decode = "full" if exact else "reduced"
         filters = Filters(hidden=hidden, exclude=tuple(exclude), default_excludes=not no_default_excludes)
         candidates, walk_errors = find_images(
             paths, stdin=sys.stdin.buffer if "-" in paths and sys.stdin is not None else None, null=null,

@@ -37,7 +37,7 @@ from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
 from finder.io.decode import FileError, FileStat, stat_file
 from finder.store.hashset import HashSet, default_settings
-from finder.store.resolution import DECODE_REDUCED, check_policy
+from finder.store.resolution import DECODE_FULL, DECODE_REDUCED, check_policy
 from finder.store.rows import Row, hash_chunk, warm_up
 
 Progress = Callable[[int], None]
@@ -160,6 +160,35 @@ def _under(path: str, roots: Sequence[str]) -> bool:
 def warn_on_stderr(warning: FileError) -> None:
     """``finder: warning PATH: REASON`` on stderr: hash_paths' default ``on_warning``."""
     print(f"finder: warning {warning}", file=sys.stderr)
+
+
+#: What a new store is made with when nothing is asked: FINd, the default views, reduced decoding.
+DEFAULT_ALGORITHMS = ("find",)
+DEFAULT_VIEWS = "default"
+
+
+def run_settings(previous: HashSet | None, algorithms: Sequence[str] = (), views: str | Sequence[str] | None = None,
+                 exact: bool | None = None) -> tuple[list[str], tuple[str, ...], str]:
+    """What a run hashes with: what was asked, else what the store it adds to was made with, else the defaults.
+
+    So a re-run of ``finder hash`` without options keeps a store's algorithms,
+    views and decode policy, and its entries stay reusable; a store from before
+    finder recorded views or the decode policy was made with plain views and full decodes.
+
+    Returns
+    -------
+    (algorithm names, views in canonical order, decode policy ``"reduced"`` or ``"full"``).
+    ValueError names an unknown view.
+    """
+    names = [a.lower() for a in algorithms] or (previous.algorithms if previous is not None
+                                                else list(DEFAULT_ALGORITHMS))
+    if views is None:
+        views = tuple(previous.settings.get("views", ["plain"])) if previous is not None else DEFAULT_VIEWS
+    if exact is None:
+        decode = str(previous.settings.get("decode") or DECODE_FULL) if previous is not None else DECODE_REDUCED
+    else:
+        decode = DECODE_FULL if exact else DECODE_REDUCED
+    return names, _views.resolve_views(views), decode
 
 
 def hash_paths(
