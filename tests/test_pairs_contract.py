@@ -16,6 +16,7 @@ import pytest
 
 from finder import pairs
 from finder.pairs import (
+    Index,
     Pairs,
     backend_names,
     choose_backend,
@@ -163,6 +164,40 @@ def test_pairs_across_empty_and_single_rows(backend, bits):
     _assert_pairs(pairs_across(a[:1], a[:1], 0, backend=backend), ([0], [0], [0]))
     _assert_pairs(pairs_across(a[:1], a, 0, backend=backend), ([0], [0], [0]))
     _assert_pairs(pairs_across(a, a[:1], 0, backend=backend), ([0], [0], [0]))
+
+
+# --------------------------------------------------------------------------
+# Index: rows prepared once, searched many times
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("bits", WIDTHS)
+def test_index_searched_many_times_gives_the_brute_force_pairs_every_time(backend, bits):
+    """One index, many searches: different radii (mih builds a table per substring count), different query
+    blocks, the loop choice changing with the number of queries; each as brute force, nothing left behind."""
+    a, b, dm = _across_case(bits)
+    index = Index(b)
+    before = b.copy()
+    for radius in [*_radii(bits), *reversed(_radii(bits))]:
+        _assert_pairs(index.range_search(a, radius, backend=backend), _expected_across(dm, radius))
+        for q0, q1 in ((0, 1), (1, len(a) // 2), (len(a) // 2, len(a))):
+            i, j, d = _expected_across(dm[q0:q1], radius)
+            _assert_pairs(index.range_search(a[q0:q1], radius, backend=backend), (i, j, d))
+    assert np.array_equal(b, before) and len(index) == len(b)
+    e = np.empty((0, bits // 64), np.uint64)
+    _assert_pairs(index.range_search(e, bits, backend=backend), (np.empty(0), np.empty(0), np.empty(0)))
+    _assert_pairs(Index(e).range_search(a, bits, backend=backend), (np.empty(0), np.empty(0), np.empty(0)))
+
+
+def test_index_validates_its_queries():
+    index = Index(np.zeros((3, 4), np.uint64))
+    with pytest.raises(ValueError, match="4 words per hash"):
+        index.range_search(np.zeros((2, 1), np.uint64), 3)
+    with pytest.raises(ValueError, match="radius must be >= 0"):
+        index.range_search(np.zeros((2, 4), np.uint64), -1)
+    with pytest.raises(ValueError, match="dtype uint64"):
+        Index(np.zeros((3, 4), np.int64))
 
 
 # --------------------------------------------------------------------------

@@ -273,3 +273,21 @@ def test_bitsliced_adders_run_in_256_bit_registers():
     asm = count.inspect_asm(count.signatures[0])
     assert "ymm" in asm and "vpand" in asm
     assert "popcnt" not in asm
+
+
+def test_an_index_prepares_each_loop_once_and_searches_like_pairs_across(monkeypatch, loop):
+    """The cpu backend's Index keeps the word-major copy (vector loop) or the bit planes (bitsliced loop) of
+    the indexed rows: made by the first search, reused by the next, same pairs as brute force."""
+    from finder.pairs import Index
+
+    x = _random(np.random.default_rng(11), 600, 4)
+    made = []
+    columns, planes_of = cpu._columns, bitsliced.planes_of
+    monkeypatch.setattr(cpu, "_columns", lambda rows: made.append(("cols", len(rows))) or columns(rows))
+    monkeypatch.setattr(bitsliced, "planes_of", lambda rows: made.append(("planes", len(rows))) or planes_of(rows))
+    index = Index(x)
+    for q0, q1 in ((0, 200), (200, 400), (400, 600)):
+        _assert_same(index.range_search(x[q0:q1], 100, backend="cpu"),
+                     pairs_across(x[q0:q1], x, 100, backend="reference"))
+    kind = "cols" if loop == "vector" else "planes"
+    assert made.count((kind, 600)) == 1  # the indexed rows, prepared once for three searches

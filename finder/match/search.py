@@ -136,8 +136,12 @@ def _rows_pairs(a_words: np.ndarray, a_rows: np.ndarray, b_words: np.ndarray, b_
     return Pairs(a_rows[found.i], b_rows[found.j], found.distance)
 
 
-def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | None = None) -> Pairs:
+def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | None = None,
+                index: _pairs.Index | None = None) -> Pairs:
     """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j).
+
+    ``index``: ``b``'s rows of ``name`` indexed once for every block of a search across two sets of plain
+    hashes (:func:`across_index`); made here when not given.
 
     With extra views, a file's plain row is compared with every row of the
     other file, its extra rows with the other's plain row, and content boxes
@@ -152,7 +156,10 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
     other = a if b is None else b
     if _plain_only(a, name) and _plain_only(other, name):
         if b is not None:
-            found = _across(words[r0:r1], b.hashes[name], d)
+            index = index if index is not None else _pairs.Index(b.hashes[name])
+            queries = words[r0:r1]
+            found = index.range_search(queries, d, backend=_pairs.choose_backend(d, 64 * queries.shape[1],
+                                                                                 len(index), len(queries)))
             rows = Pairs(found.i + r0, found.j, found.distance)
         else:
             inside = _within(words[r0:r1], d)
@@ -311,11 +318,19 @@ def iter_pairs(
     yield from (search or local_search)(a, name, d, b, file_blocks(len(a), block))
 
 
+def across_index(a: HashSet, name: str, b: HashSet | None) -> _pairs.Index | None:
+    """The index every block of a search across two sets of plain hashes searches (None otherwise)."""
+    if b is None or not (_plain_only(a, name) and _plain_only(b, name)):
+        return None
+    return _pairs.Index(b.hashes[name])
+
+
 def local_search(a: HashSet, name: str, d: int, b: HashSet | None,
                  ranges: Sequence[tuple[int, int]]) -> Iterator[Pairs]:
-    """:func:`block_pairs` of every ``(f0, f1)`` in ``ranges``, in this process."""
+    """:func:`block_pairs` of every ``(f0, f1)`` in ``ranges``, in this process (``b`` indexed once)."""
+    index = across_index(a, name, b)
     for f0, f1 in ranges:
-        yield block_pairs(a, name, d, f0, f1, b)
+        yield block_pairs(a, name, d, f0, f1, b, index)
 
 
 def find_pairs(

@@ -5,6 +5,9 @@ distance of two rows is the popcount of their XOR summed over the ``w`` words.
 
 Contract
 --------
+:class:`Index`
+    rows indexed once, searched many times (``range_search``: the pairs of
+    :func:`pairs_across`).
 :func:`pairs_within`
     every pair ``i < j`` of one set with distance ``<= radius``.
 :func:`pairs_across`
@@ -58,6 +61,9 @@ contiguous ``int64[n]``.  A backend module provides some of
 ``knn(words, queries, k) -> Pairs``
     ``1 <= k <= n``; the ``k`` nearest rows of ``words`` for every query row,
     sorted by (query, distance, row): ties go to the lower row.
+``prepare(words) -> state`` and ``range_search(state, queries, radius) -> Pairs``
+    what :class:`Index` keeps of the indexed rows, and a search with it:
+    exactly ``pairs_across(queries, words, radius)``.
 
 and calling one it lacks raises :class:`NotImplementedError`, so a backend
 may do only part of the job (``"mih"`` has no histogram or knn; planned:
@@ -81,6 +87,7 @@ __all__ = [
     "BACKENDS",
     "BACKEND_ENV",
     "DEFAULT_BACKEND",
+    "Index",
     "Pairs",
     "backend_names",
     "default_backend",
@@ -303,6 +310,49 @@ def pairs_across(a: np.ndarray, b: np.ndarray, radius: int, *, backend: str | No
         raise ValueError(f"a and b must have the same number of words per hash, got {a.shape[1]} and {b.shape[1]}")
     r = _check_radius(radius, a.shape[1])
     return _function(backend, "pairs_across")(a, b, r)
+
+
+class Index:
+    """Rows indexed once and searched many times: FAISS's ``add`` / ``range_search`` shape.
+
+    ``Index(archive).range_search(queries, radius)`` gives exactly
+    ``pairs_across(queries, archive, radius)``, but what a backend makes of the
+    indexed rows (the ``cpu`` backend's word-major copy and bit planes, the
+    ``mih`` backend's substring tables, one per substring count) is made the
+    first time a search needs it and kept for the next: a set searched block
+    by block, or by one query after another, is prepared once.
+
+    Parameters
+    ----------
+    words : uint64[n, w]
+        The indexed rows (made C-contiguous if needed; not modified).
+    """
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = _check_words(words, "words")
+        self._prepared: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return int(self.words.shape[0])
+
+    def range_search(self, queries: np.ndarray, radius: int, *, backend: str | None = None) -> Pairs:
+        """Every (query row ``i``, indexed row ``j``) within ``radius``, sorted by ``(i, j)``.
+
+        ``backend``: as for :func:`pairs_across` (``None``: :func:`default_backend`).
+        ValueError on bad queries, a different word count or a bad radius.
+        """
+        queries = _check_words(queries, "queries")
+        if queries.shape[1] != self.words.shape[1]:
+            raise ValueError(f"queries must have {self.words.shape[1]} words per hash like the index, "
+                             f"got {queries.shape[1]}")
+        r = _check_radius(radius, self.words.shape[1])
+        name = _resolve(backend)
+        module = get_backend(name)
+        if not hasattr(module, "range_search"):
+            raise NotImplementedError(f"pairs backend {name!r} does not implement range_search")
+        if name not in self._prepared:
+            self._prepared[name] = module.prepare(self.words)
+        return module.range_search(self._prepared[name], queries, r)
 
 
 def distance_histogram(

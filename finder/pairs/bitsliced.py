@@ -445,7 +445,7 @@ def tile_groups(words: int) -> int:
     return max(1, _TILE_BYTES // ((64 * words + 1 + _COUNTER_BITS) * _LANES * 8))
 
 
-def launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Launch:
+def launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int, planes: np.ndarray | None = None) -> Launch:
     """A :data:`~finder.pairs.cpu.Launch` running this loop's kernel on chunks of ``a``'s rows against ``b``.
 
     Parameters
@@ -462,11 +462,11 @@ def launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Launc
     Launch
         Runs the kernel on chunks of :data:`~finder.pairs.cpu._BLOCK_ROWS`
         rows, as the ``vector`` loop's does; the planes of ``b`` are built
-        here, once.
+        here, once (or given, by an index that keeps them).
     """
     if a.shape[1] > MAX_WORDS:
         raise ValueError(f"the bitsliced loop takes hashes of at most {64 * MAX_WORDS} bits, got {64 * a.shape[1]}")
-    planes = planes_of(b)
+    planes = planes_of(b) if planes is None else planes
     tile = tile_groups(a.shape[1])
 
     def run(chunk_ids: np.ndarray, cap: int, out_i: np.ndarray, out_j: np.ndarray, out_d: np.ndarray,

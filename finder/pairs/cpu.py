@@ -337,14 +337,39 @@ def _interleaved(nc: int) -> np.ndarray:
 Launch = Callable[[np.ndarray, int, np.ndarray, np.ndarray, np.ndarray, np.ndarray], None]
 
 
-def _vector_launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Launch:
+class Prepared:
+    """Rows searched many times (:class:`finder.pairs.Index`): their word-major copy for the ``vector`` loop
+    and their bit planes for the ``bitsliced`` loop, each made the first time a search needs it."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+        self._cols: np.ndarray | None = None
+        self._planes: np.ndarray | None = None
+
+    @property
+    def cols(self) -> np.ndarray:
+        if self._cols is None:
+            self._cols = _columns(self.words)
+        return self._cols
+
+    @property
+    def planes(self) -> np.ndarray:
+        if self._planes is None:
+            from finder.pairs import bitsliced
+
+            self._planes = bitsliced.planes_of(self.words)
+        return self._planes
+
+
+def _vector_launcher(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int,
+                     b_cols: np.ndarray | None = None) -> Launch:
     """A :data:`Launch` running :func:`_pairs_kernel` (the ``vector`` loop) on chunks of ``a``'s rows.
 
-    Transposes the rows word-major once (one copy when ``b is a``) and picks
-    the prefilter width.
+    Transposes the rows word-major once (one copy when ``b is a``; none for ``b``
+    when its copy ``b_cols`` is given) and picks the prefilter width.
     """
     a_cols = _columns(a)
-    b_cols = a_cols if b is a else _columns(b)
+    b_cols = b_cols if b_cols is not None else a_cols if b is a else _columns(b)
     p = _prefix_words(a.shape[1], dmax)
     d64 = np.uint64(dmax)
 
@@ -394,16 +419,19 @@ def search_loop(words: int, dmax: int, queries: int = BITSLICED_MIN_QUERIES) -> 
     return loop
 
 
-def _run_pairs(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int) -> Pairs:
-    """Drive the chosen loop's kernel over all chunks of ``a``'s rows with adaptive output slots."""
+def _run_pairs(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int, prepared: Prepared | None = None) -> Pairs:
+    """Drive the chosen loop's kernel over all chunks of ``a``'s rows with adaptive output slots.
+
+    ``prepared``: ``b``'s word-major copy and bit planes, kept by an index that searches ``b`` many times.
+    """
     na = a.shape[0]
     dmax = min(dmax, 64 * a.shape[1])
     if search_loop(a.shape[1], dmax, na) == "bitsliced":
         from finder.pairs import bitsliced  # imported (and compiled) only when used
 
-        run = bitsliced.launcher(a, b, triangular, dmax)
+        run = bitsliced.launcher(a, b, triangular, dmax, None if prepared is None else prepared.planes)
     else:
-        run = _vector_launcher(a, b, triangular, dmax)
+        run = _vector_launcher(a, b, triangular, dmax, None if prepared is None else prepared.cols)
     nc = -(-na // _BLOCK_ROWS)
     order = _interleaved(nc) if triangular else np.arange(nc, dtype=np.int64)
     threads = numba.get_num_threads()
@@ -520,6 +548,18 @@ def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
     if a.shape[0] == 0 or b.shape[0] == 0:
         return Pairs.empty()
     return _run_pairs(a, b, False, radius)
+
+
+def prepare(words: np.ndarray) -> Prepared:
+    """``words`` ready to be searched many times (see :class:`finder.pairs.Index`)."""
+    return Prepared(words)
+
+
+def range_search(prepared: Prepared, queries: np.ndarray, radius: int) -> Pairs:
+    """:func:`pairs_across` of ``queries`` against prepared rows, reusing what earlier searches made."""
+    if queries.shape[0] == 0 or prepared.words.shape[0] == 0:
+        return Pairs.empty()
+    return _run_pairs(queries, prepared.words, False, radius, prepared)
 
 
 def distance_histogram(words: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -457,3 +457,30 @@ def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
         return Pairs.empty()
     index = build_index(b, plan(64 * b.shape[1], b.shape[0], radius))
     return search(index, a, radius)
+
+
+class Prepared:
+    """Rows searched many times (:class:`finder.pairs.Index`): one multi-index per substring count, built
+    the first time a radius needs it (the count depends on the radius, see :func:`plan`)."""
+
+    def __init__(self, words: np.ndarray) -> None:
+        self.words = words
+        self.indexes: dict[int, Index] = {}
+
+    def index(self, radius: int) -> Index:
+        m = plan(64 * self.words.shape[1], self.words.shape[0], radius)
+        if m not in self.indexes:
+            self.indexes[m] = build_index(self.words, m)
+        return self.indexes[m]
+
+
+def prepare(words: np.ndarray) -> Prepared:
+    """``words`` ready to be searched many times (see :class:`finder.pairs.Index`)."""
+    return Prepared(words)
+
+
+def range_search(prepared: Prepared, queries: np.ndarray, radius: int) -> Pairs:
+    """:func:`pairs_across` of ``queries`` against prepared rows, each multi-index built once."""
+    if queries.shape[0] == 0 or prepared.words.shape[0] == 0:
+        return Pairs.empty()
+    return search(prepared.index(radius), queries, radius)

@@ -93,10 +93,19 @@ def pairs_across(a: np.ndarray, b: np.ndarray, radius: int) -> Pairs:
     Pairs
         Sorted by ``(i, j)``.
     """
-    na, nb = a.shape[0], b.shape[0]
+    return range_search(prepare(b), a, radius)
+
+
+def prepare(words: np.ndarray) -> np.ndarray:
+    """The rows word-major (``uint64[w, n]``), as every search of them reads them (see :class:`finder.pairs.Index`)."""
+    return np.ascontiguousarray(words.T)
+
+
+def range_search(cols: np.ndarray, a: np.ndarray, radius: int) -> Pairs:
+    """:func:`pairs_across` of the rows ``a`` against prepared rows ``cols``."""
+    na, nb = a.shape[0], cols.shape[1]
     if na == 0 or nb == 0:
         return Pairs.empty()
-    cols = np.ascontiguousarray(b.T)
     step = _block_rows(nb)
     pieces = []
     for i0 in range(0, na, step):
