@@ -7,6 +7,8 @@ The library API, the same one the ``finder`` command uses::
     hashes.save("hashes.npz"); hashes = finder.load("hashes.npz")
     pairs = finder.find_pairs(hashes, "find", threshold=0.39)
     groups = finder.cluster(hashes, "find", threshold=0.39, linkage="star")
+    rules = finder.make_rules(hashes, ["find"])                      # each algorithm's default threshold
+    groups = finder.find_groups(hashes, rules, verify=True)          # what `finder cluster --verify` groups
 
 Names are imported on first use, so ``import finder`` (and ``finder --help``)
 does not load numpy or numba.
@@ -26,6 +28,8 @@ _EXPORTS = {
     "HashSet": "finder.store.hashset",
     "load": "finder.store.hashset",
     "cluster": "finder.groups.build",
+    "find_groups": "finder.groups.build",
+    "make_rules": "finder.match.search",
     "find_pairs": "finder.match.search",
     "FinderError": "finder.errors",
     "HashSetError": "finder.errors",

@@ -121,3 +121,11 @@ def test_the_local_executor_sizes_its_chunks_itself():
     assert executor.chunk_files(10) == 1          # fewer files than 8 chunks per worker: one file a chunk
     assert executor.chunk_files(160) == 10        # 16 chunks: 8 per worker
     assert executor.chunk_files(10**6) == 32      # capped, so results stream back
+
+
+def test_every_name_the_package_exports_resolves():
+    """``finder.NAME`` is imported on first use from the module the table in finder/__init__.py names."""
+    import finder
+
+    for name in finder.__all__:
+        assert getattr(finder, name).__name__ == name
