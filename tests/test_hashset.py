@@ -6,6 +6,7 @@ import json
 import os
 import pickle
 import zipfile
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -52,7 +53,7 @@ def test_round_trip(tmp_path):
 def test_file_layout_is_plain_arrays(tmp_path):
     make_hashset().save(tmp_path / "h.npz")
     with np.load(tmp_path / "h.npz", allow_pickle=False) as npz:
-        assert str(npz["format"]) == "finder.store.hashset" and int(npz["format_version"]) == FORMAT_VERSION == 2
+        assert str(npz["format"]) == "finder.hashset" and int(npz["format_version"]) == FORMAT_VERSION == 2
         assert npz["paths"].dtype == np.uint8 and npz["path_offsets"].dtype == np.uint64
         assert npz["hash_find"].dtype == np.uint64 and npz["hash_find"].shape == (3, 4)
         assert list(npz["owner_find"]) == [0, 1, 2] and list(npz["view_find"]) == [0, 0, 0]
@@ -111,7 +112,7 @@ def test_load_rejects_truncated_file(tmp_path):
 
 def test_load_rejects_foreign_npz(tmp_path):
     np.savez(tmp_path / "f.npz", a=np.arange(3))
-    with pytest.raises(HashSetError, match="no 'finder.store.hashset' marker"):
+    with pytest.raises(HashSetError, match="no 'finder.hashset' marker"):
         load(str(tmp_path / "f.npz"))
 
 
@@ -126,7 +127,7 @@ BOOM_DIR = ""
 def test_load_never_unpickles(tmp_path):
     global BOOM_DIR
     BOOM_DIR = str(tmp_path / "pwned")
-    arrays = {"format": np.array("finder.store.hashset"), "paths": np.array([Boom()], dtype=object)}
+    arrays = {"format": np.array("finder.hashset"), "paths": np.array([Boom()], dtype=object)}
     np.savez(tmp_path / "p.npz", **arrays, allow_pickle=True)
     with open(tmp_path / "raw.pickle", "wb") as f:
         pickle.dump(Boom(), f)
@@ -189,7 +190,7 @@ def test_one_long_path_does_not_inflate_the_paths_block(tmp_path):
 def _format1_file(path, paths, hashes, bits, errors=()):
     """A hash file as finder 0.1 wrote it (format 1), built with numpy alone."""
     np.savez_compressed(
-        path, format=np.array("finder.store.hashset"), format_version=np.array(1, np.int64),
+        path, format=np.array("finder.hashset"), format_version=np.array(1, np.int64),
         algorithms=np.array(list(hashes)), bits=np.array([bits[a] for a in hashes], np.int64),
         paths=np.array(paths, dtype=str), size=np.arange(len(paths), dtype=np.int64) + 5,
         mtime_ns=np.arange(len(paths), dtype=np.int64), exif_transpose=np.array(True),
@@ -272,3 +273,25 @@ def test_every_flipped_byte_is_a_one_line_error_or_harmless(tmp_path):
             assert "\n" not in str(exc)
             outcomes.add("error")
     assert "error" in outcomes
+
+
+def test_a_hash_file_written_before_the_package_moved_still_loads_and_reuses(tmp_path):
+    """tests/data/stores/: a store written by finder 0.2.0 before its modules moved into packages (the file
+    format's marker is "finder.hashset", whatever the module is called now): it loads, and hashing the same
+    images today reuses its rows unchanged."""
+    import shutil
+
+    from finder.store.update import hash_paths
+
+    old = Path(__file__).parent / "data" / "stores" / "finder-0.2.0-layout-before-packages.npz"
+    stored = load(old)
+    assert [Path(p).name for p in stored.paths] == ["0033_02511090.jpg", "0040_26607906.jpg"]
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    examples = Path(__file__).resolve().parents[1] / "examples" / "images"
+    for name in ("0033_02511090.jpg", "0040_26607906.jpg"):
+        shutil.copy(examples / name, photos / name)
+    now = hash_paths(sorted(str(p) for p in photos.iterdir()), ["find", "dhash"], jobs=1,
+                     views=stored.settings["views"], decode=stored.settings["decode"]).hashset
+    for name in ("find", "dhash"):
+        assert [stored.hex(name, k) for k in range(2)] == [now.hex(name, k) for k in range(2)]

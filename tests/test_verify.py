@@ -122,7 +122,7 @@ def test_cache_round_trip_reuse_and_staleness(tmp_path):
     assert cache.computed == 4 and cache.reused == 0
     cache.save()
     with np.load(cache_file, allow_pickle=False) as npz:  # plain arrays, no pickle
-        assert str(npz["format"]) == "finder.verify.features" and npz["descriptors"].dtype == np.uint8
+        assert str(npz["format"]) == "finder.features" and npz["descriptors"].dtype == np.uint8
     again = FeatureCache.load(cache_file)
     second = again.get(paths, jobs=1)
     assert again.computed == 0 and again.reused == 4

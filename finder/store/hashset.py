@@ -10,7 +10,7 @@ On disk (all plain arrays, ``np.load(path, allow_pickle=False)`` reads them):
 ==================  ======================  ==========================================
 key                 dtype, shape            meaning
 ==================  ======================  ==========================================
-``format``          str scalar              ``"finder.store.hashset"``
+``format``          str scalar              ``"finder.hashset"``
 ``format_version``  int64 scalar            ``2``
 ``settings``        uint8 ``[bytes]``       UTF-8 JSON: see :data:`RUN_KEYS`, versions
 ``paths``           uint8 ``[bytes]``       every file's path (UTF-8, ``surrogateescape``), concatenated
@@ -56,7 +56,7 @@ from finder.views import QUALITY_UNKNOWN, VIEW_NAMES
 if TYPE_CHECKING:  # finder.io.decode imports Pillow, which reading a hash file does not need
     from finder.io.decode import FileError
 
-FORMAT_NAME = "finder.store.hashset"
+FORMAT_NAME = "finder.hashset"  # the file format's marker, not the module's name: never change it
 FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 STATUS_HASHED = 0

@@ -42,7 +42,7 @@ FEATURE_SIDE = 512
 N_FEATURES = 500
 #: Bytes per ORB descriptor (256 bits).
 DESCRIPTOR_BYTES = 32
-FORMAT_NAME = "finder.verify.features"
+FORMAT_NAME = "finder.features"  # the cache format's marker, not the module's name: never change it
 FORMAT_VERSION = 1
 #: Files per parallel task when features are computed (a few hundred milliseconds of work each).
 CHUNK_FILES = 16
