@@ -52,7 +52,7 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     "distance", "same_file_as", "reference", "size", "mtime_ns"}]}]; CSV: group,
     path, distance_to_representative, representative, same_file_as, keeper,
     reference.  The representative is the member with the
-    most matches in the group (see README); with several algorithms voting,
+    most matches in the group (see docs/commands/cluster.md); with several algorithms voting,
     distances are those of the first.  The keeper is the member the --keep
     rules choose (image headers are read for that: pixel size, EXIF date).
     """
