@@ -286,8 +286,12 @@ def unreadable_tree(root: Path) -> tuple[str, str, str]:
 
 
 @JOBS
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() == 0, reason="root reads files whatever their mode")
 def test_unreadable_file_chmod(tmp_path, jobs):
+    """Mode-000 files are reported and skipped. Root reads files whatever their mode, so as root the CLI runs
+    as an unprivileged user instead (and, in the test below, as root without its override)."""
+    if hasattr(os, "geteuid") and os.geteuid() == 0:
+        unreadable_as_unprivileged_user(jobs)
+        return
     tree = tmp_path / "tree"
     tree.mkdir()
     good, locked, locked_dir = unreadable_tree(tree)
@@ -326,11 +330,9 @@ def run_as_nobody(args: list[str], cwd: str, env: dict[str, str]) -> subprocess.
                           capture_output=True, timeout=SUBPROCESS_TIMEOUT)
 
 
-@JOBS
-def test_unreadable_file_as_unprivileged_user(jobs):
-    """Root-safe permission test: the CLI runs as uid 65534 against root-owned mode-000 files."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        pytest.skip("switching to an unprivileged user needs root (test_unreadable_file_chmod covers this case)")
+def unreadable_as_unprivileged_user(jobs: int) -> None:
+    """The CLI as uid 65534 against root-owned mode-000 files (called as root; .ci/run lets uid 65534 reach
+    the interpreter)."""
     base = tempfile.mkdtemp(prefix="finder-perm-")  # not under pytest's 0700 tmp dir
     tree = Path(base) / "tree"
     try:
@@ -340,10 +342,11 @@ def test_unreadable_file_as_unprivileged_user(jobs):
         try:
             probe = run_as_nobody([sys.executable, "-c", "import finder.cli"], base, env)
         except (OSError, subprocess.SubprocessError) as exc:
-            pytest.skip(f"cannot run a process as uid 65534: {exc}")
+            pytest.fail(f"cannot run a process as uid 65534: {exc}")
         if probe.returncode != 0:
             last = (probe.stderr.decode(errors="replace").strip().splitlines() or ["?"])[-1]
-            pytest.skip(f"uid 65534 cannot run this interpreter/package: {last}")
+            pytest.fail(f"uid 65534 cannot run this interpreter/package ({last}): let it reach the interpreter "
+                        "(.ci/run does, for an interpreter under /root)")
         tree.mkdir()
         good, locked, locked_dir = unreadable_tree(tree)
         out = os.path.join(base, "out.npz")

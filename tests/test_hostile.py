@@ -11,9 +11,11 @@ import csv
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -69,11 +71,26 @@ def test_plot_in_a_missing_folder_is_found_before_evaluating(store, tmp_path):
     assert "does not exist" in line
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
-def test_output_in_a_read_only_folder_is_one_line(store, tmp_path):
-    folder = tmp_path / "ro"
-    folder.mkdir(mode=0o555)
-    assert "not writable" in one_error_line(finder("cluster", store, "-d", "0", "-o", folder / "x.json"))
+def test_output_in_a_read_only_folder_is_one_line(tmp_path):
+    """Root writes into read-only folders, so as root finder runs as uid 65534 (in a folder it may enter)."""
+    as_root = os.geteuid() == 0
+    base = Path(tempfile.mkdtemp(prefix="finder-ro-")) if as_root else tmp_path
+    try:
+        os.chmod(base, 0o777)
+        path = base / "hashes.npz"
+        synthetic_hashset([f"/p/{k}.jpg" for k in range(6)], {"find": np.zeros((6, 4), np.uint64)}).save(path)
+        os.chmod(path, 0o644)
+        folder = base / "ro"
+        folder.mkdir(mode=0o555)
+        nobody = dict(user=65534, group=65534, extra_groups=[],
+                      env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(base),
+                           "NUMBA_CACHE_DIR": str(base / "numba")}) if as_root else {}
+        proc = finder("cluster", path, "-d", "0", "-o", folder / "x.json", cwd=base, **nobody)
+        assert "not writable" in one_error_line(proc)
+        assert not (folder / "x.json").exists()
+    finally:
+        if as_root:
+            shutil.rmtree(base, ignore_errors=True)
 
 
 def test_output_to_a_full_device_is_one_line(store):
