@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import errno
 import hashlib
 import json
 import os
@@ -356,3 +357,67 @@ def test_full_run_on_a_copy_of_the_examples(tmp_path, monkeypatch):
     assert {g["keeper"] for g in groups} <= {str(p) for p in photos.iterdir()}
     assert run("dedupe", "--undo", "j.jsonl").exit_code == 0
     assert snapshot(photos) == before
+
+
+# --------------------------------------------------------------------------- journals that fail or are torn
+
+
+def test_a_journal_record_that_cannot_be_written_whole_stops_before_its_step(tmp_path, monkeypatch):
+    """A full disk: the second intent is written short.  The record is taken back, the run stops with one
+    line before that step, and undo (once there is room) restores the step that was done."""
+    keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])
+    before = snapshot(tmp_path / "p")
+    real_write, intents, full = os.write, [], []
+
+    def disk_fills_at_the_second_intent(fd, data):
+        if full:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        if b'"intent"' in data:
+            intents.append(data)
+            if len(intents) == 2:
+                full.append(True)
+                return real_write(fd, data[: len(data) // 2])
+        return real_write(fd, data)
+
+    monkeypatch.setattr(dedupe_journal.os, "write", disk_fills_at_the_second_intent)
+    result = run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply",
+                 "--journal", tmp_path / "j.jsonl")
+    monkeypatch.undo()
+    assert result.exit_code == 2 and "cannot write journal" in result.stderr, result.output
+    assert not a.exists() and b.exists()  # the first step done, the second never begun
+    lines = (tmp_path / "j.jsonl").read_bytes().split(b"\n")
+    assert lines[-1] == b"" and all(json.loads(line) for line in lines[:-1])  # no half record left
+    undone = run("dedupe", "--undo", tmp_path / "j.jsonl")
+    assert undone.exit_code == 0, undone.output
+    assert snapshot(tmp_path / "p") == before
+
+
+def test_a_torn_last_record_is_dropped_and_the_run_continues_and_undoes(tmp_path):
+    """A run killed while writing a record leaves a torn last line.  Continuing drops it (and settles that
+    step from the file system); undo then reads the whole journal and restores everything."""
+    keeper, a, b, c = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg", "c.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b, c])])
+    before = snapshot(tmp_path / "p")
+    args = ["dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--journal", tmp_path / "j.jsonl"]
+    journal = tmp_path / "j.jsonl"
+    assert run(*args, "--apply").exit_code == 0
+    undo_all = run("dedupe", "--undo", journal)
+    assert undo_all.exit_code == 0 and snapshot(tmp_path / "p") == before
+    # A second journal, killed while writing the intent of its second step: the file is still in place.
+    journal.unlink()
+    first = dedupe_plan.plan(groups_file.read_groups(str(groups)), "move", str(tmp_path / "dupes")).steps[0]
+    with dedupe_journal.Journal(str(journal)) as writer:
+        writer.write(dedupe_journal.journal_header(str(groups), "move", str(tmp_path / "dupes")))
+        writer.write(intent(first, 0))
+    os.makedirs(tmp_path / "dupes", exist_ok=True)
+    os.link(first.path, first.dest)
+    os.unlink(first.path)  # the first step done, its done record never written
+    with open(journal, "ab") as handle:
+        handle.write(b'{"action": "move", "op": 1, "pa')  # torn
+    continued = run(*args, "--apply")
+    assert continued.exit_code == 0, continued.output
+    assert not any(p.exists() for p in (a, b, c)) and keeper.exists()
+    undone = run("dedupe", "--undo", journal)
+    assert undone.exit_code == 0 and "restored 3 files" in undone.stderr, undone.output
+    assert snapshot(tmp_path / "p") == before

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import os
 import time
@@ -21,19 +22,57 @@ JOURNAL_VERSION = 1
 
 
 class Journal:
-    """An append-only JSON-lines file; every record is fsynced before :meth:`write` returns."""
+    """An append-only JSON-lines file; every record is whole and fsynced before :meth:`write` returns.
+
+    A journal survives a torn tail: opening one whose last record was cut short (a run killed while
+    writing it) drops that partial line first, so what is appended next starts on a line of its own.
+    The torn record was an intent whose step never began, or an outcome whose step the file system
+    still shows: continuing settles it from there (:func:`finder.dedupe.run.resume`).  A record that
+    cannot be written whole (a full disk) is taken back and raises :class:`ActionError` before the
+    step it announces is taken.
+    """
 
     def __init__(self, path: str) -> None:
         self.path = path
         existed = os.path.exists(path)
-        self.fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         if not existed:
             fsync_dir(os.path.dirname(os.path.abspath(path)))
+        else:
+            self._drop_torn_tail()
+
+    def _drop_torn_tail(self) -> None:
+        size = os.lseek(self.fd, 0, os.SEEK_END)
+        if size == 0 or os.pread(self.fd, 1, size - 1) == b"\n":
+            return
+        keep = size
+        while keep > 0:  # back to just after the last newline
+            start = max(0, keep - 65536)
+            chunk = os.pread(self.fd, keep - start, start)
+            found = chunk.rfind(b"\n")
+            if found >= 0:
+                keep = start + found + 1
+                break
+            keep = start
+        os.ftruncate(self.fd, keep)
+        os.fsync(self.fd)
 
     def write(self, record: dict[str, Any]) -> None:
         data = (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
-        os.write(self.fd, data)
-        os.fsync(self.fd)
+        start = os.lseek(self.fd, 0, os.SEEK_END)
+        written = 0
+        try:
+            while written < len(data):
+                count = os.write(self.fd, data[written:])
+                if count <= 0:
+                    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+                written += count
+            os.fsync(self.fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(self.fd, start)  # no half record stays behind
+            raise ActionError(f"cannot write journal {self.path}: {exc.strerror or exc}; "
+                              "stopped before the next step") from None
 
     def close(self) -> None:
         os.close(self.fd)
