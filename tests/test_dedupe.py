@@ -421,3 +421,72 @@ def test_a_torn_last_record_is_dropped_and_the_run_continues_and_undoes(tmp_path
     undone = run("dedupe", "--undo", journal)
     assert undone.exit_code == 0 and "restored 3 files" in undone.stderr, undone.output
     assert snapshot(tmp_path / "p") == before
+
+
+# --------------------------------------------------------------------------- groups files and journals are input
+
+
+def _hostile_groups(keeper: str, dup: str) -> dict[str, str]:
+    member = {"path": dup, "distance": 3, "same_file_as": None, "reference": False, "size": 5, "mtime_ns": 7}
+    keep = dict(member, path=keeper)
+
+    def group(**changes):
+        return json.dumps([{"group": 0, "size": 2, "representative": keeper, "keeper": keeper,
+                            "members": [keep, member], **changes}])
+
+    def with_member(**changes):
+        return group(members=[keep, dict(member, **changes)])
+
+    return {
+        "deep": "[" * 100_000 + "]" * 100_000,
+        "distance far": with_member(distance="far"),
+        "distance 1e400": with_member(distance=1e400).replace("Infinity", "1e400"),
+        "distance NaN": with_member(distance=float("nan")),
+        "group abc": group(group="abc"),
+        "group [1]": group(group=[1]),
+        "NUL in a path": with_member(path=dup + "\0x"),
+        "empty path": with_member(path=""),
+        "relative path": with_member(path="dupes/a.jpg"),
+        "size -1": with_member(size=-1),
+        "size true": with_member(size=True),
+        "reference yes": with_member(reference="yes"),
+        "listed twice": group(members=[keep, member, member]),
+        "an object": json.dumps({"group": 0}),
+    }
+
+
+@pytest.mark.parametrize("case", list(_hostile_groups("/k", "/d")))
+def test_hostile_groups_files_are_one_line_errors_and_change_nothing(tmp_path, case):
+    keeper, dup = files(tmp_path / "p", "keep.jpg", "dup.jpg")
+    before = snapshot(tmp_path / "p")
+    (tmp_path / "g.json").write_text(_hostile_groups(str(keeper), str(dup))[case])
+    for action in (["--action", "move", "--to", str(tmp_path / "dupes")], ["--action", "delete", "--yes-delete"]):
+        result = CliRunner().invoke(cli, ["dedupe", str(tmp_path / "g.json"), *action, "--apply",
+                                          "--journal", str(tmp_path / "j.jsonl")])
+        assert result.exit_code == 2, result.output
+        assert result.exception is None or isinstance(result.exception, SystemExit)  # no traceback
+        assert len(result.stderr.strip().splitlines()) == 1 and "g.json" in result.stderr
+    assert snapshot(tmp_path / "p") == before and not (tmp_path / "j.jsonl").exists()
+    assert not (tmp_path / "dupes").exists()
+
+
+@pytest.mark.parametrize("line", [
+    '{"type": "intent", "op": 0}',
+    '{"type": "intent", "op": 0, "action": "move", "path": "rel.jpg", "keeper": "/k", "group": 0, "size": 1, '
+    '"mtime_ns": 1, "dest": "/d", "device": 0, "inode": 0, "nlink": 1}',
+    '{"type": "intent", "op": 0, "action": "shred", "path": "/p", "keeper": "/k", "group": 0, "size": 1, '
+    '"mtime_ns": 1, "dest": null, "device": 0, "inode": 0, "nlink": 1}',
+    '{"type": "intent", "op": 0, "action": "move", "path": "/p\\u0000", "keeper": "/k", "group": 0, "size": 1, '
+    '"mtime_ns": 1, "dest": "/d", "device": 0, "inode": 0, "nlink": 1}',
+    '{"type": "done", "op": "0"}',
+    '{"type": "done", "op": 0, "trash": {"file": 1}}',
+    '{"type": "done", "op": NaN}',
+    '{"type": "surprise"}',
+    '{"type": "done", "op": 0, "deep": ' + "[" * 100_000 + "]" * 100_000 + '}',
+])
+def test_hostile_journal_records_are_one_line_errors(tmp_path, line):
+    header = dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes"))
+    (tmp_path / "j.jsonl").write_text(json.dumps(header) + "\n" + line + "\n" + '{"type": "undo"}\n')
+    result = CliRunner().invoke(cli, ["dedupe", "--undo", str(tmp_path / "j.jsonl")])
+    assert result.exit_code == 2, result.output
+    assert "not a finder dedupe journal" in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -9,13 +9,15 @@ import errno
 import json
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 from finder import __version__
+from finder.dedupe import ACTIONS
 from finder.dedupe.fileops import fsync_dir
 from finder.errors import ActionError
+from finder.groups.file import is_absolute_path, is_count
 
 JOURNAL_FORMAT = "finder.dedupe-journal"
 JOURNAL_VERSION = 1
@@ -84,6 +86,37 @@ class Journal:
         self.close()
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not a number finder writes")
+
+
+#: The fields a step's intent carries, and what each must be.
+_INTENT_FIELDS: dict[str, Callable[[Any], bool]] = {
+    "op": is_count, "action": lambda v: v in ACTIONS, "path": is_absolute_path, "keeper": is_absolute_path,
+    "group": lambda v: isinstance(v, int) and not isinstance(v, bool), "size": is_count, "mtime_ns": is_count,
+    "dest": lambda v: v is None or is_absolute_path(v), "device": is_count, "inode": is_count, "nlink": is_count,
+}
+
+
+def _problem(record: dict[str, Any]) -> str | None:
+    """What is wrong with a journal record after the header (None: nothing), by the fields its type needs."""
+    kind = record.get("type")
+    if kind == "intent":
+        for name, valid in _INTENT_FIELDS.items():
+            if name not in record or not valid(record[name]):
+                return f"an intent whose {name} is {record.get(name)!r}"
+    elif kind in ("done", "skipped", "undone"):
+        if not is_count(record.get("op")):
+            return f"a {kind} record whose op is {record.get('op')!r}"
+        moved = record.get("trash")
+        if moved is not None and not (isinstance(moved, dict) and is_absolute_path(moved.get("file"))
+                                      and is_absolute_path(moved.get("info"))):
+            return f"a {kind} record whose trash entry is {moved!r}"
+    elif kind not in ("undo", "end"):
+        return f"a record of type {kind!r}"
+    return None
+
+
 def read_journal(path: str) -> list[dict[str, Any]]:
     """The records of a journal; a torn last line (a run killed while writing it) is ignored."""
     try:
@@ -91,18 +124,21 @@ def read_journal(path: str) -> list[dict[str, Any]]:
             lines = handle.read().split(b"\n")
     except OSError as exc:
         raise ActionError(f"cannot read journal {path}: {exc.strerror or exc}") from None
-    records = []
+    records: list[dict[str, Any]] = []
     for k, line in enumerate(lines):
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            record = json.loads(line, parse_constant=_no_constants)
+        except (ValueError, UnicodeDecodeError, RecursionError):  # JSONDecodeError is a ValueError
             if k >= len(lines) - 2:  # the last line, cut short by a kill
                 continue
             raise ActionError(f"{path}: line {k + 1} is not JSON: not a finder dedupe journal") from None
         if not isinstance(record, dict):
             raise ActionError(f"{path}: line {k + 1} is not a record: not a finder dedupe journal")
+        problem = _problem(record) if records else None
+        if problem:
+            raise ActionError(f"{path}: line {k + 1}: {problem}: not a finder dedupe journal record")
         records.append(record)
     if not records or records[0].get("format") != JOURNAL_FORMAT:
         raise ActionError(f"{path}: not a finder dedupe journal")
