@@ -490,3 +490,74 @@ def test_hostile_journal_records_are_one_line_errors(tmp_path, line):
     result = CliRunner().invoke(cli, ["dedupe", "--undo", str(tmp_path / "j.jsonl")])
     assert result.exit_code == 2, result.output
     assert "not a finder dedupe journal" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+# --------------------------------------------------------------------------- requests that mean nothing, messages
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--action", "trash", "--to", "dupes"], "--action trash puts nothing in --to"),
+    (["--action", "delete", "--yes-delete", "--to", "dupes"], "--action delete puts nothing in --to"),
+    (["--action", "move", "--to", "p"], "is the folder the duplicates are in"),
+])
+def test_requests_that_mean_nothing_are_refused_once_before_a_journal(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])
+    before = snapshot(tmp_path / "p")
+    for apply in ([], ["--apply"]):
+        result = CliRunner().invoke(cli, ["dedupe", str(groups), *args, *apply, "--journal", "j.jsonl"])
+        assert result.exit_code == 2 and message in result.stderr, result.output
+        assert len(result.stderr.strip().splitlines()) == 1
+    assert snapshot(tmp_path / "p") == before and not (tmp_path / "j.jsonl").exists()
+
+
+@pytest.mark.parametrize("args", [["--action", "trash"], ["--action", "symlink"], ["--action", "hardlink"]])
+def test_the_trash_without_send2trash_is_refused_up_front(tmp_path, monkeypatch, args):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setitem(sys.modules, "send2trash", None)  # import send2trash -> ImportError
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    for apply in ([], ["--apply"]):
+        result = CliRunner().invoke(cli, ["dedupe", str(groups), *args, *apply, "--journal", "j.jsonl"])
+        assert result.exit_code == 2 and "send2trash" in result.stderr, result.output
+    assert a.exists() and not (tmp_path / "j.jsonl").exists()
+
+
+def test_quiet_keeps_the_summary_and_the_journal_and_failures_say_so_once(tmp_path, monkeypatch):
+    """-q drops per-file lines only; a step that fails is "failed" (not "failed: failed:", not "refused"),
+    and the summary counts the bytes of the steps taken, not of the plan."""
+    keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])
+    real_link = dedupe_fileops.os.link
+
+    def no_room_for_b(src, dst, **kwargs):
+        if src.endswith("b.jpg"):
+            raise OSError(errno.EDQUOT, "Disk quota exceeded", src)
+        return real_link(src, dst, **kwargs)
+
+    monkeypatch.setattr(dedupe_fileops.os, "link", no_room_for_b)
+    result = run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply", "-q",
+                 "--journal", tmp_path / "j.jsonl")
+    assert result.exit_code == 0, result.output
+    assert result.stdout == ""  # no per-file lines
+    assert f"journal: {tmp_path / 'j.jsonl'}" in result.stderr
+    assert f"failed {b}: Disk quota exceeded" in result.stderr and "failed: failed" not in result.stderr
+    assert "moved 1 files, 1001 B moved out" in result.stderr and "1 failed (above)" in result.stderr
+    assert "refused at the last moment" not in result.stderr
+
+
+def test_an_undo_refusal_names_the_path_in_the_way_and_a_held_journal_offers_no_wait(tmp_path):
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    journal = tmp_path / "j.jsonl"
+    assert run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply",
+               "--journal", journal).exit_code == 0
+    a.write_bytes(b"a new file where the duplicate was")
+    refused = run("dedupe", "--undo", journal)
+    assert refused.exit_code == 1 and f"a file is at {a} again" in refused.stderr, refused.output
+    from finder.io.lock import store_lock
+
+    with store_lock(str(journal)):
+        held = CliRunner().invoke(cli, ["dedupe", "--undo", str(journal)])
+    assert held.exit_code == 2 and "--wait" not in held.stderr and "run again once it has finished" in held.stderr

@@ -68,13 +68,14 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
 
     from finder import config
     from finder.dedupe.journal import default_journal_name
+    from finder.dedupe.plan import freed_by
     from finder.dedupe.run import apply_session, dry_run, undo_session
     from finder.errors import ActionError
     from finder.groups.file import read_groups
     from finder.progress import Reporter
     from finder.report.page import human_bytes, text
 
-    reporter = Reporter(quiet)
+    reporter = Reporter()  # -q drops the per-file lines only: the summary and the journal's name stay
     out = sys.stdout.buffer
 
     def event(kind, step, extra):
@@ -128,16 +129,18 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
     the_plan, outcome = apply_session(groups, groups_file, action, to, journal, on_event=event,
                                       on_info=reporter.info, on_refused=refused,
                                       step_delay=config.dedupe_step_delay())
-    reporter.info(f"{DONE_VERBS[action]} {len(outcome.done):,} files, {summary(the_plan, human_bytes)}"
-                  + (f"; {len(outcome.refused) + len(outcome.failed):,} refused at the last moment (above)"
-                     if outcome.refused or outcome.failed else "")
+    reporter.info(f"{DONE_VERBS[action]} {len(outcome.done):,} files, "
+                  f"{summary(the_plan, human_bytes, freed_by(outcome.done))}"
+                  + (f"; {len(outcome.refused):,} refused at the last moment (above)" if outcome.refused else "")
+                  + (f"; {len(outcome.failed):,} failed (above)" if outcome.failed else "")
                   + (f"; undo: finder dedupe --undo {journal}" if action != "delete"
                      else "; deleted files cannot be restored"))
 
 
-def summary(the_plan, human_bytes) -> str:
-    """Bytes and what was kept or refused, for the closing line."""
-    freed = human_bytes(the_plan.freed)
+def summary(the_plan, human_bytes, freed_bytes: int | None = None) -> str:
+    """Bytes (``freed_bytes`` when steps were taken, else what the plan would free) and what was kept or
+    refused, for the closing line."""
+    freed = human_bytes(the_plan.freed if freed_bytes is None else freed_bytes)
     where = {"move": f"{freed} moved out", "trash": f"{freed} freed once the trash is emptied",
              "delete": f"{freed} freed",
              "hardlink": f"{freed} freed once the originals are removed from {the_plan.to or 'the trash'}",

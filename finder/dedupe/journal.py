@@ -224,5 +224,5 @@ def journal_lock(path: str) -> Iterator[None]:
     """One run per journal (the hash file's flock, on ``JOURNAL.lock``)."""
     from finder.io.lock import store_lock
 
-    with store_lock(path):
+    with store_lock(path, wait_option=None):
         yield

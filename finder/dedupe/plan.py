@@ -12,7 +12,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from finder.dedupe import ACTIONS
+from finder.dedupe import ACTIONS, trash
 from finder.errors import ActionError
 from finder.groups.linkage import Group
 
@@ -50,10 +50,15 @@ class Plan:
 
     @property
     def freed(self) -> int:
-        """Bytes freed: a file's size once all its names are acted on (hard links elsewhere keep it alive)."""
-        names = Counter((s.device, s.inode) for s in self.steps)
-        sizes = {(s.device, s.inode): (s.size, s.nlink) for s in self.steps}
-        return sum(size for key, (size, nlink) in sizes.items() if names[key] >= nlink)
+        """Bytes the plan frees (see :func:`freed_by`)."""
+        return freed_by(self.steps)
+
+
+def freed_by(steps: Sequence[Step]) -> int:
+    """Bytes freed by ``steps``: a file's size once all its names are acted on (hard links elsewhere keep it)."""
+    names = Counter((s.device, s.inode) for s in steps)
+    sizes = {(s.device, s.inode): (s.size, s.nlink) for s in steps}
+    return sum(size for key, (size, nlink) in sizes.items() if names[key] >= nlink)
 
 
 def common_root(groups: Sequence[Group]) -> str:
@@ -90,6 +95,22 @@ def links_to(path: str, target: str, target_st: os.stat_result) -> bool:
     return identity(st) == identity(target_st)
 
 
+def check_request(action: str, to: str | None, groups: Sequence[Group] = ()) -> None:
+    """Refuse what means nothing before anything is written: an unknown action, ``move`` without ``--to``,
+    ``--to`` with ``trash`` or ``delete`` (which put nothing there), ``--to`` the very folder the groups'
+    files are in, and the trash (``trash``, or a link without ``--to``) where send2trash is missing."""
+    if action not in ACTIONS:
+        raise ActionError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
+    if action == "move" and not to:
+        raise ActionError("--action move needs --to DIR")
+    if action in ("trash", "delete") and to:
+        raise ActionError(f"--action {action} puts nothing in --to; give --to with move, hardlink or symlink")
+    if action == "trash" or (action in ("hardlink", "symlink") and not to):
+        trash.require()
+    if to and groups and os.path.realpath(to) == os.path.realpath(common_root(groups)):
+        raise ActionError(f"--to {to} is the folder the duplicates are in: give another folder")
+
+
 def plan(groups: Sequence[Group], action: str, to: str | None = None, done: frozenset[str] = frozenset()) -> Plan:
     """The steps ``action`` would take on ``groups``; nothing is changed.
 
@@ -97,10 +118,7 @@ def plan(groups: Sequence[Group], action: str, to: str | None = None, done: froz
     """
     from finder.groups.keep import proposed
 
-    if action not in ACTIONS:
-        raise ActionError(f"unknown action {action!r}; choose from {', '.join(ACTIONS)}")
-    if action == "move" and not to:
-        raise ActionError("--action move needs --to DIR")
+    check_request(action, to, groups)
     to = os.path.abspath(to) if to else None
     root = common_root(groups)
     result = Plan(action, to)

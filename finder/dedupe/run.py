@@ -13,7 +13,7 @@ from typing import Any
 from finder.dedupe.fileops import finish, perform, state
 from finder.dedupe.fileops import restore as _restore
 from finder.dedupe.journal import History, Journal, journal_header, journal_lock, open_history, read_journal, replay
-from finder.dedupe.plan import Plan, Step, identity, lstat, plan, unchanged
+from finder.dedupe.plan import Plan, Step, check_request, identity, lstat, plan, unchanged
 from finder.errors import ActionError
 from finder.groups.linkage import Group
 
@@ -88,7 +88,7 @@ def apply(the_plan: Plan, journal: Journal, history: History | None = None,
             try:
                 extra = perform(record)
             except OSError as exc:
-                reason = f"failed: {exc.strerror or exc}"
+                reason = f"{exc.strerror or exc}"
                 kind = "failed"
             else:
                 journal.write({"type": "done", "op": op, **extra})
@@ -127,7 +127,7 @@ def undo(journal_path: str, on_event: Event | None = None) -> UndoOutcome:
             try:
                 result = _restore(record)
             except OSError as exc:
-                reason = (f"a file is at {exc.filename} again; nothing is overwritten"
+                reason = (f"a file is at {record['path']} again; nothing is overwritten"
                           if isinstance(exc, FileExistsError) else f"{exc.strerror or exc}")
                 outcome.refused.append((record["path"], reason))
                 if on_event is not None:
@@ -167,6 +167,7 @@ def apply_session(groups: Sequence[Group], groups_file: str, action: str, to: st
     ``on_event`` each step as it happens.  A Ctrl-C leaves a journal that continues or undoes the run; the
     exception carries a note saying how (``finder_note``).
     """
+    check_request(action, to, groups)  # before a journal is made for a run that cannot start
     folder = os.path.dirname(os.path.abspath(journal))
     if not os.access(folder, os.W_OK):
         raise ActionError(f"cannot write journal {journal}: folder {folder} is not writable")

@@ -31,12 +31,19 @@ class Trashed:
     info: str
 
 
-def send(path: str) -> None:
-    """Move ``path`` to the trash with ``send2trash``; ActionError when the library is missing."""
+def require() -> None:
+    """ActionError when the ``send2trash`` library is missing (checked before a run starts)."""
     try:
-        from send2trash import send2trash
+        import send2trash  # noqa: F401
     except ImportError:
         raise ActionError("the trash needs the send2trash library: pip install 'finder[dedupe]'") from None
+
+
+def send(path: str) -> None:
+    """Move ``path`` to the trash with ``send2trash``; ActionError when the library is missing."""
+    require()
+    from send2trash import send2trash
+
     send2trash(path)
 
 

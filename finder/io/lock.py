@@ -36,12 +36,13 @@ def _holder(fd: int) -> str:
 
 
 @contextlib.contextmanager
-def store_lock(output: str, *, wait: bool = False,
-               on_stale: Callable[[str], None] | None = None) -> Iterator[None]:
+def store_lock(output: str, *, wait: bool = False, on_stale: Callable[[str], None] | None = None,
+               wait_option: str | None = "--wait") -> Iterator[None]:
     """Hold the lock of ``output`` for the duration of the block.
 
     Raises LockedError when another live process holds it and ``wait`` is
-    False.  ``on_stale`` is told about a lock file left by a run that died.
+    False; its message names ``wait_option`` when the command has one.
+    ``on_stale`` is told about a lock file left by a run that died.
     """
     path = lock_path(output)
     while True:
@@ -54,8 +55,8 @@ def store_lock(output: str, *, wait: bool = False,
         except BlockingIOError:
             holder = _holder(fd)
             os.close(fd)
-            raise LockedError(f"{output} is being written by {holder}; wait for it, or use --wait "
-                              f"(lock file {path})") from None
+            advice = f"wait for it, or use {wait_option}" if wait_option else "run again once it has finished"
+            raise LockedError(f"{output} is being written by {holder}; {advice} (lock file {path})") from None
         # The previous holder may have removed the file between our open and our lock: retry on the new one.
         try:
             same = os.path.samestat(os.fstat(fd), os.stat(path))
