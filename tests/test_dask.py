@@ -302,7 +302,8 @@ def test_separate_scheduler_and_worker_processes(images, stores, tmp_path):
 # --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("spec", ["local:0", "local:x", "not an address", "tcp://"])
+@pytest.mark.parametrize("spec", ["local:0", "local:x", "not an address", "tcp://", "bogus://x:1",
+                                  "ws://127.0.0.1:1", "inproc://x", "local:99999"])
 def test_bad_scheduler_is_a_one_line_error(spec, stores):
     result = run("compare", stores[0], "--scheduler", spec)
     assert result.exit_code == 2
@@ -321,6 +322,32 @@ def test_unreachable_scheduler_and_jobs_conflict(images, tmp_path):
         DaskExecutor(f"tcp://127.0.0.1:{_free_port()}", timeout=1)
     result = run("hash", images, "-o", tmp_path / "x.npz", "-j", "2", "--scheduler", "local:2")
     assert result.exit_code == 2 and "not both" in result.stderr
+
+
+def test_nothing_listening_fails_at_once(stores):
+    began = time.monotonic()
+    result = run("cluster", stores[0], "--scheduler", f"tcp://127.0.0.1:{_free_port()}")
+    assert result.exit_code == 2 and "Connection refused" in result.stderr and result.stderr.count("\n") == 1
+    assert time.monotonic() - began < 5  # was 20 s: Dask's connect timeout
+
+
+def test_an_address_that_is_not_a_dask_scheduler_fails_in_seconds(stores, tmp_path):
+    """A web server where the scheduler should be: distributed would wait for its handshake for ever."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        began = time.monotonic()
+        proc = subprocess.run([sys.executable, "-m", "finder", "cluster", str(stores[0]), "--scheduler",
+                               f"tcp://127.0.0.1:{server.server_address[1]}"], capture_output=True, timeout=60)
+        took = time.monotonic() - began
+    finally:
+        server.shutdown()
+    stderr = proc.stderr.decode()
+    assert proc.returncode == 2 and "did not answer as a Dask scheduler" in stderr, stderr
+    assert "Traceback" not in stderr and stderr.count("\n") == 1 and took < 30
 
 
 def test_without_the_dask_extra_scheduler_says_what_to_install(monkeypatch, stores):

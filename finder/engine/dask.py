@@ -27,6 +27,8 @@ import contextlib
 import logging
 import os
 import re
+import socket
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
 
@@ -37,6 +39,15 @@ R = TypeVar("R")
 
 #: Seconds to wait for the scheduler to answer and for a first worker to join.
 CONNECT_TIMEOUT = 20.0
+#: Seconds a scheduler address gets to accept a TCP connection (a refused one fails at once), and then to
+#: answer as a Dask scheduler: something else listening there (a web server) never answers.
+PROBE_TIMEOUT = 5.0
+HANDSHAKE_TIMEOUT = 10.0
+#: Schemes finder's workers are reached by (distributed also knows inproc, ucx and ws, which a finder cluster
+#: does not use); an address without a scheme is tcp.
+SCHEMES = ("tcp", "tls")
+#: local:N starts N worker processes: more than this many per core only adds memory, never speed.
+LOCAL_WORKERS_PER_CORE = 4
 #: Files per hashing task, at least and at most: a file costs ~5-20 ms (decode + hash), so a task
 #: of 32+ files runs well over Dask's ~1 ms per-task overhead and the 100 ms rule of thumb.
 MIN_CHUNK_FILES = 32
@@ -60,13 +71,62 @@ def parse_scheduler(spec: str) -> tuple[str, Any]:
     """
     text = spec.strip()
     if text == "local" or text.startswith("local:"):
-        count = text.partition(":")[2] or str(_cores())
-        if not count.isdigit() or int(count) < 1:
-            raise SchedulerError(f"--scheduler {spec!r}: local:N needs a number of workers N >= 1")
+        count, most = text.partition(":")[2] or str(_cores()), LOCAL_WORKERS_PER_CORE * _cores()
+        if not count.isdigit() or not 1 <= int(count) <= most:
+            raise SchedulerError(f"--scheduler {spec!r}: local:N needs a number of workers 1 <= N <= {most} "
+                                 f"({LOCAL_WORKERS_PER_CORE} per core)")
         return "local", int(count)
     if not _ADDRESS.match(text):
         raise SchedulerError(f"--scheduler {spec!r} is not a scheduler address (tcp://HOST:PORT) or local:N")
+    scheme = text.partition("://")[0].lower() if "://" in text else "tcp"
+    if scheme not in SCHEMES:
+        raise SchedulerError(f"--scheduler {spec!r}: finder reaches Dask schedulers by {' or '.join(SCHEMES)}, "
+                             f"not {scheme}")
     return "address", text
+
+
+def host_port(address: str) -> tuple[str, int]:
+    """(host, port) of ``[scheme://]HOST:PORT`` (``[::1]:8786`` for IPv6)."""
+    rest = address.partition("://")[2] if "://" in address else address
+    host, _, port = rest.rstrip("/").rpartition(":")
+    return host.strip("[]"), int(port) if port.isdigit() else -1
+
+
+def probe(address: str, timeout: float = PROBE_TIMEOUT) -> None:
+    """SchedulerError at once when nothing accepts a TCP connection at ``address``."""
+    host, port = host_port(address)
+    if not host or not 0 < port < 65536:
+        raise SchedulerError(f"--scheduler {address!r} is not a scheduler address (tcp://HOST:PORT) or local:N")
+    try:
+        socket.create_connection((host, port), timeout=timeout).close()
+    except OSError as exc:
+        reason = "timed out" if isinstance(exc, TimeoutError) else exc.strerror or str(exc)
+        raise SchedulerError(f"cannot connect to the Dask scheduler at {address}: {reason}") from None
+
+
+def connect(address: str, timeout: float = HANDSHAKE_TIMEOUT) -> Any:
+    """A ``distributed.Client`` of the scheduler at ``address``, or SchedulerError within about ``timeout``
+    seconds: distributed waits for the scheduler's handshake without a deadline, so the client is made
+    in a thread of its own and given up on (left to the process's exit) if nothing answers."""
+    distributed = import_distributed()
+    probe(address)
+    made: dict[str, Any] = {}
+
+    def make() -> None:
+        try:
+            made["client"] = distributed.Client(address, timeout=timeout, set_as_default=False)
+        except BaseException as exc:  # handed to the caller's thread
+            made["error"] = exc
+
+    thread = threading.Thread(target=make, name="finder-dask-connect", daemon=True)
+    thread.start()
+    thread.join(timeout + 1)
+    if thread.is_alive():
+        raise SchedulerError(f"{address} did not answer as a Dask scheduler within {timeout:g} s "
+                             "(is it a scheduler's address, tcp://HOST:8786?)")
+    if "error" in made:
+        raise made["error"]
+    return made["client"]
 
 
 def _cores() -> int:
@@ -142,7 +202,7 @@ class DaskExecutor:
                     self.cluster = local_cluster(value)
                     self.client = distributed.Client(self.cluster, set_as_default=False)
                 else:
-                    self.client = distributed.Client(value, timeout=timeout, set_as_default=False)
+                    self.client = connect(value, min(timeout, HANDSHAKE_TIMEOUT))
             except (OSError, TimeoutError) as exc:
                 self.close()
                 raise SchedulerError(f"cannot connect to the Dask scheduler at {value}: {exc}") from None
