@@ -26,7 +26,11 @@ measuring, debugging and testing, and are listed in the docs
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
+import sys
+import tempfile
 
 from finder.errors import FinderError, SchedulerError
 
@@ -81,3 +85,46 @@ def dedupe_step_delay() -> float:
     if not delay >= 0:
         raise FinderError(f"${DEDUPE_STEP_DELAY} must be a number of seconds >= 0, got {text!r}")
     return delay
+
+
+# --------------------------------------------------------------------------- numba's kernel cache
+
+_numba_cache_checked: set[str] = set()
+
+
+def _writable_folder(path: str) -> bool:
+    try:
+        os.makedirs(path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            return True
+    except OSError:
+        return False
+
+
+def prepare_numba_cache(source: str) -> None:
+    """Make sure numba can cache the kernels of the module at ``source`` before they are decorated.
+
+    numba caches compiled kernels in ``__pycache__`` beside the source, else in the user's cache folder, and
+    refuses to import a ``cache=True`` kernel when it can write to neither (a read-only install run by a user
+    whose home is not writable).  Then the kernels are cached in a temporary folder for this run, removed at
+    exit, and one warning says how to keep them (``NUMBA_CACHE_DIR``, which is always respected).
+    """
+    from numba.core import config as numba_config  # CACHE_DIR is set from the environment at import
+
+    if getattr(numba_config, "CACHE_DIR", "") or os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    folder = os.path.join(os.path.dirname(os.path.abspath(source)), "__pycache__")
+    if folder in _numba_cache_checked or _writable_folder(folder):
+        _numba_cache_checked.add(folder)
+        return
+    from numba.misc.appdirs import user_cache_dir
+
+    if _writable_folder(user_cache_dir(appname="numba", appauthor=False)):
+        _numba_cache_checked.add(folder)
+        return
+    temporary = tempfile.mkdtemp(prefix="finder-numba-cache-")
+    atexit.register(shutil.rmtree, temporary, ignore_errors=True)
+    numba_config.CACHE_DIR = temporary  # type: ignore[attr-defined]
+    sys.stderr.write(f"finder: warning: numba cannot cache compiled kernels beside finder ({folder}) or in the "
+                     f"user's cache folder; compiling into {temporary} for this run (set NUMBA_CACHE_DIR to a "
+                     "writable folder to keep them)\n")

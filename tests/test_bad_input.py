@@ -812,3 +812,55 @@ def test_hashset_save_failure_leaves_previous_file(tmp_path, monkeypatch):
     assert Path(out).read_bytes() == before
     assert temp_leftovers(tmp_path, "set.npz") == []
     assert [str(p) for p in load(out).paths] == ["a.jpg"]
+
+
+# --------------------------------------------------------------------------- a full disk, an unwritable home
+
+
+def test_a_lock_file_that_cannot_be_written_is_one_line_and_left_nowhere(tmp_path, monkeypatch):
+    import finder.io.lock as lock
+
+    image = make_image(tmp_path / "a.png")
+    out = tmp_path / "out.npz"
+
+    def disk_full(fd, data, offset):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(lock.os, "pwrite", disk_full)
+    result = hash_cli(image, "-o", str(out), "-j", "1")
+    assert result.exit_code == 2, result.output
+    assert "cannot write lock file" in result.stderr and "No space left on device" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not out.exists() and not list(tmp_path.glob("*.lock"))
+
+
+def test_kernels_compile_where_numba_cannot_cache_them(tmp_path):
+    """A read-only install run by a user whose home is not writable: numba has nowhere to cache kernels and
+    refused to import them; finder compiles them into a temporary folder for the run, with one warning.
+    As root the run is made as uid 65534 (HOME unwritable, the install root's); otherwise numba's two cache
+    folders are made to look unwritable."""
+    base = tempfile.mkdtemp(prefix="finder-nocache-")
+    try:
+        os.chmod(base, 0o777)
+        image = make_image(Path(base) / "a.png")
+        out = os.path.join(base, "out.npz")
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent"}
+        if hasattr(os, "geteuid") and os.geteuid() == 0:
+            proc = subprocess.run([sys.executable, "-m", "finder", "hash", image, "-o", out, "-j", "1"], cwd=base,
+                                  env=env, user=65534, group=65534, extra_groups=[], capture_output=True,
+                                  timeout=SUBPROCESS_TIMEOUT)
+        else:
+            code = ("import sys, finder.config as c\nc._writable_folder = lambda path: False\n"
+                    "from finder.cli import main\n"
+                    "sys.argv = ['finder', 'hash', sys.argv[1], '-o', sys.argv[2], '-j', '1']\nmain()\n")
+            proc = subprocess.run([sys.executable, "-c", code, image, out], cwd=base, env=env, capture_output=True,
+                                  timeout=SUBPROCESS_TIMEOUT)
+        stderr = proc.stderr.decode(errors="replace")
+        assert proc.returncode == 0, stderr
+        assert "Traceback" not in stderr and stderr.count("numba cannot cache compiled kernels") == 1
+        assert len(load(out)) == 1
+        assert not [p for p in os.listdir(tempfile.gettempdir()) if p.startswith("finder-numba-cache-")
+                    and os.stat(os.path.join(tempfile.gettempdir(), p)).st_uid == (65534 if os.geteuid() == 0
+                                                                                   else os.geteuid())]
+    finally:
+        shutil.rmtree(base, ignore_errors=True)

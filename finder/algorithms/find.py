@@ -25,8 +25,11 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
+from finder import config
 from finder.algorithms import resample
 from finder.algorithms.base import Stage, apply_stages
+
+config.prepare_numba_cache(__file__)
 
 BITS = 256
 THUMBNAIL = (512, 512)

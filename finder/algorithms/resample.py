@@ -62,6 +62,10 @@ import numpy as np
 from numba import njit
 from PIL import Image
 
+from finder import config
+
+config.prepare_numba_cache(__file__)
+
 #: The modes resampled here (RGB needs a little-endian machine: pixels are unpacked from 32-bit words).
 MODES = ("RGB", "L")
 #: Pillow's default for ``Image.thumbnail``: reduce first when a side shrinks by at least twice this.

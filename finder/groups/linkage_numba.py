@@ -12,6 +12,10 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from finder import config
+
+config.prepare_numba_cache(__file__)
+
 
 @njit(cache=True)
 def _find(parent: np.ndarray, x: int) -> int:  # pragma: no cover - numba

@@ -12,6 +12,7 @@ must not overlap.)
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import os
@@ -70,8 +71,15 @@ def store_lock(output: str, *, wait: bool = False, on_stale: Callable[[str], Non
         on_stale(f"took over a stale lock left by a run that stopped ({_holder(fd)})")
     record = json.dumps({"pid": os.getpid(), "host": socket.gethostname(),
                          "since": time.strftime("%Y-%m-%dT%H:%M:%S%z")}).encode()
-    os.ftruncate(fd, 0)
-    os.pwrite(fd, record, 0)
+    try:
+        os.ftruncate(fd, 0)
+        if os.pwrite(fd, record, 0) != len(record):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    except OSError as exc:  # a full disk: no lock file is left behind
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+        os.close(fd)
+        raise LockedError(f"cannot write lock file {path}: {exc.strerror or exc}") from None
     try:
         yield
     finally:

@@ -61,7 +61,10 @@ from numba import njit, prange, types
 from numba.core import cgutils
 from numba.core.extending import intrinsic
 
+from finder import config
 from finder.pairs.cpu import _BLOCK_ROWS, Launch, _popcount, _sort_by_row
+
+config.prepare_numba_cache(__file__)
 
 __all__ = ["GROUP", "MAX_WORDS", "launcher", "planes_of", "tile_groups"]
 

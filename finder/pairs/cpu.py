@@ -76,7 +76,10 @@ import numpy as np
 from numba import njit, prange, types
 from numba.core.extending import intrinsic
 
+from finder import config
 from finder.pairs import Pairs
+
+config.prepare_numba_cache(__file__)
 
 __all__ = ["distance_histogram", "knn", "pairs_across", "pairs_within"]
 

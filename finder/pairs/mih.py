@@ -43,8 +43,11 @@ import numba
 import numpy as np
 from numba import njit, prange
 
+from finder import config
 from finder.pairs import Pairs
 from finder.pairs.cpu import _popcount
+
+config.prepare_numba_cache(__file__)
 
 __all__ = ["MAX_SUBSTRING_BITS", "Index", "build_index", "pairs_across", "pairs_within", "plan"]
 
