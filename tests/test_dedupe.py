@@ -561,3 +561,31 @@ def test_an_undo_refusal_names_the_path_in_the_way_and_a_held_journal_offers_no_
     with store_lock(str(journal)):
         held = CliRunner().invoke(cli, ["dedupe", "--undo", str(journal)])
     assert held.exit_code == 2 and "--wait" not in held.stderr and "run again once it has finished" in held.stderr
+
+
+@pytest.mark.parametrize("action", ["hardlink", "symlink"])
+@pytest.mark.parametrize("then", ["continue", "undo"])
+def test_a_link_step_killed_with_both_names_is_settled_without_debris(tmp_path, action, then):
+    """Putting a duplicate away to --to is link-then-unlink: a kill between the two leaves the original at its
+    path and at --to.  Continuing finishes the step (the link to the keeper made); undo restores the path and
+    leaves nothing at --to (the rerun used to refuse, "destination exists", and undo to leave the copy)."""
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    before = snapshot(tmp_path / "p")
+    stash = tmp_path / "stash"
+    step = dedupe_plan.plan(groups_file.read_groups(str(groups)), action, str(stash)).steps[0]
+    journal = tmp_path / "j.jsonl"
+    with dedupe_journal.Journal(str(journal)) as writer:
+        writer.write(dedupe_journal.journal_header(str(groups), action, str(stash)))
+        writer.write(intent(step, 0))
+    os.makedirs(stash)
+    os.link(step.path, step.dest)  # the first half of putting the original away; killed before the unlink
+    if then == "continue":
+        result = run("dedupe", groups, "--action", action, "--to", stash, "--apply", "--journal", journal)
+        assert result.exit_code == 0 and "1 finished now" in result.stderr, result.output
+        assert os.path.samefile(a, keeper) and (stash / "a.jpg").exists()
+        assert not result.stderr.count("refused")
+    undone = run("dedupe", "--undo", journal)
+    assert undone.exit_code == 0 and "restored 1 files" in undone.stderr, undone.output
+    assert snapshot(tmp_path / "p") == before and not (stash / "a.jpg").exists()
+    assert not os.path.samefile(a, keeper) and not os.path.islink(a)

@@ -127,8 +127,9 @@ def perform(record: dict[str, Any]) -> dict[str, Any]:
 
 
 def state(record: dict[str, Any]) -> str:
-    """Where an intent stands on disk: ``todo`` (nothing happened), ``half`` (a link step caught between
-    putting the original away and linking, or a move between link and unlink), ``done``, or ``lost``."""
+    """Where an intent stands on disk: ``todo`` (nothing happened), ``half`` (a move, or a link step putting
+    its original away to ``--to``, caught with both names; or a link step between putting the original away
+    and linking), ``done``, or ``lost``."""
     action, path = record["action"], record["path"]
     here = _at(path, record["size"], record["mtime_ns"])
     keeper_st = lstat(record["keeper"])
@@ -138,6 +139,9 @@ def state(record: dict[str, Any]) -> str:
         there = _at(record["dest"], record["size"], record["mtime_ns"])
         return {(True, False): "todo", (False, True): "done", (True, True): "half"}.get((here, there), "lost")
     if here:
+        if action in ("hardlink", "symlink") and record.get("dest") and _at(record["dest"], record["size"],
+                                                                             record["mtime_ns"]):
+            return "half"  # stashing to --to caught with both names (after the link, before the unlink)
         return "todo"
     if action == "delete":
         return "done"
@@ -155,6 +159,9 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     if record["action"] == "move":  # both names exist: drop the source
         os.unlink(record["path"])
         return {}
+    if os.path.lexists(record["path"]):  # the original is still at its path as well as at --to: drop this name
+        os.unlink(record["path"])
+        fsync_dir(os.path.dirname(record["path"]))
     _make_link(record)
     found = _stashed(record)
     return {"trash": asdict(found)} if isinstance(found, trash.Trashed) else {}
@@ -168,8 +175,8 @@ def restore(record: dict[str, Any]) -> str:
         return "nothing"
     if action == "delete":
         return "irreversible"
-    if action == "move":
-        if where == "half":
+    if action == "move" or (where == "half" and _at(path, record["size"], record["mtime_ns"])):
+        if where == "half":  # both names: the original is still at its path
             os.unlink(record["dest"])
         else:
             move_noreplace(record["dest"], path)
