@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -589,3 +590,39 @@ def test_a_link_step_killed_with_both_names_is_settled_without_debris(tmp_path, 
     assert undone.exit_code == 0 and "restored 1 files" in undone.stderr, undone.output
     assert snapshot(tmp_path / "p") == before and not (stash / "a.jpg").exists()
     assert not os.path.samefile(a, keeper) and not os.path.islink(a)
+
+
+def _other_filesystem(path: Path) -> Path | None:
+    """A writable folder on another filesystem than ``path`` (tmpfs /dev/shm where there is one)."""
+    for candidate in ("/dev/shm", tempfile.gettempdir()):
+        if os.path.isdir(candidate) and os.access(candidate, os.W_OK) and os.stat(candidate).st_dev != \
+                os.stat(path).st_dev:
+            return Path(tempfile.mkdtemp(prefix="finder-xfs-", dir=candidate))
+    return None
+
+
+def test_hard_links_stay_hard_links_when_moved_across_filesystems_and_back(tmp_path):
+    """Four names of one file (hard links), all duplicates, moved to --to on another filesystem: the four
+    names there are links of one copy, and after undo the four original names are links of one file again
+    (they used to come back as four copies)."""
+    other = _other_filesystem(tmp_path)
+    if other is None:
+        pytest.fail("no second filesystem to move to (CI has tmpfs at /dev/shm)")
+    try:
+        keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+        names = [a, *(tmp_path / "p" / f"{k}.jpg" for k in "bcd")]
+        for name in names[1:]:
+            os.link(a, name)
+        groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, *names])])
+        before = snapshot(tmp_path / "p")
+        journal = tmp_path / "j.jsonl"
+        moved = run("dedupe", groups, "--action", "move", "--to", other / "dupes", "--apply", "--journal", journal)
+        assert moved.exit_code == 0 and "moved 4 files" in moved.stderr, moved.output
+        there = [other / "dupes" / n.name for n in names]
+        assert len({os.stat(p).st_ino for p in there}) == 1 and os.stat(there[0]).st_nlink == 4
+        undone = run("dedupe", "--undo", journal)
+        assert undone.exit_code == 0 and "restored 4 files" in undone.stderr, undone.output
+        assert snapshot(tmp_path / "p") == before
+        assert len({os.stat(n).st_ino for n in names}) == 1 and os.stat(a).st_nlink == 4
+    finally:
+        shutil.rmtree(other, ignore_errors=True)

@@ -26,13 +26,22 @@ def fsync_dir(path: str) -> None:
             os.close(fd)
 
 
-def move_noreplace(src: str, dest: str) -> None:
+#: Where the names of one file went: (device, inode) of the file they were names of -> a path of it there.
+#: Moving several hard-linked names across filesystems one by one would make a copy for each; with this
+#: record the second and later names become hard links of the first copy again.
+Twins = dict[tuple[int, int], str]
+
+
+def move_noreplace(src: str, dest: str, twin: str | None = None) -> None:
     """Move ``src`` to ``dest`` without ever replacing an existing ``dest`` (FileExistsError instead).
 
     On one filesystem: a hard link at ``dest``, then unlink ``src`` (atomic
     no-replace).  Across filesystems: copy (data and times) to a temporary
-    file beside ``dest``, fsync, link it into place, then unlink ``src``.  On
-    filesystems without hard links: rename after checking ``dest`` is free.
+    file beside ``dest``, fsync, link it into place, then unlink ``src`` --
+    or, when ``twin`` (a name of the same file already moved to ``dest``'s
+    filesystem) is given, a hard link of ``twin`` at ``dest``, so hard links
+    stay hard links.  On filesystems without hard links: rename after
+    checking ``dest`` is free.
     """
     os.makedirs(os.path.dirname(dest), exist_ok=True)
     try:
@@ -40,7 +49,9 @@ def move_noreplace(src: str, dest: str) -> None:
     except FileExistsError:
         raise
     except OSError as exc:
-        if exc.errno == errno.EXDEV:
+        if exc.errno == errno.EXDEV and twin is not None:
+            os.link(twin, dest, follow_symlinks=False)
+        elif exc.errno == errno.EXDEV:
             _copy_noreplace(src, dest)
         elif exc.errno in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
             if os.path.lexists(dest):
@@ -91,10 +102,26 @@ def _stashed(record: dict[str, Any]) -> trash.Trashed | str | None:
     return None
 
 
-def _stash(record: dict[str, Any]) -> dict[str, Any]:
+def _key(record: dict[str, Any]) -> tuple[int, int]:
+    return int(record.get("device", 0)), int(record.get("inode", 0))
+
+
+def _twin(record: dict[str, Any], twins: Twins | None) -> str | None:
+    """A name of this step's file already moved where it goes, still as recorded (None: copy if need be)."""
+    found = twins.get(_key(record)) if twins is not None and record.get("inode") else None
+    return found if found is not None and _at(found, record["size"], record["mtime_ns"]) else None
+
+
+def _moved(record: dict[str, Any], twins: Twins | None, where: str) -> None:
+    if twins is not None and record.get("inode"):
+        twins.setdefault(_key(record), where)
+
+
+def _stash(record: dict[str, Any], twins: Twins | None = None) -> dict[str, Any]:
     """Put the original away: to ``dest`` or the trash.  Returns what the done record should remember."""
     if record.get("dest"):
-        move_noreplace(record["path"], record["dest"])
+        move_noreplace(record["path"], record["dest"], _twin(record, twins))
+        _moved(record, twins, record["dest"])
         return {}
     trash.send(record["path"])
     found = trash.locate(record["path"], record["size"], record["mtime_ns"]) if trash.restorable() else None
@@ -109,11 +136,12 @@ def _make_link(record: dict[str, Any]) -> None:
     fsync_dir(os.path.dirname(record["path"]))
 
 
-def perform(record: dict[str, Any]) -> dict[str, Any]:
-    """Carry out one intent record; what the done record should add."""
+def perform(record: dict[str, Any], twins: Twins | None = None) -> dict[str, Any]:
+    """Carry out one intent record; what the done record should add.  ``twins``: see :data:`Twins`."""
     action, path = record["action"], record["path"]
     if action == "move":
-        move_noreplace(path, record["dest"])
+        move_noreplace(path, record["dest"], _twin(record, twins))
+        _moved(record, twins, record["dest"])
         return {}
     if action == "trash":
         return _stash(record)
@@ -121,7 +149,7 @@ def perform(record: dict[str, Any]) -> dict[str, Any]:
         os.unlink(path)
         fsync_dir(os.path.dirname(path))
         return {}
-    extra = _stash(record)
+    extra = _stash(record, twins)
     _make_link(record)
     return extra
 
@@ -167,8 +195,11 @@ def finish(record: dict[str, Any]) -> dict[str, Any]:
     return {"trash": asdict(found)} if isinstance(found, trash.Trashed) else {}
 
 
-def restore(record: dict[str, Any]) -> str:
-    """Reverse one step; returns 'restored', 'nothing' (it had not happened) or 'irreversible'."""
+def restore(record: dict[str, Any], twins: Twins | None = None) -> str:
+    """Reverse one step; returns 'restored', 'nothing' (it had not happened) or 'irreversible'.
+
+    ``twins``: names of the same original already restored (:data:`Twins`), so that names that were hard links
+    of one file before a move across filesystems are hard links again after it is undone."""
     action, path = record["action"], record["path"]
     where = state(record)
     if where == "todo":
@@ -179,7 +210,8 @@ def restore(record: dict[str, Any]) -> str:
         if where == "half":  # both names: the original is still at its path
             os.unlink(record["dest"])
         else:
-            move_noreplace(record["dest"], path)
+            move_noreplace(record["dest"], path, _twin(record, twins))
+        _moved(record, twins, path)
         return "restored"
     found = _stashed(record)
     if found is None:  # checked before anything is removed
@@ -194,5 +226,6 @@ def restore(record: dict[str, Any]) -> str:
         with contextlib.suppress(OSError):
             os.unlink(found.info)
     else:
-        move_noreplace(found, path)
+        move_noreplace(found, path, _twin(record, twins))
+    _moved(record, twins, path)
     return "restored"

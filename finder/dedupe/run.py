@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from finder.dedupe.fileops import finish, perform, state
+from finder.dedupe.fileops import Twins, finish, perform, state
 from finder.dedupe.fileops import restore as _restore
 from finder.dedupe.journal import History, Journal, journal_header, journal_lock, open_history, read_journal, replay
 from finder.dedupe.plan import Plan, Step, check_request, identity, lstat, plan, unchanged
@@ -69,6 +69,7 @@ def apply(the_plan: Plan, journal: Journal, history: History | None = None,
     ``step_delay`` seconds pass between each intent and its step (``FINDER_DEDUPE_STEP_DELAY``, for tests
     and demonstrations that stop a run between the two)."""
     outcome = Outcome()
+    twins: Twins = {}  # where names of one file went (hard links stay hard links across filesystems)
     op = history.next_op if history is not None else 0
     for step in the_plan.steps:
         record = {"type": "intent", "op": op, **asdict(step)}
@@ -86,7 +87,7 @@ def apply(the_plan: Plan, journal: Journal, history: History | None = None,
             reason = f"destination {step.dest} exists; nothing is overwritten"
         if reason is None:
             try:
-                extra = perform(record)
+                extra = perform(record, twins)
             except OSError as exc:
                 reason = f"{exc.strerror or exc}"
                 kind = "failed"
@@ -117,6 +118,7 @@ def undo(journal_path: str, on_event: Event | None = None) -> UndoOutcome:
     """Reverse every step a journal records (done, or caught half-way), newest first; recorded in the journal."""
     history = replay(read_journal(journal_path))
     outcome = UndoOutcome()
+    twins: Twins = {}
     with Journal(journal_path) as journal:
         journal.write({"type": "undo", "time": _dt.datetime.now().astimezone().isoformat(timespec="seconds")})
         for op in sorted(history.intents, reverse=True):
@@ -125,7 +127,7 @@ def undo(journal_path: str, on_event: Event | None = None) -> UndoOutcome:
                 continue
             step = _step_of(record)
             try:
-                result = _restore(record)
+                result = _restore(record, twins)
             except OSError as exc:
                 reason = (f"a file is at {record['path']} again; nothing is overwritten"
                           if isinstance(exc, FileExistsError) else f"{exc.strerror or exc}")
