@@ -354,7 +354,8 @@ def test_full_run_on_a_copy_of_the_examples(tmp_path, monkeypatch):
     dry = run("dedupe", "groups.json", "--action", "move", "--to", "dupes")
     assert len(dry.stdout.splitlines()) == members - len(groups) and snapshot(photos) == before
     applied = run("dedupe", "groups.json", "--action", "move", "--to", "dupes", "--apply", "--journal", "j.jsonl")
-    assert applied.exit_code == 0 and len(list((tmp_path / "dupes").iterdir())) == members - len(groups)
+    moved = [p for p in (tmp_path / "dupes").iterdir() if p.name != ".finder-dedupe-destination"]
+    assert applied.exit_code == 0 and len(moved) == members - len(groups)
     assert {g["keeper"] for g in groups} <= {str(p) for p in photos.iterdir()}
     assert run("dedupe", "--undo", "j.jsonl").exit_code == 0
     assert snapshot(photos) == before
@@ -626,3 +627,23 @@ def test_hard_links_stay_hard_links_when_moved_across_filesystems_and_back(tmp_p
         assert len({os.stat(n).st_ino for n in names}) == 1 and os.stat(a).st_nlink == 4
     finally:
         shutil.rmtree(other, ignore_errors=True)
+
+
+def test_duplicates_put_away_inside_the_hashed_folder_are_not_found_again(tmp_path, monkeypatch):
+    """--to inside the photos: the folder is marked, and the next hash walks past it (item 13)."""
+    from finder.store.hashset import load
+
+    monkeypatch.chdir(tmp_path)
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for name in ("0040_26607906.jpg", "0040_27356067.jpg", "0040_61249077.jpg"):
+        shutil.copy(EXAMPLES / name, photos / name)
+    assert run("hash", photos, "-o", "h.npz", "-j", "1", "-q").exit_code == 0
+    assert run("cluster", "h.npz", "-o", "g.json").exit_code == 0
+    moved = run("dedupe", "g.json", "--action", "move", "--to", photos / "dupes", "--apply", "--journal", "j.jsonl")
+    assert moved.exit_code == 0 and "moved 2 files" in moved.stderr, moved.output
+    assert (photos / "dupes" / ".finder-dedupe-destination").exists()
+    assert run("hash", photos, "-o", "h.npz", "-j", "1", "-q").exit_code == 0
+    assert [Path(p).parent for p in load("h.npz").paths] == [photos]  # only the keeper, not the two put away
+    assert run("hash", photos, "-o", "all.npz", "-j", "1", "-q", "--no-default-excludes").exit_code == 0
+    assert len(load("all.npz")) == 3

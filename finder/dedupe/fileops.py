@@ -15,6 +15,16 @@ from typing import Any
 
 from finder.dedupe import trash
 from finder.dedupe.plan import links_to, lstat, unchanged
+from finder.io.files import DEDUPE_MARK
+
+
+def mark_destination(to: str) -> None:
+    """Leave :data:`finder.io.files.DEDUPE_MARK` in ``to``, so ``finder hash`` does not find the duplicates
+    put away there again (when ``to`` lies inside a hashed folder)."""
+    os.makedirs(to, exist_ok=True)
+    with contextlib.suppress(FileExistsError), open(os.path.join(to, DEDUPE_MARK), "x", encoding="utf-8") as mark:
+        mark.write("finder dedupe puts duplicates here; finder hash skips this folder "
+                   "(unless it is the folder hashed, or with --no-default-excludes)\n")
 
 
 def fsync_dir(path: str) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from finder.dedupe.fileops import Twins, finish, perform, state
+from finder.dedupe.fileops import Twins, finish, mark_destination, perform, state
 from finder.dedupe.fileops import restore as _restore
 from finder.dedupe.journal import History, Journal, journal_header, journal_lock, open_history, read_journal, replay
 from finder.dedupe.plan import Plan, Step, check_request, identity, lstat, plan, unchanged
@@ -71,6 +71,8 @@ def apply(the_plan: Plan, journal: Journal, history: History | None = None,
     outcome = Outcome()
     twins: Twins = {}  # where names of one file went (hard links stay hard links across filesystems)
     op = history.next_op if history is not None else 0
+    if the_plan.to and the_plan.steps:
+        mark_destination(the_plan.to)
     for step in the_plan.steps:
         record = {"type": "intent", "op": op, **asdict(step)}
         journal.write(record)

@@ -70,6 +70,11 @@ DEFAULT_EXCLUDES: tuple[str, ...] = (
 )
 
 
+#: The file ``finder dedupe`` leaves in a ``--to`` folder: a walk skips the folder holding it (unless it is the
+#: folder asked for, or --no-default-excludes), so duplicates put away inside a hashed tree are not found again.
+DEDUPE_MARK = ".finder-dedupe-destination"
+
+
 @dataclass
 class Filters:
     """Which names a walk skips: hidden ones, excluded globs, the default excludes."""
@@ -114,6 +119,8 @@ def walk(
         except OSError as exc:
             errors.append(FileError(directory, f"cannot read directory: {describe_os_error(directory, exc)}"))
             continue
+        if filters.default_excludes and len(seen) > 1 and any(e.name == DEDUPE_MARK for e in listed):
+            continue  # duplicates finder dedupe put away
         for entry in listed:
             if filters.skips(entry.name, entry.path):
                 continue
