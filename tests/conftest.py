@@ -31,3 +31,15 @@ def golden_images(tmp_path) -> Path:
     for row in golden_rows():
         (out / row["file"]).write_bytes((GOLDEN_DIR / row["file"]).read_bytes())
     return out
+
+
+@pytest.fixture(autouse=True, scope="session")
+def private_data_home(tmp_path_factory):
+    """Tests keep their journal key and trash out of the real home: $XDG_DATA_HOME in a temporary folder."""
+    saved = os.environ.get("XDG_DATA_HOME")
+    os.environ["XDG_DATA_HOME"] = str(tmp_path_factory.mktemp("data-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_DATA_HOME", None)
+    else:
+        os.environ["XDG_DATA_HOME"] = saved

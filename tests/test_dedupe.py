@@ -295,7 +295,8 @@ def test_steps_caught_half_way_are_finished_on_resume_or_reversed_by_undo(tmp_pa
     link = dedupe_plan.plan(groups, "symlink", str(tmp_path / "stash")).steps[1]
     journal_path = str(tmp_path / "j.jsonl")
     with dedupe_journal.Journal(journal_path) as journal:
-        journal.write(dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes")))
+        # one journal for both steps (a test shortcut): its --to holds both destinations
+        journal.write(dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path)))
         journal.write(intent(move, 0))
         journal.write(intent(link, 1))
     os.makedirs(tmp_path / "dupes")
@@ -647,3 +648,60 @@ def test_duplicates_put_away_inside_the_hashed_folder_are_not_found_again(tmp_pa
     assert [Path(p).parent for p in load("h.npz").paths] == [photos]  # only the keeper, not the two put away
     assert run("hash", photos, "-o", "all.npz", "-j", "1", "-q", "--no-default-excludes").exit_code == 0
     assert len(load("all.npz")) == 3
+
+
+# --------------------------------------------------------------------------- only its own journals
+
+
+def _moved_away(tmp_path) -> tuple[Path, Path, Path]:
+    """A real run: a.jpg moved to dupes/ with a journal; returns (journal, a, its place in dupes)."""
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    journal = tmp_path / "j.jsonl"
+    assert run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply",
+               "--journal", journal).exit_code == 0
+    return journal, a, tmp_path / "dupes" / "a.jpg"
+
+
+def test_undo_refuses_a_journal_written_by_hand(tmp_path):
+    """A crafted journal that 'undoes' a move of a file it never moved: nothing is touched (item 7)."""
+    victim = files(tmp_path / "private", "secret.txt")[0]
+    header = dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "private"))
+    step = {"type": "intent", "op": 0, "action": "move", "path": str(tmp_path / "elsewhere" / "secret.txt"),
+            "keeper": str(victim), "group": 0, "size": victim.stat().st_size, "mtime_ns": victim.stat().st_mtime_ns,
+            "dest": str(victim), "device": 0, "inode": 0, "nlink": 1}
+    crafted = tmp_path / "crafted.jsonl"
+    crafted.write_text("".join(json.dumps(r) + "\n" for r in (header, step, {"type": "done", "op": 0})))
+    result = CliRunner().invoke(cli, ["dedupe", "--undo", str(crafted)])
+    assert result.exit_code == 2 and "not a journal finder wrote for this user" in result.stderr, result.output
+    assert victim.exists() and not (tmp_path / "elsewhere").exists()
+
+
+def test_undo_refuses_a_journal_changed_since_or_signed_by_someone_else(tmp_path, monkeypatch):
+    journal, a, moved = _moved_away(tmp_path)
+    lines = journal.read_text().splitlines()
+    record = json.loads(lines[1])
+    assert record["type"] == "intent"
+    elsewhere = tmp_path / "dupes" / "other.jpg"
+    changed = tmp_path / "changed.jsonl"
+    changed.write_text("\n".join([lines[0], json.dumps({**record, "path": str(elsewhere)}), *lines[2:]]) + "\n")
+    result = CliRunner().invoke(cli, ["dedupe", "--undo", str(changed)])
+    assert result.exit_code == 2 and "changed since" in result.stderr and moved.exists() and not elsewhere.exists()
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "another-user"))  # another key
+    result = CliRunner().invoke(cli, ["dedupe", "--undo", str(journal)])
+    assert result.exit_code == 2 and "for this user" in result.stderr and moved.exists() and not a.exists()
+    monkeypatch.undo()
+    assert run("dedupe", "--undo", journal).exit_code == 0 and a.exists()  # its own user: undone
+
+
+def test_a_destination_outside_the_runs_to_is_refused_even_when_signed(tmp_path):
+    """Defence in depth: a step whose destination is outside the journal's --to is refused on reading."""
+    journal = tmp_path / "j.jsonl"
+    header = dedupe_journal.journal_header(str(tmp_path / "g.json"), "move", str(tmp_path / "dupes"))
+    with dedupe_journal.Journal(str(journal)) as writer:
+        writer.write(header)
+        writer.write({"type": "intent", "op": 0, "action": "move", "path": str(tmp_path / "p" / "a.jpg"),
+                      "keeper": str(tmp_path / "p" / "k.jpg"), "group": 0, "size": 1, "mtime_ns": 1,
+                      "dest": "/etc/a.jpg", "device": 0, "inode": 0, "nlink": 1})
+    result = CliRunner().invoke(cli, ["dedupe", "--undo", str(journal)])
+    assert result.exit_code == 2 and "outside the run's --to" in result.stderr, result.output

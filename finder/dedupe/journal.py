@@ -6,8 +6,11 @@ from __future__ import annotations
 import contextlib
 import datetime as _dt
 import errno
+import hashlib
+import hmac
 import json
 import os
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -20,7 +23,56 @@ from finder.errors import ActionError
 from finder.groups.file import is_absolute_path, is_count
 
 JOURNAL_FORMAT = "finder.dedupe-journal"
-JOURNAL_VERSION = 1
+#: 2: every record carries ``mac``, chained (see :func:`sign`).  Version 1 journals were not signed.
+JOURNAL_VERSION = 2
+KEY_BYTES = 32
+
+
+def key_path() -> str:
+    """Where this user's journal key lives (beside the freedesktop trash: ``$XDG_DATA_HOME/finder``)."""
+    data_home = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
+    return os.path.join(data_home, "finder", "journal.key")
+
+
+def journal_key() -> bytes:
+    """This user's secret journal key, made (mode 0600) the first time a journal is written or read.
+
+    Journals are signed with it, so ``--undo`` reverses only what this user's finder recorded: a journal
+    written by hand, by someone else, or changed since, moves nothing.
+    """
+    path = key_path()
+    try:
+        with open(path, "rb") as handle:
+            key = handle.read()
+    except FileNotFoundError:
+        key = secrets.token_bytes(KEY_BYTES)
+        try:
+            os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0), 0o600)
+        except FileExistsError:  # made meanwhile by another run
+            return journal_key()
+        except OSError as exc:
+            raise ActionError(f"cannot keep the journal key {path}: {exc.strerror or exc}") from None
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except OSError as exc:
+        raise ActionError(f"cannot read the journal key {path}: {exc.strerror or exc}") from None
+    if len(key) != KEY_BYTES:
+        raise ActionError(f"the journal key {path} is damaged ({len(key)} bytes, not {KEY_BYTES}); "
+                          "journals signed with it cannot be undone by finder any more")
+    return key
+
+
+def _canonical(record: dict[str, Any]) -> str:
+    return json.dumps({k: v for k, v in record.items() if k != "mac"}, ensure_ascii=True, sort_keys=True)
+
+
+def sign(key: bytes, previous: str, record: dict[str, Any]) -> str:
+    """A record's ``mac``: HMAC-SHA256 under this user's key of the previous record's mac and this record, so
+    records cannot be forged, changed, reordered or taken from another journal (only a torn tail is lost)."""
+    return hmac.new(key, f"{previous}\n{_canonical(record)}".encode("ascii"), hashlib.sha256).hexdigest()
 
 
 class Journal:
@@ -36,12 +88,16 @@ class Journal:
 
     def __init__(self, path: str) -> None:
         self.path = path
+        self.key = journal_key()
+        self.previous = ""  # the mac of the last record, which the next one is chained to
         existed = os.path.exists(path)
         self.fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
         if not existed:
             fsync_dir(os.path.dirname(os.path.abspath(path)))
         else:
             self._drop_torn_tail()
+            records = read_journal(path)  # also checks every signature before anything is appended
+            self.previous = str(records[-1]["mac"]) if records else ""
 
     def _drop_torn_tail(self) -> None:
         size = os.lseek(self.fd, 0, os.SEEK_END)
@@ -60,7 +116,8 @@ class Journal:
         os.fsync(self.fd)
 
     def write(self, record: dict[str, Any]) -> None:
-        data = (json.dumps(record, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
+        mac = sign(self.key, self.previous, record)
+        data = (json.dumps({**record, "mac": mac}, ensure_ascii=True, sort_keys=True) + "\n").encode("ascii")
         start = os.lseek(self.fd, 0, os.SEEK_END)
         written = 0
         try:
@@ -75,6 +132,7 @@ class Journal:
                 os.ftruncate(self.fd, start)  # no half record stays behind
             raise ActionError(f"cannot write journal {self.path}: {exc.strerror or exc}; "
                               "stopped before the next step") from None
+        self.previous = mac
 
     def close(self) -> None:
         os.close(self.fd)
@@ -143,8 +201,28 @@ def read_journal(path: str) -> list[dict[str, Any]]:
     if not records or records[0].get("format") != JOURNAL_FORMAT:
         raise ActionError(f"{path}: not a finder dedupe journal")
     if records[0].get("version") != JOURNAL_VERSION:
-        raise ActionError(f"{path}: journal version {records[0].get('version')} is not supported")
+        raise ActionError(f"{path}: journal version {records[0].get('version')} is not supported"
+                          + (" (unsigned: written before finder signed its journals)"
+                             if records[0].get("version") == 1 else ""))
+    _check_destinations(path, records)
+    key, previous = journal_key(), ""
+    for record in records:
+        mac = record.get("mac")
+        if not isinstance(mac, str) or not hmac.compare_digest(mac, sign(key, previous, record)):
+            raise ActionError(f"{path}: not a journal finder wrote for this user, or changed since: "
+                              "undo and continue act only on their own journals")
+        previous = mac
     return records
+
+
+def _check_destinations(path: str, records: list[dict[str, Any]]) -> None:
+    """Every step's destination inside the run's ``--to`` (a second line of defence after the signatures)."""
+    to = records[0].get("to")
+    for record in records[1:]:
+        dest = record.get("dest") if record.get("type") == "intent" else None
+        if dest is not None and not (isinstance(to, str) and os.path.commonpath([to, dest]) == to and dest != to):
+            raise ActionError(f"{path}: a step whose destination {dest!r} is outside the run's --to {to!r}: "
+                              "not a finder dedupe journal record")
 
 
 @dataclass
