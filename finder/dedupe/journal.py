@@ -96,7 +96,7 @@ class Journal:
             fsync_dir(os.path.dirname(os.path.abspath(path)))
         else:
             self._drop_torn_tail()
-            records = read_journal(path)  # also checks every signature before anything is appended
+            records = read_journal(path, started=False)  # also checks every signature before appending
             self.previous = str(records[-1]["mac"]) if records else ""
 
     def _drop_torn_tail(self) -> None:
@@ -175,13 +175,20 @@ def _problem(record: dict[str, Any]) -> str | None:
     return None
 
 
-def read_journal(path: str) -> list[dict[str, Any]]:
-    """The records of a journal; a torn last line (a run killed while writing it) is ignored."""
+def read_journal(path: str, started: bool = True) -> list[dict[str, Any]]:
+    """The records of a journal; a torn last line (a run killed while writing it) is ignored.
+
+    ``started=False``: a journal holding no whole record (empty, or a run killed while writing its very first
+    line: nothing was done) gives ``[]`` instead of the "not a journal" error.
+    """
     try:
         with open(path, "rb") as handle:
-            lines = handle.read().split(b"\n")
+            content = handle.read()
     except OSError as exc:
         raise ActionError(f"cannot read journal {path}: {exc.strerror or exc}") from None
+    if not started and b"\n" not in content and (not content or content.startswith(b"{")):
+        return []
+    lines = content.split(b"\n")
     records: list[dict[str, Any]] = []
     for k, line in enumerate(lines):
         if not line.strip():
@@ -283,9 +290,10 @@ def default_journal_name() -> str:
 
 def open_history(journal: str, groups_file: str, action: str, to: str | None) -> History | None:
     """The history of an existing journal this run continues (None for a new one); ActionError if it cannot be."""
-    if not os.path.exists(journal):
+    records = read_journal(journal, started=False) if os.path.exists(journal) else []
+    if not records:  # new, or a run killed before its first record: nothing was done
         return None
-    history = replay(read_journal(journal))
+    history = replay(records)
     header = history.header
     mine = journal_header(groups_file, action, to)
     for key in ("action", "to", "groups"):

@@ -205,6 +205,7 @@ def apply_session(groups: Sequence[Group], groups_file: str, action: str, to: st
 def undo_session(journal: str, on_event: Event | None = None) -> UndoOutcome:
     """``finder dedupe --undo JOURNAL``: everything the journal records as done put back, under its lock;
     a one-line error for a file that is not a journal, before anything is touched."""
-    replay(read_journal(journal))
+    if not read_journal(journal, started=False):
+        return UndoOutcome()  # a run killed before its first record: nothing was done
     with journal_lock(journal):
         return undo(journal, on_event)
