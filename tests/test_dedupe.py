@@ -451,6 +451,8 @@ def _hostile_groups(keeper: str, dup: str) -> dict[str, str]:
         "NUL in a path": with_member(path=dup + "\0x"),
         "empty path": with_member(path=""),
         "relative path": with_member(path="dupes/a.jpg"),
+        "a path with ..": with_member(path=os.path.dirname(dup) + "/../outside/dup.jpg"),
+        "a keeper with ..": group(keeper=os.path.dirname(keeper) + "/../" + os.path.basename(keeper)),
         "size -1": with_member(size=-1),
         "size true": with_member(size=True),
         "reference yes": with_member(reference="yes"),
@@ -763,3 +765,16 @@ def test_kill_9_at_random_moments_never_loses_a_file(tmp_path, action):
         assert undone.returncode == 0, undone.stderr.decode(errors="replace")
         assert snapshot(root / "photos") == before
         assert len(_inodes([dups[0], twin])) == 1  # still one file with two names
+
+
+def test_a_destination_outside_to_is_refused_even_for_a_group_built_in_code(tmp_path):
+    """The groups file reader refuses '..' paths; plan() itself also never sends a file outside --to."""
+    from finder.groups.linkage import Group, Member
+
+    keeper, = files(tmp_path / "p", "keep.jpg")
+    outside, = files(tmp_path / "elsewhere", "x.jpg")
+    sneaky = str(tmp_path / "p" / ".." / "elsewhere" / "x.jpg")
+    members = [Member(str(keeper), 0, size=keeper.stat().st_size, mtime_ns=keeper.stat().st_mtime_ns),
+               Member(sneaky, 0, size=outside.stat().st_size, mtime_ns=outside.stat().st_mtime_ns)]
+    the_plan = dedupe_plan.plan([Group(0, str(keeper), members, str(keeper))], "move", str(tmp_path / "p" / "to"))
+    assert not the_plan.steps and "outside --to" in the_plan.refused[0][1]

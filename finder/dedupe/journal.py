@@ -19,6 +19,7 @@ from typing import Any
 from finder import __version__
 from finder.dedupe import ACTIONS
 from finder.dedupe.fileops import fsync_dir
+from finder.dedupe.plan import inside
 from finder.errors import ActionError
 from finder.groups.file import is_absolute_path, is_count
 
@@ -227,7 +228,7 @@ def _check_destinations(path: str, records: list[dict[str, Any]]) -> None:
     to = records[0].get("to")
     for record in records[1:]:
         dest = record.get("dest") if record.get("type") == "intent" else None
-        if dest is not None and not (isinstance(to, str) and os.path.commonpath([to, dest]) == to and dest != to):
+        if dest is not None and not (isinstance(to, str) and isinstance(dest, str) and inside(dest, to)):
             raise ActionError(f"{path}: a step whose destination {dest!r} is outside the run's --to {to!r}: "
                               "not a finder dedupe journal record")
 

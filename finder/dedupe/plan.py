@@ -95,6 +95,12 @@ def links_to(path: str, target: str, target_st: os.stat_result) -> bool:
     return identity(st) == identity(target_st)
 
 
+def inside(path: str, folder: str) -> bool:
+    """Whether ``path`` lies below ``folder`` once ``..`` and symbolic links are resolved."""
+    real, top = os.path.realpath(path), os.path.realpath(folder)
+    return real != top and os.path.commonpath([top, real]) == top
+
+
 def check_request(action: str, to: str | None, groups: Sequence[Group] = ()) -> None:
     """Refuse what means nothing before anything is written: an unknown action, ``move`` without ``--to``,
     ``--to`` with ``trash`` or ``delete`` (which put nothing there), ``--to`` the very folder the groups'
@@ -166,6 +172,9 @@ def plan(groups: Sequence[Group], action: str, to: str | None = None, done: froz
                 result.refused.append((m.path, "on another filesystem than its keeper: cannot hard-link"))
                 continue
             dest = os.path.join(to, os.path.relpath(m.path, root)) if to else None
+            if to is not None and dest is not None and not inside(dest, to):  # never outside --to
+                result.refused.append((m.path, f"its destination {dest} would be outside --to {to}"))
+                continue
             if dest is not None and (os.path.lexists(dest) or dest == m.path):
                 result.refused.append((m.path, f"destination {dest} exists; nothing is overwritten"))
                 continue

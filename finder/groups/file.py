@@ -48,8 +48,9 @@ def is_count(value: Any) -> bool:
 
 
 def is_absolute_path(value: Any) -> bool:
-    """A path dedupe may act on: a non-empty absolute path without NUL."""
-    return isinstance(value, str) and value != "" and "\0" not in value and os.path.isabs(value)
+    """A path dedupe may act on: absolute, normal (no ``..``, ``.`` or doubled ``/``), without NUL."""
+    return (isinstance(value, str) and value != "" and "\0" not in value and os.path.isabs(value)
+            and os.path.normpath(value) == value)
 
 
 def _member(record: Any, where: str) -> Member:
@@ -57,8 +58,8 @@ def _member(record: Any, where: str) -> Member:
         raise ActionError(f"{where}: a member without a path")
     path = record["path"]
     if not is_absolute_path(path):
-        raise ActionError(f"{where}: member path {path!r} is not an absolute path (finder cluster writes absolute "
-                          "paths; a hash file of relative paths predates finder 0.2: hash again)")
+        raise ActionError(f"{where}: member path {path!r} is not a normal absolute path (finder cluster writes "
+                          "absolute paths without '..'; a hash file of relative paths predates finder 0.2: hash again)")
     size, mtime = record.get("size"), record.get("mtime_ns")
     if not isinstance(size, int) or not isinstance(mtime, int):
         raise ActionError(f"{where}: member {path!r} has no recorded size and mtime_ns "
