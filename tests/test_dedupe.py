@@ -778,3 +778,26 @@ def test_a_destination_outside_to_is_refused_even_for_a_group_built_in_code(tmp_
                Member(sneaky, 0, size=outside.stat().st_size, mtime_ns=outside.stat().st_mtime_ns)]
     the_plan = dedupe_plan.plan([Group(0, str(keeper), members, str(keeper))], "move", str(tmp_path / "p" / "to"))
     assert not the_plan.steps and "outside --to" in the_plan.refused[0][1]
+
+
+@pytest.mark.parametrize("content", [b'{"a": 1}', b'{"settings": "mine"', b"notes"])
+def test_a_journal_option_naming_another_file_leaves_it_alone(tmp_path, content):
+    """--journal naming a file that is not a journal (one line, no newline): refused, never truncated."""
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    other = tmp_path / "config.json"
+    other.write_bytes(content)
+    result = run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply", "--journal", other)
+    assert result.exit_code == 2 and "not a finder dedupe journal" in result.stderr, result.output
+    assert other.read_bytes() == content and a.exists()
+
+
+def test_a_journal_killed_while_writing_its_header_is_started_again(tmp_path):
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    journal = tmp_path / "j.jsonl"
+    journal.write_bytes(b'{"action": "move", "crea')  # killed mid-header: nothing was done
+    assert run("dedupe", "--undo", journal).exit_code == 0
+    result = run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply", "--journal", journal)
+    assert result.exit_code == 0 and not a.exists(), result.output
+    assert run("dedupe", "--undo", journal).exit_code == 0 and a.exists()

@@ -176,6 +176,23 @@ def _problem(record: dict[str, Any]) -> str | None:
     return None
 
 
+#: How every header line starts (its keys are sorted): a torn first line is a beginning of it.
+_HEADER_START = b'{"action": "'
+
+
+def _torn_header(content: bytes) -> bool:
+    """Whether ``content`` (no newline in it) is nothing, or a header cut short -- not some other file."""
+    if not content:
+        return True
+    if not (_HEADER_START.startswith(content) or content.startswith(_HEADER_START)):
+        return False
+    try:
+        json.loads(content)
+    except (ValueError, UnicodeDecodeError):
+        return True
+    return False  # a whole record without its newline is not torn
+
+
 def read_journal(path: str, started: bool = True) -> list[dict[str, Any]]:
     """The records of a journal; a torn last line (a run killed while writing it) is ignored.
 
@@ -187,7 +204,7 @@ def read_journal(path: str, started: bool = True) -> list[dict[str, Any]]:
             content = handle.read()
     except OSError as exc:
         raise ActionError(f"cannot read journal {path}: {exc.strerror or exc}") from None
-    if not started and b"\n" not in content and (not content or content.startswith(b"{")):
+    if not started and b"\n" not in content and _torn_header(content):
         return []
     lines = content.split(b"\n")
     records: list[dict[str, Any]] = []
