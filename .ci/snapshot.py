@@ -713,9 +713,12 @@ def record(args: argparse.Namespace) -> int:
     # dry runs on the groups of the examples and the corpus
     for action in ("move", "trash", "hardlink", "symlink", "delete"):
         extra = ["--to", str(W / "dupes")] if action in ("move", "hardlink", "symlink") else []
-        r.finder(f"dedupe/dry-ex-{action}", "dedupe", "groups-ex.json", "--action", action, *extra)
-    r.finder("dedupe/dry-ex-move-q", "dedupe", "groups-ex.json", "--action", "move", "--to", "dupes", "-q")
-    r.finder("dedupe/dry-corpus-move", "dedupe", "groups-corpus.json", "--action", "move", "--to", "dupes")
+        r.finder(f"dedupe/dry-ex-{action}", "dedupe", "groups-ex.json", "--action", action, *extra,
+                 "--hashes", "ex.npz")
+    r.finder("dedupe/dry-ex-move-q", "dedupe", "groups-ex.json", "--action", "move", "--to", "dupes", "-q",
+             "--hashes", "ex.npz")
+    r.finder("dedupe/dry-corpus-move", "dedupe", "groups-corpus.json", "--action", "move", "--to", "dupes",
+             "--hashes", "corpus.npz")
     r.tree("dedupe/dry-untouched-examples", "examples")
     r.tree("dedupe/dry-no-dupes-folder", "dupes")
     # acting, on a copy inside the work folder only
@@ -723,21 +726,25 @@ def record(args: argparse.Namespace) -> int:
     r.finder("dedupe/act-hash", "hash", "act/photos", "-o", "act.npz", "-q")
     r.finder("dedupe/act-cluster", "cluster", "act.npz", "-o", "act-groups.json", "--keep", "pixels,size,oldest")
     r.file("dedupe/act-cluster", "act-groups.json")
-    r.finder("dedupe/act-move-apply", "dedupe", "act-groups.json", "--action", "move", "--to", "act/dupes",
+    r.finder("dedupe/act-move-apply", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "move", "--to", "act/dupes",
              "--apply", "--journal", "act/journal-move.jsonl")
     r.tree("dedupe/act-move-apply", "act")
     r.file("dedupe/act-move-apply", "act/journal-move.jsonl")
-    r.finder("dedupe/act-move-again", "dedupe", "act-groups.json", "--action", "move", "--to", "act/dupes",
+    r.finder("dedupe/act-move-again", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "move", "--to", "act/dupes",
              "--apply", "--journal", "act/journal-move2.jsonl")
     r.finder("dedupe/act-move-undo", "dedupe", "--undo", "act/journal-move.jsonl")
     r.tree("dedupe/act-move-undo", "act")
     r.file("dedupe/act-move-undo", "act/journal-move.jsonl")
-    r.finder("dedupe/act-symlink-apply", "dedupe", "act-groups.json", "--action", "symlink", "--to", "act/linked",
+    r.finder("dedupe/act-symlink-apply", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "symlink", "--to", "act/linked",
              "--apply", "--journal", "act/journal-symlink.jsonl", "-q")
     r.tree("dedupe/act-symlink-apply", "act")
     r.finder("dedupe/act-symlink-undo", "dedupe", "--undo", "act/journal-symlink.jsonl", "-q")
     r.tree("dedupe/act-symlink-undo", "act")
-    r.finder("dedupe/act-hardlink-apply", "dedupe", "act-groups.json", "--action", "hardlink", "--to",
+    r.finder("dedupe/act-hardlink-apply", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "hardlink", "--to",
              "act/hardlinked", "--apply", "--journal", "act/journal-hardlink.jsonl")
     r.tree("dedupe/act-hardlink-apply", "act")
     r.finder("dedupe/act-hardlink-undo", "dedupe", "--undo", "act/journal-hardlink.jsonl")
@@ -746,8 +753,10 @@ def record(args: argparse.Namespace) -> int:
     # a changed file is refused; deletion needs its confirmation
     changed = W / "act" / "photos" / "0053_31086536.jpg"
     changed.write_bytes(changed.read_bytes() + b"\0")
-    r.finder("dedupe/act-changed-refused", "dedupe", "act-groups.json", "--action", "move", "--to", "act/dupes2")
-    r.finder("dedupe/act-delete-unconfirmed", "dedupe", "act-groups.json", "--action", "delete", "--apply",
+    r.finder("dedupe/act-changed-refused", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "move", "--to", "act/dupes2")
+    r.finder("dedupe/act-delete-unconfirmed", "dedupe", "act-groups.json", "--hashes", "act.npz",
+             "--action", "delete", "--apply",
              "--journal", "act/journal-delete.jsonl")
     r.tree("dedupe/act-final", "act")
     for journal in sorted((W / "act").glob("*.jsonl")):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import hashlib
+import io
 import json
 import os
 import random
@@ -16,21 +17,33 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from PIL import Image
 
 from finder.cli.app import cli
 from finder.dedupe import fileops as dedupe_fileops
 from finder.dedupe import journal as dedupe_journal
 from finder.dedupe import plan as dedupe_plan
 from finder.dedupe import run as dedupe_run
+from finder.dedupe.hashed import Hashed
 from finder.groups import file as groups_file
+from finder.store import hashset, update
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "images"
 
 
+def with_store(args) -> list[str]:
+    """``args`` as strings; a dedupe of a groups file is given the store write_groups left beside it."""
+    args = [os.fsdecode(a) if isinstance(a, (Path, bytes)) else str(a) for a in args]
+    if args[:1] == ["dedupe"] and len(args) > 1 and not args[1].startswith("-") and "--hashes" not in args:
+        args += ["--hashes", str(Path(args[1]).parent / "hashes.npz") if os.path.isabs(args[1]) else "hashes.npz"]
+    return args
+
+
 def run(*args, env=None):
-    return CliRunner(env=env).invoke(cli, [str(a) for a in args], catch_exceptions=False)
+    return CliRunner(env=env).invoke(cli, with_store(args), catch_exceptions=False)
 
 
 def snapshot(root: Path) -> dict[str, tuple[str, int]]:
@@ -54,20 +67,40 @@ def record(path: Path | str, **extra):
 
 
 def write_groups(target: Path, groups: list[tuple[Path, list[Path]]], references=()) -> Path:
-    """A groups file as finder cluster writes it: (keeper, members) per group, sizes and mtimes from disk."""
+    """A groups file as finder cluster writes it: (keeper, members) per group, sizes and mtimes from disk; and
+    its members hashed into ``hashes.npz`` beside it (added to what is there), the store dedupe checks."""
     data = [{"group": k, "size": len(members), "representative": os.fsdecode(members[0]), "keeper": os.fsdecode(keeper),
              "members": [record(m, reference=m in references) for m in members]}
             for k, (keeper, members) in enumerate(groups)]
     target.write_text(json.dumps(data))
+    store = target.parent / "hashes.npz"
+    previous = hashset.load(store) if store.exists() else None
+    paths = sorted({os.fsdecode(m) for _, members in groups for m in members if os.path.isfile(m)})
+    update.hash_paths(paths, jobs=1, previous=previous, on_warning=None).hashset.save(store)
     return target
 
 
+def hashed(folder: Path) -> Hashed:
+    return Hashed.load(str(folder / "hashes.npz"))
+
+
+def image_bytes(k: int, size: int) -> bytes:
+    """A PNG of its own picture (``k`` decides it) padded after its end to exactly ``size`` bytes."""
+    rng = np.random.default_rng(k)
+    buffer = io.BytesIO()
+    Image.fromarray(rng.integers(0, 256, (6, 6, 3), dtype=np.uint8)).resize((24, 24), Image.NEAREST).save(buffer, "PNG")
+    data = buffer.getvalue()
+    assert len(data) <= size, len(data)
+    return data + bytes(size - len(data))
+
+
 def files(root: Path, *names: str, size: int = 1000) -> list[Path]:
+    """Images named ``names`` under ``root``, each its own picture, of ``size``, ``size + 1``, ... bytes."""
     made = []
     for k, name in enumerate(names):
         path = root / name
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(bytes([k % 256]) * (size + k))
+        path.write_bytes(image_bytes(k, size + k))
         made.append(path)
     return made
 
@@ -181,7 +214,7 @@ def cli_env(tmp_path, **extra):
 
 
 def finder(*args, env, cwd, check=True):
-    result = subprocess.run([sys.executable, "-m", "finder", *map(str, args)], env=env, cwd=cwd,
+    result = subprocess.run([sys.executable, "-m", "finder", *with_store(args)], env=env, cwd=cwd,
                             capture_output=True, timeout=120, check=False)
     if check:
         assert result.returncode == 0, result.stderr.decode(errors="replace")
@@ -292,8 +325,8 @@ def test_steps_caught_half_way_are_finished_on_resume_or_reversed_by_undo(tmp_pa
     keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
     groups = groups_file.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])))
     before = snapshot(tmp_path / "p")
-    move = dedupe_plan.plan(groups, "move", str(tmp_path / "dupes")).steps[0]
-    link = dedupe_plan.plan(groups, "symlink", str(tmp_path / "stash")).steps[1]
+    move = dedupe_plan.plan(groups, "move", str(tmp_path / "dupes"), hashed=hashed(tmp_path)).steps[0]
+    link = dedupe_plan.plan(groups, "symlink", str(tmp_path / "stash"), hashed=hashed(tmp_path)).steps[1]
     journal_path = str(tmp_path / "j.jsonl")
     with dedupe_journal.Journal(journal_path) as journal:
         # one journal for both steps (a test shortcut): its --to holds both destinations
@@ -318,11 +351,11 @@ def test_steps_caught_half_way_are_finished_on_resume_or_reversed_by_undo(tmp_pa
 def test_a_file_changed_after_the_plan_is_refused_at_the_last_moment(tmp_path):
     keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
     groups = groups_file.read_groups(str(write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])))
-    the_plan = dedupe_plan.plan(groups, "delete")
+    the_plan = dedupe_plan.plan(groups, "delete", hashed=hashed(tmp_path))
     assert len(the_plan.steps) == 1 and the_plan.freed == 1001
     a.write_bytes(b"new content")
     with dedupe_journal.Journal(str(tmp_path / "j.jsonl")) as journal:
-        outcome = dedupe_run.apply(the_plan, journal)
+        outcome = dedupe_run.apply(the_plan, journal, hashed=hashed(tmp_path))
     assert not outcome.done and outcome.refused and a.read_bytes() == b"new content"
 
 
@@ -410,7 +443,8 @@ def test_a_torn_last_record_is_dropped_and_the_run_continues_and_undoes(tmp_path
     assert undo_all.exit_code == 0 and snapshot(tmp_path / "p") == before
     # A second journal, killed while writing the intent of its second step: the file is still in place.
     journal.unlink()
-    first = dedupe_plan.plan(groups_file.read_groups(str(groups)), "move", str(tmp_path / "dupes")).steps[0]
+    first = dedupe_plan.plan(groups_file.read_groups(str(groups)), "move", str(tmp_path / "dupes"),
+                             hashed=hashed(tmp_path)).steps[0]
     with dedupe_journal.Journal(str(journal)) as writer:
         writer.write(dedupe_journal.journal_header(str(groups), "move", str(tmp_path / "dupes")))
         writer.write(intent(first, 0))
@@ -579,7 +613,7 @@ def test_a_link_step_killed_with_both_names_is_settled_without_debris(tmp_path, 
     groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
     before = snapshot(tmp_path / "p")
     stash = tmp_path / "stash"
-    step = dedupe_plan.plan(groups_file.read_groups(str(groups)), action, str(stash)).steps[0]
+    step = dedupe_plan.plan(groups_file.read_groups(str(groups)), action, str(stash), hashed=hashed(tmp_path)).steps[0]
     journal = tmp_path / "j.jsonl"
     with dedupe_journal.Journal(str(journal)) as writer:
         writer.write(dedupe_journal.journal_header(str(groups), action, str(stash)))
@@ -644,7 +678,8 @@ def test_duplicates_put_away_inside_the_hashed_folder_are_not_found_again(tmp_pa
         shutil.copy(EXAMPLES / name, photos / name)
     assert run("hash", photos, "-o", "h.npz", "-j", "1", "-q").exit_code == 0
     assert run("cluster", "h.npz", "-o", "g.json").exit_code == 0
-    moved = run("dedupe", "g.json", "--action", "move", "--to", photos / "dupes", "--apply", "--journal", "j.jsonl")
+    moved = run("dedupe", "g.json", "--action", "move", "--to", photos / "dupes", "--apply", "--journal", "j.jsonl",
+                "--hashes", "h.npz")
     assert moved.exit_code == 0 and "moved 2 files" in moved.stderr, moved.output
     assert (photos / "dupes" / ".finder-dedupe-destination").exists()
     assert run("hash", photos, "-o", "h.npz", "-j", "1", "-q").exit_code == 0
@@ -765,6 +800,8 @@ def test_kill_9_at_random_moments_never_loses_a_file(tmp_path, action):
         assert undone.returncode == 0, undone.stderr.decode(errors="replace")
         assert snapshot(root / "photos") == before
         assert len(_inodes([dups[0], twin])) == 1  # still one file with two names
+        info = root / "home" / ".local" / "share" / "Trash" / "info"
+        assert not info.exists() or not list(info.iterdir())  # no trash record left, whole or torn
 
 
 def test_a_destination_outside_to_is_refused_even_for_a_group_built_in_code(tmp_path):
@@ -776,7 +813,9 @@ def test_a_destination_outside_to_is_refused_even_for_a_group_built_in_code(tmp_
     sneaky = str(tmp_path / "p" / ".." / "elsewhere" / "x.jpg")
     members = [Member(str(keeper), 0, size=keeper.stat().st_size, mtime_ns=keeper.stat().st_mtime_ns),
                Member(sneaky, 0, size=outside.stat().st_size, mtime_ns=outside.stat().st_mtime_ns)]
-    the_plan = dedupe_plan.plan([Group(0, str(keeper), members, str(keeper))], "move", str(tmp_path / "p" / "to"))
+    store = update.hash_paths([str(keeper), sneaky], jobs=1).hashset  # a store that holds the '..' path as named
+    the_plan = dedupe_plan.plan([Group(0, str(keeper), members, str(keeper))], "move", str(tmp_path / "p" / "to"),
+                                hashed=Hashed(store))
     assert not the_plan.steps and "outside --to" in the_plan.refused[0][1]
 
 
@@ -801,3 +840,124 @@ def test_a_journal_killed_while_writing_its_header_is_started_again(tmp_path):
     result = run("dedupe", groups, "--action", "move", "--to", tmp_path / "dupes", "--apply", "--journal", journal)
     assert result.exit_code == 0 and not a.exists(), result.output
     assert run("dedupe", "--undo", journal).exit_code == 0 and a.exists()
+
+
+# --------------------------------------------------------------------------- only files in the store, still the image
+
+
+def replace_in_place(path: Path, k: int) -> None:
+    """Another picture written into ``path``'s own inode, padded to its size, its mtime set back (touch -r)."""
+    st = path.stat()
+    with open(path, "r+b") as handle:
+        handle.write(image_bytes(k, st.st_size))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_size, after.st_mtime_ns, after.st_ino) == (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
+@pytest.mark.parametrize("replaced", ["keeper", "duplicate"])
+def test_a_file_replaced_with_the_same_size_and_mtime_is_not_acted_on(tmp_path, replaced):
+    """Issue 20, item 5: identity was size + mtime only, so a keeper replaced by another picture padded to its
+    size with its mtime reset let --action delete delete the remaining copies.  The pixels are checked too."""
+    keeper, a, b = files(tmp_path / "p", "keep.jpg", "a.jpg", "b.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a, b])])
+    replace_in_place(keeper if replaced == "keeper" else a, 99)
+    result = run("dedupe", groups, "--action", "delete", "--apply", "--yes-delete", "--journal", tmp_path / "j.jsonl")
+    assert "not the image that was hashed" in result.stderr, result.output
+    if replaced == "keeper":
+        assert a.exists() and b.exists() and "deleted 0 files" in result.stderr
+    else:
+        assert a.exists() and not b.exists() and "deleted 1 files" in result.stderr
+
+
+def test_files_not_in_the_store_or_recorded_otherwise_are_refused(tmp_path):
+    """Issue 20, item 6 (the store half): a groups file naming a file that was never hashed, a keeper that was
+    never hashed, or a size the store does not record moves nothing of theirs."""
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])  # the store: keep.jpg and a.jpg
+    victim, stranger, other_dup = files(tmp_path / "private", "secret.jpg", "stranger.jpg", "dup.jpg")
+    stale = files(tmp_path / "p", "stale.jpg")[0]
+    data = json.loads((tmp_path / "g.json").read_text())
+    data[0]["members"] += [record(victim), record(stale)]
+    data.append({"group": 1, "size": 2, "representative": str(stranger), "keeper": str(stranger),
+                 "members": [record(stranger), record(other_dup)]})
+    (tmp_path / "hand.json").write_text(json.dumps(data))
+    store = hashset.load(tmp_path / "hashes.npz")  # stale.jpg hashed, then the store says another size
+    update.hash_paths([str(keeper), str(a), str(stale)], jobs=1, previous=store).hashset.save(tmp_path / "hashes.npz")
+    stale_record = record(stale)
+    stale.write_bytes(stale.read_bytes() + b"\0")  # groups file and disk agree, the store does not
+    data[0]["members"][-1] = {**stale_record, "size": stale_record["size"] + 1, "mtime_ns": stale.stat().st_mtime_ns}
+    (tmp_path / "hand.json").write_text(json.dumps(data))
+    before = snapshot(tmp_path)
+    dry = run("dedupe", tmp_path / "hand.json", "--action", "move", "--to", tmp_path / "dupes")
+    assert dry.stdout.count("would move") == 1 and str(a) in dry.stdout, dry.output
+    assert f"refused {victim}: not in" in dry.stderr and f"refused {other_dup}: its keeper {stranger} is not in" \
+        in dry.stderr and f"refused {stale}: the groups file records another size" in dry.stderr
+    applied = run("dedupe", tmp_path / "hand.json", "--action", "delete", "--apply", "--yes-delete",
+                  "--journal", tmp_path / "j.jsonl")
+    assert applied.exit_code == 0 and "deleted 1 files" in applied.stderr, applied.output
+    assert victim.exists() and other_dup.exists() and stale.exists() and not a.exists()
+    del before[str(a)]
+    assert {k: v for k, v in snapshot(tmp_path).items() if k in before} == before
+
+
+def test_a_missing_hash_file_is_one_line_and_changes_nothing(tmp_path):
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    before = snapshot(tmp_path)
+    result = run("dedupe", groups, "--action", "delete", "--apply", "--yes-delete", "--hashes", tmp_path / "no.npz")
+    assert result.exit_code == 2 and result.stderr.count("\n") == 1 and "no.npz not found" in result.stderr
+    assert snapshot(tmp_path) == before
+
+
+def test_still_the_image_decodes_a_keeper_once_per_state(tmp_path, monkeypatch):
+    """The pixel check is remembered per stat (ctime included), so a keeper of many duplicates is decoded
+    once; a write to the file (which changes its ctime) is checked again."""
+    from finder.dedupe import hashed as hashed_module
+
+    keeper, = files(tmp_path / "p", "keep.jpg")
+    write_groups(tmp_path / "g.json", [(keeper, [keeper])])
+    evidence = hashed(tmp_path)
+    decodes = []
+    real = hashed_module.plain_rows
+    monkeypatch.setattr(hashed_module, "plain_rows", lambda *a: decodes.append(a[0]) or real(*a))
+    assert evidence.still_the_image(str(keeper)) is None and evidence.still_the_image(str(keeper)) is None
+    assert len(decodes) == 1
+    time.sleep(0.01)
+    replace_in_place(keeper, 7)
+    assert "not the image that was hashed" in evidence.still_the_image(str(keeper)) and len(decodes) == 2
+    assert "not in" in evidence.still_the_image(str(tmp_path / "elsewhere.jpg"))
+
+
+@pytest.mark.parametrize("then", ["continue", "undo"])
+def test_a_kill_inside_send2trash_leaves_no_trash_record_behind(tmp_path, then):
+    """send2trash writes info/NAME.trashinfo, then renames the file into files/: a kill in between leaves an
+    info record (empty if the kill came before its write) and no file.  Settling or undoing the step removes
+    such records of that file, and nothing else in the trash (issue 20, item 14: empty .trashinfo files)."""
+    pytest.importorskip("send2trash")
+    keeper, a = files(tmp_path / "p", "keep.jpg", "a.jpg")
+    groups = write_groups(tmp_path / "g.json", [(keeper, [keeper, a])])
+    step = dedupe_plan.plan(groups_file.read_groups(str(groups)), "trash", hashed=hashed(tmp_path)).steps[0]
+    trash = Path(os.environ["XDG_DATA_HOME"]) / "Trash"
+    (trash / "files").mkdir(parents=True, exist_ok=True)
+    (trash / "info").mkdir(exist_ok=True)
+    torn = [trash / "info" / "a.jpg.trashinfo", trash / "info" / "a 1.jpg.trashinfo"]
+    torn[0].write_text("")  # killed before the record was written
+    torn[1].write_text(f"[Trash Info]\nPath={a}\nDeletionDate=2026-12-03T10:00:00\n")  # before the rename
+    others = [trash / "info" / "other.jpg.trashinfo", trash / "info" / "b.jpg.trashinfo"]
+    others[0].write_text("")  # someone else's
+    others[1].write_text(f"[Trash Info]\nPath={tmp_path / 'b.jpg'}\n")
+    (trash / "files" / "a 2.jpg").write_bytes(b"x")  # a whole entry of the same name stays
+    kept_whole = trash / "info" / "a 2.jpg.trashinfo"
+    kept_whole.write_text(f"[Trash Info]\nPath={a}\n")
+    journal_path = str(tmp_path / "j.jsonl")
+    with dedupe_journal.Journal(journal_path) as journal:
+        journal.write(dedupe_journal.journal_header(str(groups), "trash", None))
+        journal.write(intent(step))
+    if then == "continue":
+        history = dedupe_journal.replay(dedupe_journal.read_journal(journal_path))
+        with dedupe_journal.Journal(journal_path) as journal:
+            assert dedupe_run.resume(history, journal) == 0
+    else:
+        assert not dedupe_run.undo(journal_path).restored
+    assert not any(p.exists() for p in torn) and all(p.exists() for p in [*others, kept_whole]) and a.exists()

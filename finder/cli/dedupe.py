@@ -6,6 +6,7 @@ import os
 
 import click
 
+from finder.cli.options import DEFAULT_HASHES
 from finder.dedupe import ACTIONS
 
 DONE_VERBS = {"move": "moved", "trash": "trashed", "hardlink": "hard-linked", "symlink": "symlinked",
@@ -43,6 +44,9 @@ def _line(verb: str, step, human_bytes, back: bool = False) -> bytes:
                    "itself goes to --to DIR or the trash), or delete (irreversible).")
 @click.option("--to", "to", type=click.Path(file_okay=False), default=None, metavar="DIR",
               help="Where move puts the duplicates (the folder structure is kept; nothing is overwritten).")
+@click.option("--hashes", "hashfile", default=DEFAULT_HASHES, show_default=True, type=click.Path(dir_okay=False),
+              help="The hash file the groups came from: only files in it, still the images it recorded, are "
+                   "acted on.")
 @click.option("--apply", "do_apply", is_flag=True, help="Act. Without it: a dry run that only prints the plan.")
 @click.option("--yes-delete", is_flag=True, help="Confirm --action delete: deleted files cannot be restored.")
 @click.option("--journal", default=None, type=click.Path(dir_okay=False),
@@ -51,7 +55,7 @@ def _line(verb: str, step, human_bytes, back: bool = False) -> bytes:
 @click.option("--undo", "undo_journal", default=None, type=click.Path(exists=True, dir_okay=False),
               metavar="JOURNAL", help="Reverse everything JOURNAL records as done (moves, links, trash).")
 @click.option("-q", "--quiet", is_flag=True, help="No per-file lines; the summary and refusals only.")
-def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_journal, quiet) -> None:
+def dedupe_command(groups_file, action, to, hashfile, do_apply, yes_delete, journal, undo_journal, quiet) -> None:
     """Act on the duplicates in GROUPS_FILE (from finder cluster --format json).
 
     \b
@@ -60,13 +64,16 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
       finder dedupe groups.json --action move --to dupes/ --apply  # do it (journaled)
       finder dedupe --undo finder-dedupe-20260101-120000.jsonl     # put everything back
 
-    Never touches a group's keeper, a reference image, or a hard link of
-    either; leaves a group alone when its keeper is missing or changed;
-    refuses any file whose size or mtime changed since it was hashed.
+    Acts only on files in the hash file (--hashes) that are still the
+    images it recorded: same size, mtime, device and inode, and, checked
+    just before each step, the same hash.  Never touches a group's keeper,
+    a reference image, or a hard link of either; leaves a group alone when
+    its keeper is missing or changed.
     """
     import sys
 
     from finder import config
+    from finder.dedupe.hashed import Hashed
     from finder.dedupe.journal import default_journal_name
     from finder.dedupe.plan import freed_by
     from finder.dedupe.run import apply_session, dry_run, undo_session
@@ -113,10 +120,11 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
     if to and os.path.exists(to) and not os.path.isdir(to):
         raise ActionError(f"--to {to}: not a folder")
     groups = read_groups(groups_file, sys.stdin.buffer if groups_file == "-" else None)
+    hashed = Hashed.load(hashfile)
     journal = journal or default_journal_name()
 
     if not do_apply:
-        the_plan = dry_run(groups, groups_file, action, to, journal)
+        the_plan = dry_run(groups, groups_file, action, to, journal, hashed)
         for step in the_plan.steps if not quiet else ():
             out.write(_line(DRY_VERBS[action], step, human_bytes))
         for path, reason in the_plan.refused:
@@ -126,7 +134,7 @@ def dedupe_command(groups_file, action, to, do_apply, yes_delete, journal, undo_
                       + ("; delete is irreversible" if action == "delete" else ""))
         return
 
-    the_plan, outcome = apply_session(groups, groups_file, action, to, journal, on_event=event,
+    the_plan, outcome = apply_session(groups, groups_file, action, to, journal, hashed=hashed, on_event=event,
                                       on_info=reporter.info, on_refused=refused,
                                       step_delay=config.dedupe_step_delay())
     reporter.info(f"{DONE_VERBS[action]} {len(outcome.done):,} files, "

@@ -192,6 +192,14 @@ def state(record: dict[str, Any]) -> str:
     return "half" if stashed and not os.path.lexists(path) else "lost"
 
 
+def drop_torn_trash(record: dict[str, Any]) -> None:
+    """For a step found not done that puts its file in the trash: remove the info record a kill inside
+    ``send2trash`` can leave without its file (:func:`finder.dedupe.trash.drop_orphans`)."""
+    if trash.restorable() and (record["action"] == "trash" or (record["action"] in ("hardlink", "symlink")
+                                                               and not record.get("dest"))):
+        trash.drop_orphans(record["path"])
+
+
 def finish(record: dict[str, Any]) -> dict[str, Any]:
     """Complete a step caught ``half``-way (forward: the journal said it was to happen)."""
     if record["action"] == "move":  # both names exist: drop the source
@@ -213,6 +221,7 @@ def restore(record: dict[str, Any], twins: Twins | None = None) -> str:
     action, path = record["action"], record["path"]
     where = state(record)
     if where == "todo":
+        drop_torn_trash(record)
         return "nothing"
     if action == "delete":
         return "irreversible"

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from finder.dedupe import ACTIONS, trash
+from finder.dedupe.hashed import Hashed
 from finder.errors import ActionError
 from finder.groups.linkage import Group
 
@@ -117,10 +118,14 @@ def check_request(action: str, to: str | None, groups: Sequence[Group] = ()) -> 
         raise ActionError(f"--to {to} is the folder the duplicates are in: give another folder")
 
 
-def plan(groups: Sequence[Group], action: str, to: str | None = None, done: frozenset[str] = frozenset()) -> Plan:
+def plan(groups: Sequence[Group], action: str, to: str | None = None, done: frozenset[str] = frozenset(), *,
+         hashed: Hashed) -> Plan:
     """The steps ``action`` would take on ``groups``; nothing is changed.
 
-    ``done``: paths a journal already records as done (a continued run).
+    ``hashed``: the hash store the groups came from.  A group whose keeper is not in it, or is no longer
+    what it recorded, is left alone; so is every duplicate that is not, or is no longer (see
+    :meth:`~finder.dedupe.hashed.Hashed.refusal`).  ``done``: paths a journal already records as done
+    (a continued run).
     """
     from finder.groups.keep import proposed
 
@@ -136,8 +141,11 @@ def plan(groups: Sequence[Group], action: str, to: str | None = None, done: froz
         result.kept["hard link of a kept file"] += len(group.members) - len(candidates) - 1 - sum(
             m.reference and m.path != group.keeper for m in group.members)
         keeper_st = lstat(keeper.path)
-        if not unchanged(keeper_st, keeper.size or 0, keeper.mtime_ns or 0):
-            why = "missing" if keeper_st is None else "changed since it was hashed"
+        if keeper_st is None or not stat.S_ISREG(keeper_st.st_mode):
+            why: str | None = "missing" if keeper_st is None else "not a regular file"
+        else:
+            why = hashed.refusal(keeper.path, keeper_st, keeper.size, keeper.mtime_ns)
+        if why is not None:
             for m in candidates:
                 if m.path in done:
                     result.done_before += 1
@@ -164,9 +172,10 @@ def plan(groups: Sequence[Group], action: str, to: str | None = None, done: froz
             if identity(st) in protected:
                 result.kept["hard link of a kept file"] += 1
                 continue
-            if not unchanged(st, m.size or 0, m.mtime_ns or 0):
-                result.refused.append((m.path, "changed since it was hashed (size, mtime or type); hash it again "
-                                               "first"))
+            why = ("changed since it was hashed (no longer a regular file)" if not stat.S_ISREG(st.st_mode)
+                   else hashed.refusal(m.path, st, m.size, m.mtime_ns))
+            if why is not None:
+                result.refused.append((m.path, why))
                 continue
             if action == "hardlink" and st.st_dev != keeper_st.st_dev:
                 result.refused.append((m.path, "on another filesystem than its keeper: cannot hard-link"))

@@ -10,8 +10,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from finder.dedupe.fileops import Twins, finish, mark_destination, perform, state
+from finder.dedupe.fileops import Twins, drop_torn_trash, finish, mark_destination, perform, state
 from finder.dedupe.fileops import restore as _restore
+from finder.dedupe.hashed import Hashed
 from finder.dedupe.journal import History, Journal, journal_header, journal_lock, open_history, read_journal, replay
 from finder.dedupe.plan import Plan, Step, check_request, identity, lstat, plan, unchanged
 from finder.errors import ActionError
@@ -49,6 +50,8 @@ def resume(history: History, journal: Journal, on_event: Event | None = None) ->
             history.done[op] = record
             finished += 1
         else:  # todo (it never happened: the plan does it again) or lost (reported)
+            if where == "todo":
+                drop_torn_trash(record)
             journal.write({"type": "skipped", "op": op, "reason": f"found {where} on resume"})
             record["closed"] = True
             if where == "lost" and on_event is not None:
@@ -63,8 +66,12 @@ def _step_of(record: dict[str, Any]) -> Step:
 
 
 def apply(the_plan: Plan, journal: Journal, history: History | None = None,
-          on_event: Event | None = None, step_delay: float = 0.0) -> Outcome:
+          on_event: Event | None = None, step_delay: float = 0.0, *, hashed: Hashed) -> Outcome:
     """Carry out ``the_plan``, journaling an intent before and an outcome after each step.
+
+    Just before each step acts, its file and its keeper are checked again: both still where and as the
+    plan found them, and both still the image ``hashed`` recorded, pixels included
+    (:meth:`~finder.dedupe.hashed.Hashed.still_the_image`).
 
     ``step_delay`` seconds pass between each intent and its step (``FINDER_DEDUPE_STEP_DELAY``, for tests
     and demonstrations that stop a run between the two)."""
@@ -87,6 +94,10 @@ def apply(the_plan: Plan, journal: Journal, history: History | None = None,
             reason = f"its keeper {step.keeper} is gone"
         elif step.dest and os.path.lexists(step.dest):
             reason = f"destination {step.dest} exists; nothing is overwritten"
+        elif (why := hashed.still_the_image(step.keeper)) is not None:
+            reason = f"its keeper {step.keeper} is {why}"
+        else:
+            reason = hashed.still_the_image(step.path)
         if reason is None:
             try:
                 extra = perform(record, twins)
@@ -153,21 +164,24 @@ def undo(journal_path: str, on_event: Event | None = None) -> UndoOutcome:
 # ---------------------------------------------------------------------------------------------- sessions
 
 
-def dry_run(groups: Sequence[Group], groups_file: str, action: str, to: str | None, journal: str) -> Plan:
+def dry_run(groups: Sequence[Group], groups_file: str, action: str, to: str | None, journal: str,
+            hashed: Hashed) -> Plan:
     """What ``finder dedupe`` without ``--apply`` shows: the plan, less what ``journal`` (if it exists, and
-    belongs to this groups file, action and ``--to``) records as done.  Nothing is changed."""
+    belongs to this groups file, action and ``--to``) records as done.  Nothing is changed (and nothing is
+    decoded: the pixels are checked when a step acts)."""
     history = open_history(journal, groups_file, action, to)
-    return plan(groups, action, to, history.done_paths() if history else frozenset())
+    return plan(groups, action, to, history.done_paths() if history else frozenset(), hashed=hashed)
 
 
 def apply_session(groups: Sequence[Group], groups_file: str, action: str, to: str | None, journal: str, *,
-                  on_event: Event | None = None, on_info: Callable[[str], None] | None = None,
+                  hashed: Hashed, on_event: Event | None = None, on_info: Callable[[str], None] | None = None,
                   on_refused: Callable[[str, str], None] | None = None,
                   step_delay: float = 0.0) -> tuple[Plan, Outcome]:
     """``finder dedupe --apply``: a new journal, or the run an existing one records continued (its step in
     flight settled first), then the plan carried out step by step, all under the journal's lock.
 
-    ``on_info`` hears which journal is written or continued, ``on_refused`` each file the plan refuses,
+    Acts only on files in ``hashed`` (the hash store the groups came from) that are still the images it
+    recorded.  ``on_info`` hears which journal is written or continued, ``on_refused`` each file the plan refuses,
     ``on_event`` each step as it happens.  A Ctrl-C leaves a journal that continues or undoes the run; the
     exception carries a note saying how (``finder_note``).
     """
@@ -186,12 +200,12 @@ def apply_session(groups: Sequence[Group], groups_file: str, action: str, to: st
             if on_info is not None:
                 on_info(f"continuing {journal}: {len(history.done):,} steps done before"
                         + (f" ({finished} finished now)" if finished else ""))
-        the_plan = plan(groups, action, to, history.done_paths() if history else frozenset())
+        the_plan = plan(groups, action, to, history.done_paths() if history else frozenset(), hashed=hashed)
         if on_refused is not None:
             for path, reason in the_plan.refused:
                 on_refused(path, reason)
         try:
-            outcome = apply(the_plan, writer, history, on_event, step_delay)
+            outcome = apply(the_plan, writer, history, on_event, step_delay, hashed=hashed)
         except KeyboardInterrupt as exc:
             setattr(exc, "finder_note",  # noqa: B010  (read by the CLI)
                     f"every step so far is in {journal}; run the same command with --journal {journal} to "

@@ -14,7 +14,9 @@ Windows) files are trashed but restoring is left to the desktop.
 from __future__ import annotations
 
 import os
+import re
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote_to_bytes
 
@@ -85,24 +87,60 @@ def _original(info_file: str, base: str) -> str | None:
     return None
 
 
+def _records(path: str) -> Iterator[tuple[str, str, os.DirEntry]]:
+    """(trash folder, its base, info entry) of every ``.trashinfo`` record where ``path`` may have been trashed."""
+    for folder, base in trash_dirs(path):
+        try:
+            entries = list(os.scandir(os.path.join(folder, "info")))
+        except OSError:
+            continue
+        yield from ((folder, base, entry) for entry in entries if entry.name.endswith(INFO_SUFFIX))
+
+
 def locate(path: str, size: int, mtime_ns: int) -> Trashed | None:
     """The newest trashed file whose original path was ``path`` and whose size and mtime match; None if none."""
     found: list[tuple[int, Trashed]] = []
-    for folder, base in trash_dirs(path):
-        info_dir = os.path.join(folder, "info")
+    for folder, base, entry in _records(path):
+        if _original(entry.path, base) != path:
+            continue
+        file = os.path.join(folder, "files", entry.name[:-len(INFO_SUFFIX)])
         try:
-            entries = list(os.scandir(info_dir))
+            st = os.lstat(file)
+            stamp = entry.stat().st_mtime_ns
         except OSError:
             continue
-        for entry in entries:
-            if not entry.name.endswith(INFO_SUFFIX) or _original(entry.path, base) != path:
-                continue
-            file = os.path.join(folder, "files", entry.name[:-len(INFO_SUFFIX)])
+        if st.st_size == size and st.st_mtime_ns == mtime_ns:
+            found.append((stamp, Trashed(file, entry.path)))
+    return max(found, key=lambda item: item[0])[1] if found else None
+
+
+def drop_orphans(path: str) -> list[str]:
+    """Remove the trash's info records of ``path`` that no trashed file goes with; the records removed.
+
+    ``send2trash`` writes ``info/NAME.trashinfo`` first and then renames the
+    file to ``files/NAME``: a kill in between leaves the record (empty, when
+    the kill came before its write) and no file -- an invalid entry by the
+    freedesktop.org trash specification.  Called when a killed run's step is
+    settled (the file was found still at its path) or undone.  A record counts
+    as ``path``'s when it names ``path``, or is empty and carries the name
+    send2trash gives ``path`` (``NAME`` or ``STEM N.EXT``).
+    """
+    name = os.path.basename(path)
+    stem, ext = os.path.splitext(name)
+    given = re.compile(re.escape(stem) + r"( [0-9]+)?" + re.escape(ext))
+    removed = []
+    for folder, base, entry in _records(path):
+        trashed = entry.name[:-len(INFO_SUFFIX)]
+        if os.path.lexists(os.path.join(folder, "files", trashed)):
+            continue
+        try:
+            empty = entry.stat(follow_symlinks=False).st_size == 0
+        except OSError:
+            continue
+        if _original(entry.path, base) == path or (empty and given.fullmatch(trashed)):
             try:
-                st = os.lstat(file)
-                stamp = entry.stat().st_mtime_ns
+                os.unlink(entry.path)
             except OSError:
                 continue
-            if st.st_size == size and st.st_mtime_ns == mtime_ns:
-                found.append((stamp, Trashed(file, entry.path)))
-    return max(found, key=lambda item: item[0])[1] if found else None
+            removed.append(entry.path)
+    return removed

@@ -12,7 +12,7 @@ an algorithm.  :func:`hash_chunk` is the worker entry point the store update
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -101,11 +101,9 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
     return rows
 
 
-def hash_image(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str] = ("plain",),
-               decode: str = DECODE_REDUCED) -> tuple[list[Row], FileStat, list[FileError]] | FileError:
-    """Decode ``path`` once and hash every view with each algorithm; the rows, the file's stat and the
-    defects it was decoded despite (``finder.io.decode.decode_warnings``).  ``decode`` is the decode policy:
-    ``"reduced"`` (at the smallest JPEG scale the algorithms allow, ``finder.store.resolution``) or ``"full"``."""
+def _decoded(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str], decode: str,
+             work: Callable[[Image.Image, FileStat], Any]) -> Any:
+    """``work(image, stat)`` on ``path`` decoded as a store with these settings decodes it, or a FileError."""
     decoded = read_image(path, exif_transpose, min_decode_size(names, decode, views))
     if isinstance(decoded, FileError):
         return decoded
@@ -113,11 +111,31 @@ def hash_image(path: str, names: Sequence[str], exif_transpose: bool, views: Seq
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return hash_views(image, names, views), st, [FileError(path, w) for w in decode_warnings(image)]
+            return work(image, st)
     except Exception as exc:  # a decodable image that a hash cannot handle is skipped, not fatal
         return FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")
     finally:
         image.close()
+
+
+def hash_image(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str] = ("plain",),
+               decode: str = DECODE_REDUCED) -> tuple[list[Row], FileStat, list[FileError]] | FileError:
+    """Decode ``path`` once and hash every view with each algorithm; the rows, the file's stat and the
+    defects it was decoded despite (``finder.io.decode.decode_warnings``).  ``decode`` is the decode policy:
+    ``"reduced"`` (at the smallest JPEG scale the algorithms allow, ``finder.store.resolution``) or ``"full"``."""
+    return _decoded(path, names, exif_transpose, views, decode, lambda image, st: (
+        hash_views(image, names, views), st, [FileError(path, w) for w in decode_warnings(image)]))
+
+
+def plain_rows(path: str, names: Sequence[str], exif_transpose: bool, views: Sequence[str] = ("plain",),
+               decode: str = DECODE_REDUCED) -> tuple[np.ndarray, FileStat] | FileError:
+    """``path``'s plain hash of every algorithm (concatenated, as in a row) and the stat of the bytes decoded.
+
+    Decoded exactly as a store hashed with these settings decoded it (the decode size depends on its views)
+    but only the plain view is hashed: the stored plain row and this one are equal, bit for bit, while the
+    file is still the image that was hashed.  ``finder dedupe`` checks that before it acts on a file.
+    """
+    return _decoded(path, names, exif_transpose, views, decode, lambda image, st: (hash_views(image, names)[0][2], st))
 
 
 def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[str, ...], str]) -> ChunkResult:
