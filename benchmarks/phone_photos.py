@@ -57,11 +57,11 @@ PLAIN_LOOP = ("import sys, imagehash\nfrom PIL import Image\n"
               "        imagehash.dhash(im)\n")
 
 
-def fetch_sources(cache: Path) -> Path:
-    """Download and unpack :data:`PACKAGES` into ``cache`` (once); the unpacked tree."""
+def fetch_sources(cache: Path, packages: tuple[str, ...] = PACKAGES) -> Path:
+    """Download and unpack Debian ``packages`` into ``cache`` (once); the unpacked tree."""
     debs, tree = cache / "debs", cache / "tree"
     debs.mkdir(parents=True, exist_ok=True)
-    missing = [p for p in PACKAGES if not list(debs.glob(f"{p}_*.deb"))]
+    missing = [p for p in packages if not list(debs.glob(f"{p}_*.deb"))]
     if missing:
         subprocess.run(["apt-get", "download", *missing], cwd=debs, check=True)
     if not tree.exists():

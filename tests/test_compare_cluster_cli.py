@@ -88,8 +88,8 @@ def test_cluster_json_schema_and_default_file(hashfile, tmp_path, monkeypatch):
     groups = json.loads(run("cluster", "-a", "find", "--threshold", "0.1").stdout)
     assert [g["size"] for g in groups] == [3] * 10  # planted triples
     for g in groups:
-        assert set(g) == {"group", "size", "representative", "keeper", "members"}
-        assert g["keeper"] in {m["path"] for m in g["members"]}
+        assert set(g) == {"group", "size", "representative", "keeper", "keeper_reason", "members"}
+        assert g["keeper"] in {m["path"] for m in g["members"]} and g["keeper_reason"]
         assert g["members"][0] == {"path": g["representative"], "distance": 0, "same_file_as": None,
                                    "reference": False, "size": 1, "mtime_ns": 1}
         assert len(g["members"]) == g["size"]
@@ -103,8 +103,9 @@ def test_cluster_csv_min_size_and_linkage(hashfile):
     rows = list(csv.DictReader(io.StringIO(run("cluster", path, "-a", "find", "-d", "25", "--format", "csv",
                                                "--min-size", "1", "--linkage", "star").stdout, newline="")))
     assert list(rows[0]) == ["group", "path", "distance_to_representative", "representative", "same_file_as",
-                             "keeper", "reference"]
+                             "keeper", "reference", "keeper_reason"]
     assert sum(r["keeper"] == "True" for r in rows) == len({r["group"] for r in rows})
+    assert all(bool(r["keeper_reason"]) == (r["keeper"] == "True") for r in rows)
     assert sum(r["representative"] == "True" for r in rows) == len({r["group"] for r in rows})
     assert sorted(r["path"] for r in rows) == sorted(PATHS)
     none = json.loads(run("cluster", path, "-a", "find", "-d", "0").stdout)

@@ -8,6 +8,7 @@ import io
 import json
 import os
 
+import numpy as np
 import pytest
 from click.testing import CliRunner
 from PIL import Image
@@ -93,8 +94,8 @@ def test_unknown_rules_are_one_line_errors():
             parse_rules(bad)
 
 
-def test_default_rules_pixels_then_size_then_oldest_then_path():
-    rules = parse_rules([])
+def test_pixels_then_size_then_oldest_then_path():
+    rules = parse_rules(["pixels,size,oldest"])
     assert [r.text for r in rules] == ["pixels", "size", "oldest"]
     candidates = [
         facts("/p/small.jpg", size=900, width=10, height=10),
@@ -147,13 +148,15 @@ def test_reference_members_are_kept_and_one_of_them_is_the_keeper():
              "/archive/small.jpg": facts("/archive/small.jpg", width=10, height=10),
              "/archive/sub/other.jpg": facts("/archive/sub/other.jpg", width=20, height=20),
              "/photos/copy.jpg": facts("/photos/copy.jpg", width=50, height=50)}
-    (plain,) = decide([g], known, parse_rules([]))
+    rules = parse_rules(["pixels"])
+    (plain,) = decide([g], known, rules)
     assert plain.keeper == "/photos/big.jpg" and not any(m.reference for m in plain.members)
-    (with_ref,) = decide([g], known, parse_rules([]), references=["/archive"])
+    (with_ref,) = decide([g], known, rules, references=["/archive"])
     assert with_ref.keeper == "/archive/sub/other.jpg"  # the best reference image, not the best overall
     assert [m.reference for m in with_ref.members] == [False, True, True, False]
     assert [m.path for m in proposed(with_ref)] == ["/photos/big.jpg", "/photos/copy.jpg"]
-    (other,) = decide([g], known, parse_rules([]), references=["/elsewhere", "/archiv"])  # a prefix is not a folder
+    assert with_ref.keeper_reason == "in a reference folder; pixels: the most pixels"
+    (other,) = decide([g], known, rules, references=["/elsewhere", "/archiv"])  # a prefix is not a folder
     assert other.keeper == "/photos/big.jpg"
 
 
@@ -207,3 +210,131 @@ def test_cluster_rejects_bad_keep_rules_before_any_work(folder):
     assert result.exit_code == 2 and "unknown rule 'biggest'" in result.output
     result = CliRunner().invoke(cli, ["cluster", str(folder / "h.npz"), "--reference", str(folder / "nope")])
     assert result.exit_code == 2
+
+
+# --------------------------------------------------------------------------- the keeper that finds the original
+
+EXAMPLES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+ORIGINALS = ("0033_77449721.jpg", "0040_64662649.jpg", "0053_02747386.jpg", "0119_37560215.jpg")
+
+
+def test_detail_falls_by_the_upsampling_factor_along_that_axis():
+    """An upscale by 2 along x holds no detail above half the Nyquist frequency there (independent of finder:
+    what resampling does to a spectrum); along y nothing changed."""
+    from finder.views.detail import detail
+
+    rng = np.random.default_rng(3)
+    noise = Image.fromarray(rng.integers(0, 256, (256, 256), dtype=np.uint8))
+    across, down = detail(np.asarray(noise))
+    stretched = np.asarray(noise.resize((512, 256), Image.Resampling.BICUBIC))
+    s_across, s_down = detail(stretched)
+    assert s_across < 0.6 * across and abs(s_down - down) < 0.1 * down
+    assert detail(np.full((64, 64), 7, np.uint8)) == (0.0, 0.0)  # flat: no detail
+
+
+def test_thumb_distances_match_a_brute_force_with_mirrors():
+    from finder.groups.keep import thumb_distances
+
+    rng = np.random.default_rng(0)
+    a, b = rng.integers(0, 256, (3, 32, 32, 3)), rng.integers(0, 256, (4, 32, 32, 3))
+    b[1] = a[0][:, ::-1]  # a mirrored copy is at distance 0
+    got = thumb_distances(a.astype(np.uint8), b.astype(np.uint8))
+    for i in range(3):
+        for j in range(4):
+            plain = np.sqrt(((a[i] - b[j]) ** 2).mean())
+            mirrored = np.sqrt(((a[i] - b[j][:, ::-1]) ** 2).mean())
+            assert got[i, j] == pytest.approx(min(plain, mirrored), abs=1e-2)
+    assert got[0, 1] == pytest.approx(0, abs=1e-2)
+
+
+def _look(shape=(100, 100), detail=(0.8, 0.8), colour=True, thumb=None, share=1.0):
+    from finder.groups.facts import Look
+
+    return Look(shape, detail, colour, np.zeros((32, 32, 3), np.uint8) if thumb is None else thumb, share)
+
+
+def test_shape_takes_the_commonest_shape_not_a_chain_of_near_ones():
+    """Shapes within 3 % are one shape; the mode is the shape most members are near, and everything near the
+    mode passes (a member near two clusters does not win over the mode itself)."""
+    from finder.groups.keep import prefer_shape
+
+    group = [replace_look(facts(f"/p/{k}.jpg"), _look((178 * s // 100, 100))) for k, s in
+             enumerate([100, 100, 100, 100, 98, 96, 125])]  # 1.78 x4, 1.74, 1.71 (near 1.74 only), 2.22
+    kept = {f.path for f in prefer_shape(group, group)}
+    assert kept == {"/p/0.jpg", "/p/1.jpg", "/p/2.jpg", "/p/3.jpg", "/p/4.jpg"}
+
+
+def replace_look(f, look):
+    import dataclasses
+
+    return dataclasses.replace(f, look=look)
+
+
+def test_central_keeps_the_copy_the_edits_move_away_from():
+    """Each copy is the original plus its own edit (orthogonal directions in pixels): the original is nearest
+    to all; a mirrored copy of it is as near as itself, so the two tie."""
+    from finder.groups.keep import prefer_central
+
+    rng = np.random.default_rng(1)
+    base = rng.integers(60, 190, (32, 32, 3)).astype(np.int16)
+    copies = [base]
+    for k in range(4):
+        edit = np.zeros_like(base)
+        edit.reshape(-1)[k * 700:(k + 1) * 700] = 50
+        copies.append(base + edit)
+    copies.append(base[:, ::-1])
+    group = [replace_look(facts(f"/p/{k}.jpg"), _look(thumb=np.clip(c, 0, 255).astype(np.uint8)))
+             for k, c in enumerate(copies)]
+    assert {f.path for f in prefer_central(group, group)} == {"/p/0.jpg", "/p/5.jpg"}
+
+
+def _copies(original: str, folder) -> dict[str, str]:
+    """Copies of ``original`` as people make them (Pillow only), each saved as its own file."""
+    source = Image.open(original).convert("RGB")
+    w, h = source.size
+    made = {}
+
+    def save(name, image, fmt="JPEG"):
+        path = str(folder / name)
+        image.save(path, fmt, **({"quality": 90} if fmt == "JPEG" else {}))
+        made[name.split(".")[0]] = path
+
+    save("upscale.jpg", source.resize((w * 8 // 5, h * 8 // 5), Image.Resampling.LANCZOS))
+    padded = Image.new("RGB", (w + w // 5, h + h // 5), (255, 255, 255))
+    padded.paste(source, (w // 10, h // 10))
+    save("pad.jpg", padded)
+    save("grey.jpg", source.convert("L"))
+    save("stretch.jpg", source.resize((w * 5 // 4, h), Image.Resampling.LANCZOS))
+    save("reencode.png", source, "PNG")
+    canvas = Image.new("RGB", (w * 3 // 2, h * 3 // 2), (236, 236, 236))
+    canvas.paste((40, 40, 48), (0, 0, canvas.width, h // 8))
+    canvas.paste(source, (w // 4, h // 4))
+    save("screenshot.png", canvas, "PNG")
+    return made
+
+
+@pytest.mark.parametrize("name", ORIGINALS)
+def test_the_default_keeper_is_the_original_and_says_why(tmp_path, name):
+    """A real photo and copies made from it: the default rules keep the photo, in the whole group and against
+    each copy alone, and every keeper carries its reason."""
+    from finder.groups.keep import decide_groups
+
+    original = str(tmp_path / name)
+    with open(os.path.join(EXAMPLES, name), "rb") as src, open(original, "wb") as dst:
+        dst.write(src.read())
+    made = _copies(original, tmp_path)
+    everyone = [original, *made.values()]
+    groups = [Group(0, original, [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in everyone])]
+    groups += [Group(k + 1, original, [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in (copy, original)])
+               for k, copy in enumerate(made.values())]
+    decided, _ = decide_groups(groups, parse_rules([]), jobs=1)
+    assert decided[0].keeper == original, decided[0].keeper_reason
+    wrong = {os.path.basename(g.members[0].path): g.keeper_reason for g in decided[1:] if g.keeper != original}
+    # a stretch alone against its original is a matter of taste: more pixels across, the same detail
+    assert set(wrong) <= {"stretch.jpg"}, wrong
+    expected = {"upscale": "detail:", "pad": "frame:", "grey": "colour:", "reencode": "formats:",
+                "screenshot": "frame:"}
+    greyscale = not read_facts(original, 0, 0, look=True).look.colour  # a grey photo and its grey copy are alike
+    for group, kind in zip(decided[1:], made):
+        if kind in expected and not (kind == "grey" and greyscale):
+            assert expected[kind] in group.keeper_reason, (kind, group.keeper_reason)

@@ -66,6 +66,7 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
     result = evaluate(hashset, labels, names, rules, vote)
     modes = evaluation_modes(hashset, hashfile, labels, result.chosen, verify)
+    keepers = keeper_evaluation(hashset, labels, names[0])
     if plot:
         from finder.evaluate.plot import plot_evaluation
 
@@ -74,9 +75,26 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
         if fmt == "csv":
             write_rows(stream, CURVE_HEADER, curve_rows(result), "csv")
         elif fmt == "json":
-            write_json(stream, {**result.to_dict(), **({"modes": modes[1]} if modes else {})})
+            write_json(stream, {**result.to_dict(), **({"modes": modes[1]} if modes else {}),
+                                **({"keepers": keepers[1]} if keepers else {})})
         else:
-            print_tables(stream, render_tables(result) + (modes[0] if modes else []))
+            print_tables(stream, render_tables(result) + (modes[0] if modes else []) + (keepers[0] if keepers else []))
+
+
+def keeper_evaluation(hashset, labels, algorithm):
+    """(tables, JSON) of how often ``finder cluster``'s defaults keep the original (evaluate.keepers), or None
+    when the truth marks no originals."""
+    from finder.evaluate.keepers import has_originals, keeper_scores, render_keeper_table
+    from finder.groups.build import find_groups
+    from finder.groups.keep import decide_groups, describe_rules, parse_rules
+    from finder.match.search import make_rules
+
+    if not has_originals(labels):
+        return None
+    rules = parse_rules([])
+    groups, _ = decide_groups(find_groups(hashset, make_rules(hashset, [algorithm])), rules)
+    scores = keeper_scores(groups, hashset.paths, labels)
+    return render_keeper_table(scores, describe_rules(rules)), {"algorithm": algorithm, **scores.to_dict()}
 
 
 def evaluation_modes(hashset, hashfile, labels, chosen, verify):

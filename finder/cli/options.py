@@ -160,14 +160,16 @@ def keep_options(function):
     """--keep / --reference / -j: which copy of each group is kept (groups.keep); shared by cluster and report."""
     options = [
         click.option("--keep", "keep", multiple=True, metavar="RULE,...",
-                     help="Choose each group's keeper by these rules, in order: pixels, size, oldest, newest, "
-                          "shortest-path, format:NAME, path:GLOB (path: takes the rest of its value) "
-                          "[default: pixels,size,oldest, then path order]."),
+                     help="Choose each group's keeper by these rules, in order: shape, detail, content, frame, "
+                          "colour, camera, formats, central, pixels, size, oldest, newest, shortest-path, "
+                          "format:NAME, path:GLOB (path: takes the rest of its value) [default: shape,detail,"
+                          "content,frame,colour,camera,formats,central,oldest,size, then path order: the "
+                          "original, not a resized, framed or edited copy]."),
         click.option("--reference", "references", multiple=True, metavar="DIR",
                      type=click.Path(exists=True, file_okay=False),
                      help="Images under DIR are never proposed for removal (the keeper is one of them); repeatable."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
-                     help="Worker processes reading image headers [default: all cores]."),
+                     help="Worker processes reading the grouped images [default: all cores]."),
     ]
     for option in reversed(options):
         function = option(function)
@@ -179,7 +181,7 @@ def keep_groups(groups: list, rules: list, references: tuple[str, ...], jobs: in
     from finder.groups.keep import decide_groups
     from finder.progress import Reporter
 
-    with Reporter().bar(sum(g.size for g in groups), "reading headers") as advance:
+    with Reporter().bar(sum(g.size for g in groups), "looking at the grouped images") as advance:
         return decide_groups(groups, rules, references, jobs, advance)
 
 

@@ -1,9 +1,14 @@
-"""What the keep rules and the report know about a file: its recorded size and mtime, and its image header.
+"""What the keep rules and the report know about a file: its recorded size and mtime, its image header,
+and (for the rules that look at pixels) how its picture looks.
 
 The hash file records each file's size and mtime (the bytes that were
 hashed); pixel size, format, the EXIF date taken and the camera model are not
-in it, so they are read here from the image *header* only (``Image.open``
-without ``load``: a few KB per file, no decoding).  Reading is done once per
+in it, so they are read here from the image *header* (``Image.open`` without
+``load``: a few KB per file).  The default keep rules also look at the
+picture (:class:`Look`): its content box, its detail along each axis, whether
+it has colour, and a 32 x 32 thumbnail of its content for comparing the
+members of a group; that takes one reduced decode (a JPEG at the smallest
+scale keeping 1,024 pixels on its shorter side).  Reading is done once per
 run for the grouped files only, in the same process pool as hashing
 (:func:`finder.engine.local_executor`), and every failure becomes a
 ``problem`` text on the record, never an exception.
@@ -14,12 +19,15 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
-from PIL import Image
+import numpy as np
+from PIL import Image, ImageOps
 
 from finder.io.decode import register_codecs
+from finder.views.content import content_box
+from finder.views.detail import detail
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -34,6 +42,48 @@ TEXT_LIMIT = 100
 # pool ~0.1 s to start; on 2 cores 500 headers took 0.09 s in-process and 0.18 s in the pool, 4,000 took
 # 0.75 s and 1.2 s (benchmarks/small_jobs.py measures the whole cluster command).
 POOL_MIN_FILES = 2000
+# A look costs a decode (~3-30 ms): the pool pays for itself from a few dozen files.
+LOOK_POOL_MIN_FILES = 64
+# A look decodes at no less than this on the shorter side: enough detail to tell a copy upsampled from it.
+LOOK_SIDE = 1024
+THUMB_SIDE = 32
+# Mean distance of a pixel's channels from its grey, in levels, above which a picture has colour (JPEG's
+# chroma noise on a greyscale photo stays well under one level).
+COLOUR_LEVELS = 1.0
+
+
+@dataclass(frozen=True)
+class Look:
+    """How a file's picture looks, for the keep rules that compare the members of a group.
+
+    Attributes
+    ----------
+    content : (width, height) of the picture inside any painted frame (the content box), in the file's
+        pixels as displayed (EXIF orientation applied).
+    canvas : (width, height) of the whole image, the same way.
+    detail : (across, down), each 0..1: how much detail the picture holds per pixel along each axis
+        (:func:`finder.views.detail.detail`; an upsampled copy has less), measured on the decoded image.
+    colour : whether the picture has colour (a greyscale copy of a colour photo has none).
+    thumb : uint8 (32, 32, 3): the content, reduced, for comparing members.
+    picture_share : the content box's share of the canvas (1.0: no frame).
+    """
+
+    content: tuple[int, int]
+    detail: tuple[float, float]
+    colour: bool
+    thumb: np.ndarray = field(compare=False, repr=False)
+    picture_share: float = 1.0  # the content box's share of the canvas (1.0: no frame)
+    canvas: tuple[int, int] = (0, 0)
+
+    @property
+    def sharpness(self) -> float:
+        """Detail per pixel over both axes (1.0: every pixel carries detail)."""
+        return self.detail[0] * self.detail[1]
+
+    @property
+    def shape(self) -> float:
+        """The content's aspect ratio, width / height."""
+        return self.content[0] / max(1, self.content[1])
 
 
 @dataclass(frozen=True)
@@ -58,6 +108,8 @@ class FileFacts:
         EXIF camera model, as text (shown by the report, escaped).
     problem : str or None
         Why the header could not be read now (the file was hashed earlier but is gone, damaged, ...).
+    look : Look or None
+        How the picture looks, when it was asked for and the file could be decoded.
     """
 
     path: str
@@ -70,6 +122,7 @@ class FileFacts:
     taken_ns: int | None = None
     camera: str | None = None
     problem: str | None = None
+    look: Look | None = None
 
     @property
     def pixels(self) -> int | None:
@@ -161,11 +214,42 @@ def describe(exc: BaseException) -> str:
     return f"cannot read image header: {type(exc).__name__}: {exc}"
 
 
-def read_facts(path: str, size: int, mtime_ns: int) -> FileFacts:
-    """Facts of one file from its header; a FileFacts with ``problem`` set when it cannot be read."""
+def look_at(image: Image.Image) -> Look:
+    """The :class:`Look` of an opened image (decoded here, reduced where its format allows)."""
+    full = image.size
+    if image.format == "JPEG":
+        image.draft("RGB", (LOOK_SIDE, LOOK_SIDE))  # the smallest DCT scale keeping both sides >= LOOK_SIDE
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        scale = (full[0] / image.size[0], full[1] / image.size[1])
+        picture = ImageOps.exif_transpose(image).convert("RGB")
+    if picture.size != image.size:  # turned by its EXIF orientation
+        scale = scale[::-1]
+    box = content_box(picture) or (0, 0, picture.width, picture.height)
+    inner = picture.crop(box)
+    luma = np.asarray(inner.convert("L"))
+    content = (round((box[2] - box[0]) * scale[0]), round((box[3] - box[1]) * scale[1]))
+    thumb = np.asarray(inner.resize((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX), dtype=np.uint8)
+    small = thumb.astype(np.float32)
+    colour = float(np.abs(small - small.mean(axis=2, keepdims=True)).mean()) > COLOUR_LEVELS
+    share = (box[2] - box[0]) * (box[3] - box[1]) / (picture.width * picture.height)
+    canvas = (round(picture.width * scale[0]), round(picture.height * scale[1]))
+    return Look(content, detail(luma), colour, thumb, share, canvas)
+
+
+def read_facts(path: str, size: int, mtime_ns: int, look: bool = False) -> FileFacts:
+    """Facts of one file from its header, and with ``look`` its :class:`Look` (one reduced decode); a
+    FileFacts with ``problem`` set when it cannot be read (a file whose header reads but whose pixels do
+    not keeps its header facts, without a look)."""
     try:
         with open_header(path) as image:
-            return header_facts(image, path, size, mtime_ns)
+            facts = header_facts(image, path, size, mtime_ns)
+            if look:
+                try:
+                    facts = replace(facts, look=look_at(image))
+                except Exception:  # damaged pixels: the header's facts still count
+                    pass
+            return facts
     except Exception as exc:  # Pillow plugins raise OSError, ValueError, SyntaxError, struct.error ...
         return FileFacts(path, size, mtime_ns, problem=describe(exc))
 
@@ -175,8 +259,14 @@ def facts_chunk(chunk: list[tuple[str, int, int]]) -> list[FileFacts]:
     return [read_facts(path, size, mtime_ns) for path, size, mtime_ns in chunk]
 
 
+def looks_chunk(chunk: list[tuple[str, int, int]]) -> list[FileFacts]:
+    """Worker entry point: facts and looks of a chunk of (path, size, mtime_ns)."""
+    return [read_facts(path, size, mtime_ns, look=True) for path, size, mtime_ns in chunk]
+
+
 def run_chunks(fn: Callable[[list[T]], list[R]], items: Sequence[T], jobs: int | None = None,
-               progress: Callable[[int], None] | None = None, chunk: int = 16) -> Iterator[R]:
+               progress: Callable[[int], None] | None = None, chunk: int = 16,
+               pool_min: int = POOL_MIN_FILES) -> Iterator[R]:
     """Yield ``fn`` over ``items`` in chunks, in this process or the local pool, as they finish (unordered).
 
     The same executor as hashing (:func:`finder.engine.local_executor`);
@@ -185,7 +275,7 @@ def run_chunks(fn: Callable[[list[T]], list[R]], items: Sequence[T], jobs: int |
     from finder.engine import local_executor
 
     chunks = [list(items[k:k + chunk]) for k in range(0, len(items), chunk)]
-    workers = 1 if len(items) < POOL_MIN_FILES else jobs
+    workers = 1 if len(items) < pool_min else jobs
     with local_executor(workers) as executor:
         for results in executor.map(fn, chunks):
             if progress is not None:
@@ -194,7 +284,10 @@ def run_chunks(fn: Callable[[list[T]], list[R]], items: Sequence[T], jobs: int |
 
 
 def gather(files: Iterable[tuple[str, int, int]], jobs: int | None = None,
-           progress: Callable[[int], None] | None = None) -> dict[str, FileFacts]:
-    """Facts of every (path, recorded size, recorded mtime_ns), headers read in parallel; keyed by path."""
+           progress: Callable[[int], None] | None = None, look: bool = False) -> dict[str, FileFacts]:
+    """Facts of every (path, recorded size, recorded mtime_ns), read in parallel; keyed by path.  With
+    ``look``, each picture's :class:`Look` too (one reduced decode per file)."""
     items = list({path: (path, size, mtime_ns) for path, size, mtime_ns in files}.values())
+    if look:
+        return {f.path: f for f in run_chunks(looks_chunk, items, jobs, progress, 4, LOOK_POOL_MIN_FILES)}
     return {f.path: f for f in run_chunks(facts_chunk, items, jobs, progress)}

@@ -1,7 +1,7 @@
 """The groups file: written by ``finder cluster`` and read by ``finder dedupe``, here in one place.
 
 JSON (an array) or JSON lines, one object per group: ``group``, ``size``,
-``representative``, ``keeper`` and ``members`` (``path``, ``distance``,
+``representative``, ``keeper``, ``keeper_reason`` (why the keep rules chose it) and ``members`` (``path``, ``distance``,
 ``same_file_as``, ``reference`` and the recorded ``size`` and ``mtime_ns``
 that dedupe checks); or CSV rows for reading by people and spreadsheets.
 """
@@ -17,7 +17,7 @@ from finder.groups.linkage import Group, Member
 from finder.output import write_json_array, write_json_lines, write_rows
 
 GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as", "keeper",
-                "reference")
+                "reference", "keeper_reason")
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
@@ -25,11 +25,13 @@ def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
     or JSON lines.  JSON members carry the recorded ``size`` and ``mtime_ns`` that ``finder dedupe`` checks."""
     if fmt == "csv":
         rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "", m.path == g.keeper,
-                 m.reference) for g in groups for m in g.members)
+                 m.reference, (g.keeper_reason or "") if m.path == g.keeper else "")
+                for g in groups for m in g.members)
         write_rows(stream, GROUP_HEADER, rows, "csv")
         return
     objects = (
         {"group": g.id, "size": g.size, "representative": g.representative, "keeper": g.keeper,
+         "keeper_reason": g.keeper_reason,
          "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as,
                       "reference": m.reference, "size": m.size, "mtime_ns": m.mtime_ns} for m in g.members]}
         for g in groups
@@ -129,6 +131,7 @@ def read_groups(path: str, stream: IO[bytes] | None = None) -> list[Group]:
         number, representative = record.get("group", k), record.get("representative")
         if not is_count(number):
             raise ActionError(f"{where}: its number is not a whole number >= 0: {number!r}")
+        reason = record.get("keeper_reason")
         groups.append(Group(number, representative if isinstance(representative, str) else members[0].path,
-                            members, keeper))
+                            members, keeper, reason if isinstance(reason, str) else None))
     return groups

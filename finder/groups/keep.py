@@ -1,11 +1,32 @@
-"""Keep rules: which member of each group is kept (the *keeper*), and which lie in reference folders.
+"""Keep rules: which member of each group is kept (the *keeper*), why, and which lie in reference folders.
 
-A rule ranks files by one fact (:class:`finder.groups.facts.FileFacts`); rules are
-applied in order, each breaking the ties of the ones before, and the path
-(byte order) breaks what is left, so the choice never depends on anything
-but the facts.  The rules:
+The default looks for the **original**: in a group of copies made from one
+image, the one the others derive from (the question image phylogeny asks;
+Dias, Rocha & Goldenstein, "Image phylogeny by minimal spanning trees", IEEE
+TIFS 2012).  Each edit leaves a trace that points away from the source: a
+resize or upscale leaves less detail per pixel, a frame or a screenshot
+leaves a smaller picture inside a larger canvas, a stretch leaves a shape no
+other copy has, a greyscale copy loses colour, and every edit moves a copy
+away from the source in pixels, so the source is the copy the others are
+closest to.  Rules are applied in order; each keeps the members it prefers
+and passes them on (rules marked "within" treat values that close as equal,
+since they are estimates); the path (byte order) breaks what is left, so the
+choice never depends on anything but the facts.  The rules:
 
 =================  ===================================================================
+``shape``          the content's aspect ratio that most members share (within 3 %):
+                   a stretched or squeezed copy, or a crop of another shape, stands alone
+``detail``         not upsampled: detail per pixel at least half the best member's
+                   (an upscale by 1.4x or more per side has less; :mod:`finder.views.detail`)
+``content``        the largest picture, frames and screenshot chrome not counted
+                   (the content box, in pixels as shown; within 10 %)
+``frame``          the least added frame: the largest share of the canvas is picture
+                   (within 2 %; a padded or bordered copy of the same picture loses)
+``colour``         in colour rather than greyscale
+``camera``         has the camera's EXIF model
+``formats``        format priority: HEIF, TIFF, JPEG, WebP/AVIF, PNG, then the rest
+``central``        the copy the others are closest to in pixels (their contents reduced
+                   to 32 x 32, a mirrored copy compared mirrored)
 ``pixels``         largest pixel area (width x height)
 ``size``           largest file (bytes)
 ``oldest``         earliest date: the EXIF date taken, else the file's mtime; ties by mtime
@@ -18,8 +39,13 @@ but the facts.  The rules:
                    wildcards means that folder and everything under it)
 =================  ===================================================================
 
-Default: ``pixels,size,oldest``, then path order.  A file whose header cannot
-be read now (gone, damaged) is chosen only when no member can be read.
+Default: ``shape,detail,content,frame,colour,camera,formats,central,oldest,size``,
+then path order.  ``shape``, ``detail``, ``content``, ``frame``, ``colour`` and
+``central`` look at the pictures (:class:`finder.groups.facts.Look`, one
+reduced decode of each grouped file); a member that cannot be decoded is
+passed over by them.  A file whose header cannot be read now (gone, damaged)
+is chosen only when no member can be read.  Every keeper carries its reason:
+the rules that narrowed the choice, in order (:func:`choose`).
 
 Reference folders (``--reference DIR``): images under them are never proposed
 for removal; in a group with reference members the keeper is the best of
@@ -29,28 +55,65 @@ them, every reference member is kept, and groups without one are unaffected.
 from __future__ import annotations
 
 import fnmatch
+import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
+import numpy as np
+
 from finder.errors import KeepRuleError
-from finder.groups.facts import FileFacts
+from finder.groups.facts import FileFacts, Look
 from finder.groups.linkage import Group, Member
 
-DEFAULT_RULES = ("pixels", "size", "oldest")
-RULE_NAMES = ("pixels", "size", "oldest", "newest", "shortest-path", "format:NAME", "path:GLOB")
+DEFAULT_RULES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "oldest", "size")
+RULE_NAMES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "pixels", "size",
+              "oldest", "newest", "shortest-path", "format:NAME", "path:GLOB")
 WILDCARDS = "*?["
 FORMAT_ALIASES = {"JPG": "JPEG", "JPE": "JPEG", "TIF": "TIFF", "HEIC": "HEIF", "HIF": "HEIF"}
+# formats: a camera's or scanner's own formats first, then lossy delivery formats, then screenshot formats.
+FORMAT_PRIORITY = ("HEIF", "TIFF", "JPEG", "WEBP", "AVIF", "PNG")
+# shape: aspect ratios within 3 % are one shape (rounding a side to whole pixels, and a content box a pixel
+# or two off, stay well inside it; the corpus's stretches start at 10 %).
+SHAPE_TOLERANCE = 0.03
+# detail: a copy with less than half the best member's detail per pixel is upsampled (by 1.4x per side or
+# more) or blurred.
+DETAIL_RATIO = 0.5
+# content: picture areas within 10 % are alike (a content box is found on a reduced copy, a few pixels off).
+CONTENT_RATIO = 0.9
+# frame: shares of the canvas within 2 % are alike (the box's own few pixels of error).
+FRAME_RATIO = 0.98
+# central: at most this many members are compared with each candidate (the first by path): a group of
+# thousands is no duplicate group anyway (see the guard rails).
+CENTRAL_SAMPLE = 200
 
 Key = Callable[[FileFacts], tuple]
+# A group rule: (candidates, every member of the group) -> the candidates it prefers (never none).
+Prefer = Callable[[Sequence[FileFacts], Sequence[FileFacts]], list[FileFacts]]
 
 
 @dataclass(frozen=True)
 class KeepRule:
-    """One keep rule: its text as given and a sort key over file facts (smaller is preferred)."""
+    """One keep rule: its text as given, how it prefers, and the reason a keeper it decided carries.
+
+    A rule has a sort ``key`` over one file's facts (smaller is preferred, and only the smallest pass), or
+    a ``prefer`` function that compares the members of a group.  ``looks``: it needs the pictures' looks.
+    """
 
     text: str
-    key: Key
+    key: Key | None = None
+    prefer: Prefer | None = None
+    reason: str = ""
+    looks: bool = False
+
+    def narrow(self, pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+        """The members of ``pool`` this rule prefers (all of them when it cannot tell)."""
+        if self.prefer is not None:
+            return self.prefer(pool, group) or list(pool)
+        assert self.key is not None
+        keys = [self.key(f) for f in pool]
+        best = min(keys)
+        return [f for f, k in zip(pool, keys) if k == best]
 
 
 def _pixels(f: FileFacts) -> tuple:
@@ -74,8 +137,148 @@ def _shortest_path(f: FileFacts) -> tuple:
     return (len(os.fsencode(f.path)),)
 
 
+def _camera(f: FileFacts) -> tuple:
+    return (0,) if f.camera else (1,)
+
+
+def _formats(f: FileFacts) -> tuple:
+    name = format_of(f)
+    return (FORMAT_PRIORITY.index(name) if name in FORMAT_PRIORITY else len(FORMAT_PRIORITY),)
+
+
 SIMPLE_RULES: dict[str, Key] = {
     "pixels": _pixels, "size": _size, "oldest": _oldest, "newest": _newest, "shortest-path": _shortest_path,
+    "camera": _camera, "formats": _formats,
+}
+SIMPLE_REASONS = {
+    "pixels": "the most pixels", "size": "the largest file", "oldest": "the oldest (EXIF date taken, else mtime)",
+    "newest": "the newest (EXIF date taken, else mtime)", "shortest-path": "the shortest path",
+    "camera": "has the camera's EXIF model", "formats": f"format priority ({', '.join(FORMAT_PRIORITY)}, others)",
+}
+
+
+def _looked(pool: Sequence[FileFacts]) -> list[tuple[FileFacts, Look]]:
+    return [(f, f.look) for f in pool if f.look is not None]
+
+
+def _at_least(pool: Sequence[FileFacts], value: Callable[[Look], float], ratio: float) -> list[FileFacts]:
+    """The members whose look's ``value`` is at least ``ratio`` times the best (members without a look lose)."""
+    looked = _looked(pool)
+    if not looked:
+        return list(pool)
+    best = max(value(look) for _, look in looked)
+    return [f for f, look in looked if value(look) >= ratio * best]
+
+
+def _near(a: float, b: float, tolerance: float = SHAPE_TOLERANCE) -> bool:
+    return abs(math.log(a / b)) <= tolerance
+
+
+def _shapes(look: Look) -> tuple[float, ...]:
+    """The shapes a member's picture may have: its content box's and its canvas's (a photo with dark edges
+    has a box of its own that a padded copy of it, framed in another colour, does not)."""
+    canvas = look.canvas[0] / max(1, look.canvas[1]) if look.canvas[0] else look.shape
+    return (look.shape, canvas)
+
+
+def pictures(group: Sequence[FileFacts]) -> tuple[float | None, dict[str, tuple[int, int]]]:
+    """The group's commonest shape (the mode: the shape the most members have a picture within half
+    :data:`SHAPE_TOLERANCE` of, so a shape between two clusters does not win) and each member's picture: its
+    content box, or its whole canvas where only the canvas is within the tolerance of the mode.  Members
+    without a look are left out."""
+    looks = [(m.path, m.look) for m in group if m.look is not None]
+    candidates = sorted({s for _, look in looks for s in _shapes(look)})
+    if not candidates:
+        return None, {}
+    mode = max(candidates, key=lambda s: sum(any(_near(s, t, SHAPE_TOLERANCE / 2) for t in _shapes(look))
+                                             for _, look in looks))
+    chosen = {}
+    for path, look in looks:
+        canvas_near = look.canvas[0] and _near(_shapes(look)[1], mode) and not _near(look.shape, mode)
+        chosen[path] = look.canvas if canvas_near else look.content
+    return mode, chosen
+
+
+def prefer_shape(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members with a picture of the group's commonest shape (:func:`pictures`)."""
+    mode, _ = pictures(group)
+    if mode is None:
+        return list(pool)
+    return [f for f, look in _looked(pool) if any(_near(s, mode) for s in _shapes(look))]
+
+
+def prefer_detail(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members not upsampled: detail per pixel at least :data:`DETAIL_RATIO` of the best."""
+    return _at_least(pool, lambda look: look.sharpness, DETAIL_RATIO)
+
+
+def _by_picture(pool: Sequence[FileFacts], group: Sequence[FileFacts], value: Callable[[FileFacts, tuple], float],
+                ratio: float) -> list[FileFacts]:
+    _, chosen = pictures(group)
+    looked = [f for f, _ in _looked(pool) if f.path in chosen]
+    if not looked:
+        return list(pool)
+    values = {f.path: value(f, chosen[f.path]) for f in looked}
+    best = max(values.values())
+    return [f for f in looked if values[f.path] >= ratio * best]
+
+
+def prefer_content(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members with the largest picture (:func:`pictures`; areas within :data:`CONTENT_RATIO` alike)."""
+    return _by_picture(pool, group, lambda f, picture: picture[0] * picture[1], CONTENT_RATIO)
+
+
+def prefer_frame(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members with the least added frame: the largest share of the canvas is picture."""
+    def share(f: FileFacts, picture: tuple) -> float:
+        assert f.look is not None
+        canvas = f.look.canvas if f.look.canvas[0] else picture
+        return picture[0] * picture[1] / max(1, canvas[0] * canvas[1])
+
+    return _by_picture(pool, group, share, FRAME_RATIO)
+
+
+def prefer_colour(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members in colour, when some are and some are not."""
+    looked = _looked(pool)
+    return [f for f, look in looked if look.colour] or [f for f, _ in looked] or list(pool)
+
+
+def thumb_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """RMS pixel distance of every thumbnail in ``a`` (k, 32, 32, 3) to every one in ``b`` (m, ...), each
+    pair also compared with ``b`` mirrored (a mirrored copy is a copy): (k, m)."""
+    x = a.reshape(len(a), -1).astype(np.float32)
+    out = None
+    for other in (b, b[:, :, ::-1]):
+        y = other.reshape(len(other), -1).astype(np.float32)
+        d = (x * x).sum(1)[:, None] + (y * y).sum(1)[None, :] - 2 * x @ y.T
+        d = np.sqrt(np.maximum(d, 0) / x.shape[1])
+        out = d if out is None else np.minimum(out, d)
+    assert out is not None
+    return out
+
+
+def prefer_central(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The member the others are closest to in pixels (smallest sum of thumbnail distances)."""
+    looked = _looked(pool)
+    others = sorted(((m.path, m.look.thumb) for m in group if m.look is not None),
+                    key=lambda item: os.fsencode(item[0]))[:CENTRAL_SAMPLE]
+    if len(looked) < 2 or len(others) < 3:  # with two copies, each is as close to the other
+        return [f for f, _ in looked] or list(pool)
+    d = thumb_distances(np.stack([look.thumb for _, look in looked]), np.stack([thumb for _, thumb in others]))
+    total = d.sum(axis=1)
+    best = total.min()
+    return [f for (f, _), t in zip(looked, total) if t == best]
+
+
+GROUP_RULES: dict[str, tuple[Prefer, str]] = {
+    "shape": (prefer_shape, "the shape most copies share (the others are stretched, squeezed or cut)"),
+    "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel)"),
+    "content": (prefer_content, "the largest picture (frames, borders and screenshot chrome not counted)"),
+    "frame": (prefer_frame, "no added frame (the others are the same picture with a border or on a canvas)"),
+    "colour": (prefer_colour, "in colour (the others are greyscale)"),
+    "central": (prefer_central, "the copy the others are closest to (each edit moves a copy away from its "
+                                "source)"),
 }
 
 
@@ -159,23 +362,54 @@ def parse_rules(values: Sequence[str] = (), cwd: str | None = None) -> list[Keep
         kind, colon, argument = text.partition(":")
         kind = kind.strip().lower()
         if not colon and kind in SIMPLE_RULES:
-            rules.append(KeepRule(kind, SIMPLE_RULES[kind]))
+            rules.append(KeepRule(kind, SIMPLE_RULES[kind], reason=SIMPLE_REASONS[kind]))
+        elif not colon and kind in GROUP_RULES:
+            prefer, reason = GROUP_RULES[kind]
+            rules.append(KeepRule(kind, prefer=prefer, reason=reason, looks=True))
         elif colon and kind == "format":
-            rules.append(KeepRule(text, format_rule(argument)))
+            rules.append(KeepRule(text, format_rule(argument), reason=f"format {argument.strip()} first"))
         elif colon and kind == "path":
-            rules.append(KeepRule(text, path_rule(argument, cwd)))
+            rules.append(KeepRule(text, path_rule(argument, cwd), reason=f"path matches {argument.strip()}"))
         else:
             raise KeepRuleError(f"--keep: unknown rule {text!r}; rules: {', '.join(RULE_NAMES)}")
     return rules
 
 
-def rank(facts: Sequence[FileFacts], rules: Sequence[KeepRule]) -> list[int]:
-    """Indices of ``facts`` from most to least preferred: readable first, then each rule, then path bytes."""
-    def key(k: int) -> tuple:
-        f = facts[k]
-        return (f.problem is not None, *(rule.key(f) for rule in rules), os.fsencode(f.path))
+def choose(facts: Sequence[FileFacts], rules: Sequence[KeepRule], group: Sequence[FileFacts] | None = None
+           ) -> tuple[int, str]:
+    """The index of the member of ``facts`` the rules keep, and why.
 
-    return sorted(range(len(facts)), key=key)
+    Readable members first (a file whose header cannot be read now is chosen only when none can be),
+    then each rule keeps the ones it prefers; the path (bytes) decides what is left.  ``group``: every
+    member of the group, for rules that compare with the others (default ``facts``).  The reason names
+    each rule that narrowed the choice, in order.
+    """
+    group = facts if group is None else group
+    pool = [f for f in facts if f.problem is None]
+    reasons = ["the others cannot be read now"] if pool and len(pool) < len(facts) else []
+    pool = pool or list(facts)
+    for rule in rules:
+        if len(pool) == 1:
+            break
+        kept = rule.narrow(pool, group)
+        if len(kept) < len(pool):
+            reasons.append(f"{rule.text}: {rule.reason}")
+        pool = kept
+    best = min(pool, key=lambda f: os.fsencode(f.path))
+    if len(pool) > 1:
+        reasons.append("first in path order (alike by every rule)")
+    return next(k for k, f in enumerate(facts) if f is best), "; ".join(reasons) or "the only copy"
+
+
+def rank(facts: Sequence[FileFacts], rules: Sequence[KeepRule]) -> list[int]:
+    """Indices of ``facts`` from most to least preferred: the keeper (:func:`choose`), then the keeper of the
+    rest, and so on."""
+    left = list(range(len(facts)))
+    order = []
+    while left:
+        k, _ = choose([facts[i] for i in left], rules, facts)
+        order.append(left.pop(k))
+    return order
 
 
 def resolve_folders(folders: Iterable[str]) -> tuple[str, ...]:
@@ -212,8 +446,11 @@ def decide(groups: Iterable[Group], facts: Mapping[str, FileFacts], rules: Seque
     for group in groups:
         members = [replace(m, reference=under(m.path, references)) for m in group.members]
         pool = [m for m in members if m.reference] or members
-        best = rank([member_facts(m, facts) for m in pool], rules)[0]
-        decided.append(replace(group, members=members, keeper=pool[best].path))
+        best, reason = choose([member_facts(m, facts) for m in pool], rules,
+                              [member_facts(m, facts) for m in members])
+        if len(pool) < len(members):
+            reason = "in a reference folder" + (f"; {reason}" if reason != "the only copy" else "")
+        decided.append(replace(group, members=members, keeper=pool[best].path, keeper_reason=reason))
     return decided
 
 
@@ -243,7 +480,8 @@ def decide_groups(groups: Sequence[Group], rules: Sequence[KeepRule], references
     """Read the grouped files' headers (in parallel) and :func:`decide`; the groups and the facts read."""
     from finder.groups.facts import gather
 
-    facts = gather(((m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members), jobs, progress)
+    facts = gather(((m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members), jobs, progress,
+                   look=any(rule.looks for rule in rules))
     return decide(groups, facts, rules, references), facts
 
 

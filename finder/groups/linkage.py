@@ -53,6 +53,7 @@ class Group:
     representative: str
     members: list[Member]
     keeper: str | None = None  # the member the keep rules choose (finder.groups.keep.decide); None when undecided
+    keeper_reason: str | None = None  # why the keep rules chose it (finder.groups.keep.choose)
 
     @property
     def size(self) -> int:

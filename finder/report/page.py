@@ -247,6 +247,8 @@ def _member(member: Member, group: Group, thumb: Thumb | None, bits: int, drop: 
     ]
     if facts.camera:
         lines.append(f'<span class="camera">{esc(facts.camera)}</span>')
+    if member.path == group.keeper and group.keeper_reason:
+        lines.append(f'<span class="why">kept: {esc(group.keeper_reason)}</span>')
     return (f'<figure class="{classes}" data-path="{esc(member.path)}">{box}'
             f'<figcaption>{"".join(lines)}</figcaption></figure>')
 

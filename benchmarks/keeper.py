@@ -1,0 +1,111 @@
+"""How often the keeper is the original: finder cluster's default keep rules against labelled groups.
+
+Two labelled sets, each group holding its ``original`` and copies made from it:
+
+* the shared corpus (``../shared/corpus/images``, 133 groups);
+* a ``finder synth`` set made from photos and artwork *outside* the corpus: every image of at least
+  :data:`MIN_SIDE` pixels on its shorter side in the Debian packages :data:`PACKAGES` (none of which the
+  corpus drew from; fetched with ``apt-get download`` into ``--cache`` and unpacked, once), 6 copies each.
+
+Each set is hashed with finder's defaults, grouped as ``finder cluster`` groups it by default, and the
+keeper chosen by the default rules and, side by side, by the rules before them (``pixels,size,oldest``).
+Reported per set and rule set: the groups found that hold an original, the share whose keeper is that
+original, and the transforms kept instead.  The time the looks take (one reduced decode per grouped file)
+is the ``keep s`` column: the whole keeper choice, in one process.
+
+    python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from PIL import Image
+
+from finder.evaluate.keepers import keeper_scores
+from finder.evaluate.machine import cpu_model, simd_level
+from finder.evaluate.metrics import truth_from_csv
+from finder.groups.build import find_groups
+from finder.groups.keep import decide_groups, parse_rules
+from finder.match.search import make_rules
+from finder.store.hashset import load
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import finder_command  # noqa: E402
+from phone_photos import fetch_sources  # noqa: E402
+
+PACKAGES = ("gnome-backgrounds", "ukui-wallpapers", "sway-backgrounds", "propaganda-debian")
+MIN_SIDE = 300
+RULE_SETS = {"default": [], "before (pixels,size,oldest)": ["pixels,size,oldest"]}
+
+
+def outside_sources(cache: Path) -> list[Path]:
+    """Every image of the packages with a shorter side of at least :data:`MIN_SIDE` pixels."""
+    found = []
+    for path in sorted(fetch_sources(cache, PACKAGES).rglob("*")):
+        if path.suffix.lower() not in (".jpg", ".jpeg", ".png", ".webp") or not path.is_file():
+            continue
+        try:
+            with Image.open(path) as image:
+                if min(image.size) >= MIN_SIDE:
+                    found.append(path)
+        except Exception:  # not an image after all
+            continue
+    return found
+
+
+def score(folder: Path, work: Path, name: str) -> list[dict]:
+    """Hash ``folder`` (its ``ground_truth.csv`` labels it) and score each rule set's keepers."""
+    store = work / f"{name}.npz"
+    subprocess.run([*finder_command(), "hash", str(folder), "-o", str(store), "-q"], check=True)
+    hashset = load(store)
+    truth = truth_from_csv(hashset.paths, str(folder / "ground_truth.csv"))
+    groups = find_groups(hashset, make_rules(hashset, ["find"]))
+    rows = []
+    for label, values in RULE_SETS.items():
+        start = time.perf_counter()
+        decided, _ = decide_groups(groups, parse_rules(values), jobs=1)
+        seconds = time.perf_counter() - start
+        scores = keeper_scores(decided, hashset.paths, truth)
+        rows.append({"set": name, "rules": label, "images": len(hashset), "keep_s": round(seconds, 2),
+                     **scores.to_dict()})
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus"
+                        / "images")
+    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "finder-keeper-sources")
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if args.corpus.is_dir():
+            rows += score(args.corpus, work, "corpus")
+        sources = outside_sources(args.cache)
+        synth = work / "outside"
+        subprocess.run([*finder_command(), "synth", *map(str, sources), "-o", str(synth), "--seed", "1", "-q"],
+                       check=True)
+        rows += score(synth, work, f"outside ({len(sources)} photos)")
+    machine = f"{cpu_model()} ({simd_level()}), {__import__('os').cpu_count()} cores"
+    if args.json:
+        print(json.dumps({"machine": machine, "rows": rows}, indent=2))
+        return
+    print(f"machine: {machine}")
+    print(f"{'set':<22} {'rules':<28} {'groups':>6} {'original kept':>13} {'share':>6} {'keep s':>7}  kept instead")
+    for r in rows:
+        instead = ", ".join(f"{k} {v}" for k, v in r["kept_instead"].items())
+        print(f"{r['set']:<22} {r['rules']:<28} {r['groups_with_original']:>6} {r['original_kept']:>13} "
+              f"{r['share']:>6.3f} {r['keep_s']:>7.2f}  {instead}")
+
+
+if __name__ == "__main__":
+    main()
