@@ -188,3 +188,28 @@ def test_cli_plot(labelled_file, tmp_path):
 def test_cli_errors(labelled_file, args, message):
     result = run("evaluate", labelled_file, *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_keeper_scores_count_the_groups_that_keep_their_original():
+    """Hand-made truth: three found groups hold an original, two keep it; one group without an original and
+    an unlabelled keeper are handled as documented."""
+    import numpy as np
+
+    from finder.evaluate.keepers import has_originals, keeper_scores
+    from finder.evaluate.metrics import Truth
+    from finder.groups.linkage import Group, Member
+
+    paths = [f"/p/{k}.jpg" for k in range(8)]
+    kinds = ["original", "jpeg", "original", "pad", "original", "upscale", "crop", "rotate"]
+    truth = Truth(np.array([0, 0, 1, 1, 2, 2, 3, 3]), ["a", "b", "c", "d"], {"transform": np.array(kinds)})
+
+    def group(keeper, *members, reason="x: because"):
+        return Group(0, members[0], [Member(m, 0) for m in members], keeper, reason)
+
+    groups = [group("/p/0.jpg", "/p/0.jpg", "/p/1.jpg"), group("/p/3.jpg", "/p/2.jpg", "/p/3.jpg",
+                                                                 reason="a: one; frame: no added frame"),
+              group("/p/4.jpg", "/p/4.jpg", "/p/5.jpg"), group("/p/6.jpg", "/p/6.jpg", "/p/7.jpg")]
+    scores = keeper_scores(groups, paths, truth)
+    assert (scores.groups, scores.original_kept) == (3, 2) and scores.share == 2 / 3
+    assert dict(scores.instead) == {"pad": 1} and dict(scores.reasons) == {"frame": 1}
+    assert has_originals(truth) and not has_originals(Truth(truth.labels, truth.names))

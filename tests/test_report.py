@@ -103,7 +103,8 @@ def test_pages_templates_and_collapsed_members():
 
 def test_file_names_and_exif_text_are_text_never_markup():
     paths = ["/p/" + n for n in NASTY] + [os.fsdecode(b"/p/" + NON_UTF8), "/p/<script>alert(1)</script>.jpg"]
-    g = Group(0, paths[0], [Member(p, 0, size=1, mtime_ns=1) for p in paths], keeper=paths[1])
+    g = Group(0, paths[0], [Member(p, 0, size=1, mtime_ns=1) for p in paths], keeper=paths[1],
+              keeper_reason="why: <b>because</b>")
     page = render(Report([g], {p: fake_thumb(p) for p in paths}, title="<script>t</script>"))
     dom = parse(page)
     assert dom.count("script") == 1 and dom.count("i") == 0
@@ -112,7 +113,8 @@ def test_file_names_and_exif_text_are_text_never_markup():
     assert all(set(a) == {"src", "width", "height", "loading", "decoding", "alt"} for t, a in dom.tags if t == "img")
     shown = "".join(dom.text)
     # a "/" in a path separates folder and name: both are shown
-    for name in NASTY + ["caf\\xe9 \\xff.jpg", "/p/<script>alert(1)<", "script>.jpg", "<i>cam</i>"]:
+    for name in NASTY + ["caf\\xe9 \\xff.jpg", "/p/<script>alert(1)<", "script>.jpg", "<i>cam</i>",
+                         "kept: why: <b>because</b>"]:
         assert name in shown
     page.encode("utf-8")  # valid UTF-8 throughout
 
