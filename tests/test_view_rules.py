@@ -68,6 +68,14 @@ def reference(a: HashSet, b: HashSet | None, d: int) -> dict[tuple[int, int], in
     ra, rb = rows_of(a), rows_of(b)
     va, vb = a.view["find"], b.view["find"]
     wa, wb = a.hashes["find"], b.hashes["find"]
+    box_of_a = {f: r for f, rs in ra.items() for r in rs if va[r] in BOX}
+    box_of_b = {f: r for f, rs in rb.items() for r in rs if vb[r] in BOX}
+    plain_of_a = {f: r for f, rs in ra.items() for r in rs if va[r] == PLAIN}
+    plain_of_b = {f: r for f, rs in rb.items() for r in rs if vb[r] == PLAIN}
+
+    def apart(x, y):
+        return int(np.bitwise_count(x ^ y).sum())
+
     framed_a = {f for f, rs in ra.items() if any(va[r] == INSET for r in rs)}
     framed_b = {f for f, rs in rb.items() if any(vb[r] == INSET for r in rs)}
     qa, qb = a.file_quality("find"), b.file_quality("find")
@@ -89,6 +97,11 @@ def reference(a: HashSet, b: HashSet | None, d: int) -> dict[tuple[int, int], in
                         limit = dv if (i in framed_a or j in framed_b) else d
                         if dist > dv and int(np.bitwise_count((wa[r] ^ wb[s]) & mask).sum()) > cut:
                             continue                  # beyond the view radius the layout must agree
+                        if dist > dv and i in box_of_a and j in box_of_b and min(
+                                apart(wa[box_of_a[i]], wb[box_of_b[j]]), apart(wa[box_of_a[i]], wb[plain_of_b[j]]),
+                                apart(wa[plain_of_a[i]], wb[box_of_b[j]])) > d:
+                            continue                  # two framed files: beyond the view radius the pictures
+                                                      # must match too
                     else:
                         limit = dv
                         if x == PLAIN and geo_y:
@@ -136,3 +149,40 @@ def test_every_rule_is_exercised():
     assert (band & (lay <= cut)).sum() > 4 and (band & (lay > cut)).sum() > 4
     assert np.isin(v, [TRIMMED]).any() and np.isin(v, [INSET]).any()
     assert len(set(o[v == INSET].tolist())) > 3
+
+
+def _framed(source: str, target, border: float = 0.1, colour=(255, 255, 255), size=(480, 360)):
+    """``source`` fitted into ``size`` with a painted border of ``border`` of each side, saved as JPEG."""
+    from PIL import Image
+
+    w, h = size
+    inner = Image.open(source).convert("RGB").resize((int(w * (1 - 2 * border)), int(h * (1 - 2 * border))))
+    canvas = Image.new("RGB", size, colour)
+    canvas.paste(inner, (int(w * border), int(h * border)))
+    canvas.save(target, "JPEG", quality=90)
+    return str(target)
+
+
+def test_two_photos_in_the_same_border_are_not_a_pair_but_one_photo_in_two_borders_is(tmp_path):
+    """Issue 19, item 2: two different photos in the same 10 % white border matched on the border (plain rows
+    within FINd's radius, beyond the view radius); their boxes now decide.  The same photo in a white and in
+    a black border still matches."""
+    import os
+
+    from finder.match.search import find_pairs
+    from finder.store.update import hash_paths
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+    paths = [_framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a.jpg"),
+             _framed(os.path.join(examples, "0053_02747386.jpg"), tmp_path / "b.jpg"),
+             _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a-black.jpg", 0.15, (0, 0, 0))]
+    store = hash_paths(sorted(paths), jobs=1, views="default").hashset
+    names = [os.path.basename(p) for p in store.paths]
+    plain = store.plain("find")
+    a, b = names.index("a.jpg"), names.index("b.jpg")
+    apart = int(np.bitwise_count(plain[a] ^ plain[b]).sum())
+    assert 86 < apart <= 96, apart  # the frames match: within the radius, beyond the view radius
+    pairs = find_pairs(store, "find")
+    found = {tuple(sorted((names[i], names[j]))) for i, j in zip(pairs.i.tolist(), pairs.j.tolist())}
+    assert ("a.jpg", "b.jpg") not in found
+    assert ("a-black.jpg", "a.jpg") in found

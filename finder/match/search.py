@@ -172,6 +172,7 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
         dv = view_radius(d)
         rows = Pairs.concat(_view_row_pairs(a, other, name, d, r0, r1, within=b is None))
         rows = _framed_filter(rows, a, other, name, dv)
+        rows = _boxes_filter(rows, a, other, name, d, dv)
         rows = _layout_filter(rows, a, other, name, dv)
     found = file_pairs(rows, owner, other.owner[name], within=b is None, always=not (_plain_only(a, name)
                                                                                         and _plain_only(other, name)))
@@ -198,6 +199,50 @@ def _framed_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> P
     frame_b = framed_b[b.owner[name][rows.j]] & ~np.isin(b.view[name][rows.j], BOX_CODES)
     keep = ~((frame_a | frame_b) & (rows.distance > dv))
     return rows.select(keep)
+
+
+def _box_rows(hs: HashSet, name: str) -> np.ndarray:
+    """int64[files]: each file's content box row (``trimmed`` or ``inset``), or -1 for a file without one."""
+    rows = np.full(len(hs), -1, dtype=np.int64)
+    boxes = np.flatnonzero(np.isin(hs.view[name], BOX_CODES))
+    rows[hs.owner[name][boxes]] = boxes
+    return rows
+
+
+def _boxes_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, d: int, dv: int) -> Pairs:
+    """Drop a match of two framed files, beyond the view radius ``dv``, that their pictures do not confirm.
+
+    When both files have a content box, a match of their plain or geometric rows may be the frames
+    matching (two different photos in the same white border agree on the border's bits: 92 of 256 apart,
+    inside FINd's radius of 96 and beyond its view radius of 86).  Such a row pair is kept only when the
+    pictures match too: one file's box row within ``d`` of the other's box row or plain row (a padded
+    copy's box is its original's whole image).  Closer matches are the picture's own.
+    """
+    box_a, box_b = _box_rows(a, name), _box_rows(b, name)
+    if not len(rows.i) or (box_a < 0).all() or (box_b < 0).all():
+        return rows
+    fa, fb = a.owner[name][rows.i], b.owner[name][rows.j]
+    both = ((rows.distance > dv) & (box_a[fa] >= 0) & (box_b[fb] >= 0) & ~np.isin(a.view[name][rows.i], BOX_CODES)
+            & ~np.isin(b.view[name][rows.j], BOX_CODES))
+    check = np.flatnonzero(both)
+    if not len(check):
+        return rows
+    wa, wb = a.hashes[name], b.hashes[name]
+    plain_a, plain_b = _plain_rows(a, name), _plain_rows(b, name)
+    ba, bb = box_a[fa[check]], box_b[fb[check]]
+    confirmed = ((pair_distances(wa, wb, ba, bb) <= d) | (pair_distances(wa, wb, ba, plain_b[fb[check]]) <= d)
+                 | (pair_distances(wa, wb, plain_a[fa[check]], bb) <= d))
+    keep = np.ones(len(rows.i), dtype=bool)
+    keep[check[~confirmed]] = False
+    return rows.select(keep)
+
+
+def _plain_rows(hs: HashSet, name: str) -> np.ndarray:
+    """int64[files]: each file's plain row."""
+    rows = np.zeros(len(hs), dtype=np.int64)
+    plain = np.flatnonzero(hs.view[name] == 0)
+    rows[hs.owner[name][plain]] = plain
+    return rows
 
 
 def _layout_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> Pairs:
