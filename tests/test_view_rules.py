@@ -20,7 +20,7 @@ ROT90 = view_code("rot90")
 BOX = (TRIMMED, INSET)
 
 
-def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False) -> HashSet:
+def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False, rotated: float = 0.5) -> HashSet:
     """``n`` files, each with a plain and a mirror row and sometimes a box row (trimmed or inset).
 
     Every row is one of a few prototypes with 0-60 of its other bits flipped and, for half the rows, 4-9
@@ -34,7 +34,7 @@ def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False)
     rows, owner, view = [], [], []
     for f in range(n):
         kinds = [PLAIN, MIRROR] + ([int(rng.choice(BOX))] if rng.random() < 0.4 else [])
-        kinds += [ROT90] if dihedral and rng.random() < 0.5 else []
+        kinds += [ROT90] if dihedral and rng.random() < rotated else []
         for kind in kinds:
             row = protos[rng.integers(prototypes)].copy()
             flips = rng.choice(free, int(rng.integers(0, 61)), replace=False)  # layout bits kept ...
@@ -186,3 +186,51 @@ def test_two_photos_in_the_same_border_are_not_a_pair_but_one_photo_in_two_borde
     found = {tuple(sorted((names[i], names[j]))) for i, j in zip(pairs.i.tolist(), pairs.j.tolist())}
     assert ("a.jpg", "b.jpg") not in found
     assert ("a-black.jpg", "a.jpg") in found
+
+
+@pytest.mark.parametrize("seed,dihedral", [(1, False), (3, True)])
+def test_explain_agrees_with_matching_on_every_pair(seed, dihedral):
+    """finder explain's row-by-row account gives the matcher's verdict and distance for every file pair of a
+    random set (the verdict is the matcher's; the account must lead to it).  With dihedral views every file
+    has its rotated rows, as in a store hashed with --views dihedral."""
+    from finder.match.explain import explain
+
+    hs = random_views(24, seed, dihedral=dihedral, rotated=1.0)
+    d = radius(256, 0.375)
+    found = as_dict(find_pairs(hs, "find", max_distance=d))
+    for i in range(len(hs)):
+        for j in range(i + 1, len(hs)):
+            e = explain(hs, i, hs, j, "find", d)
+            assert e.matched == ((i, j) in found)
+            best = e.best
+            assert (best is not None) == e.matched, (i, j, e.verdict, [r.decided for r in e.rows])
+            if e.matched:
+                assert best.distance == e.distance == found[(i, j)]
+            assert e.verdict.startswith("match" if e.matched else "no match")
+
+
+def test_explain_command_on_a_framed_pair(tmp_path):
+    """finder explain: the blocked pair says which rule blocked it and exits 1; the framed true pair names the
+    row pair that matched, exits 0; JSON carries every row pair; an image not in the store is hashed now."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+    a = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a.jpg")
+    b = _framed(os.path.join(examples, "0053_02747386.jpg"), tmp_path / "b.jpg")
+    black = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a-black.jpg", 0.15, (0, 0, 0))
+
+    def finder(*args):
+        return subprocess.run([sys.executable, "-m", "finder", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    assert finder("hash", a, b, "-o", "h.npz", "-q").returncode == 0
+    blocked = finder("explain", a, b, "--against", "h.npz")
+    assert blocked.returncode == 1 and "verdict: no match: blocked: both files are framed" in blocked.stdout
+    assert "plain    plain          92" in blocked.stdout
+    matched = finder("explain", a, black, "--against", "h.npz", "--format", "json")  # black: not in h.npz
+    assert matched.returncode == 0, matched.stderr
+    record = json.loads(matched.stdout)
+    assert record["matched"] and record["view"] == "trimmed x inset" and record["distance"] <= 86
+    assert {(r["view_a"], r["view_b"]) for r in record["rows"]} >= {("plain", "plain"), ("trimmed", "inset")}

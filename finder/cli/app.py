@@ -70,6 +70,7 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("evaluate", "evaluate_command"),
     ("bench", "bench_command"),
     ("query", "query_command"),
+    ("explain", "explain_command"),
     ("report", "report_command"),
     ("dedupe", "dedupe_command"),
     ("synth", "synth_command"),
