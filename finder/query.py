@@ -15,14 +15,21 @@ nearest come from the :func:`finder.pairs.knn` contract.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from finder import pairs as _pairs
 from finder.errors import SettingsError
 from finder.io.decode import FileError
-from finder.match.search import block_pairs, choose_algorithm, file_distances, radius, same_file
+from finder.match.search import (
+    block_pairs,
+    choose_algorithm,
+    file_distances,
+    file_view_distances,
+    radius,
+    same_file,
+)
 from finder.pairs import Pairs
 from finder.store.hashset import HashSet
 
@@ -49,6 +56,11 @@ class Matches:
         ``compare`` would pair them (always true without ``k``).
     same_file : bool[m]
         The two are one file (same device and inode).
+    view : list of str
+        The row pair the distance comes from (``"plain"``, ``"mirror x plain"``, ``"trimmed x inset"``...).
+    blocked : list of str
+        For a pair within the radius that does not match, the rule that blocked it
+        (:mod:`finder.match.explain`); empty otherwise.
     max_distance : int
         The radius in bits.
     bits : int
@@ -64,6 +76,8 @@ class Matches:
     same_file: np.ndarray
     max_distance: int
     bits: int
+    view: list[str] = field(default_factory=list)
+    blocked: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return int(self.i.shape[0])
@@ -175,7 +189,29 @@ def match(queries: HashSet, archive: HashSet, algorithm: str | None = None, *, t
         rank = np.arange(len(i)) - np.searchsorted(i, i)  # position within its query file
         keep = rank < k
         i, j, dist, matched = i[keep], j[keep], dist[keep], matched[keep]
-    return Matches(i, j, dist, matched, same_file(queries, i, archive, j), d, bits)
+    views, blocked = _why(queries, archive, name, d, i, j, dist, matched)
+    return Matches(i, j, dist, matched, same_file(queries, i, archive, j), d, bits, views, blocked)
+
+
+def _why(queries: HashSet, archive: HashSet, name: str, d: int, i: np.ndarray, j: np.ndarray, dist: np.ndarray,
+         matched: np.ndarray) -> tuple[list[str], list[str]]:
+    """The row pair of each result's distance, and for a pair within the radius that does not match, the rule
+    that blocked it (explained one pair at a time: there are at most k per query)."""
+    from finder.match.explain import explain
+
+    files, local = np.unique(j, return_inverse=True)
+    sub = archive.take(files)
+    nearest, views = file_view_distances(queries, name, i, local, sub)
+    blocked = [""] * len(i)
+    for k in np.flatnonzero((nearest != dist) | (~matched & (dist <= d))).tolist():
+        told = explain(queries, int(i[k]), sub, int(local[k]), name, d)
+        best = told.best
+        if best is not None:
+            views[k] = "plain" if best.view_a == best.view_b == "plain" else f"{best.view_a} x {best.view_b}"
+        if not matched[k]:
+            why = [r.decided for r in told.rows if r.decided.startswith("blocked")]
+            blocked[k] = why[0] if why else told.verdict
+    return views, blocked
 
 
 def _nearest_candidates(queries: HashSet, archive: HashSet, name: str, k: int,

@@ -90,8 +90,9 @@ def test_cluster_json_schema_and_default_file(hashfile, tmp_path, monkeypatch):
     for g in groups:
         assert set(g) == {"group", "size", "representative", "keeper", "keeper_reason", "members"}
         assert g["keeper"] in {m["path"] for m in g["members"]} and g["keeper_reason"]
-        assert g["members"][0] == {"path": g["representative"], "distance": 0, "same_file_as": None,
+        assert g["members"][0] == {"path": g["representative"], "distance": 0, "view": None, "same_file_as": None,
                                    "reference": False, "size": 1, "mtime_ns": 1}
+        assert all(m["view"] == "plain" for m in g["members"][1:])  # plain hashes: plain against plain
         assert len(g["members"]) == g["size"]
     assert [g["group"] for g in groups] == list(range(10))
     firsts = [min(m["path"] for m in g["members"]) for g in groups]
@@ -103,7 +104,7 @@ def test_cluster_csv_min_size_and_linkage(hashfile):
     rows = list(csv.DictReader(io.StringIO(run("cluster", path, "-a", "find", "-d", "25", "--format", "csv",
                                                "--min-size", "1", "--linkage", "star").stdout, newline="")))
     assert list(rows[0]) == ["group", "path", "distance_to_representative", "representative", "same_file_as",
-                             "keeper", "reference", "keeper_reason"]
+                             "keeper", "reference", "keeper_reason", "view"]
     assert sum(r["keeper"] == "True" for r in rows) == len({r["group"] for r in rows})
     assert all(bool(r["keeper_reason"]) == (r["keeper"] == "True") for r in rows)
     assert sum(r["representative"] == "True" for r in rows) == len({r["group"] for r in rows})

@@ -67,7 +67,7 @@ def test_exit_status_says_whether_anything_matched(archive, tmp_path):
     lonely = sorted(new.iterdir())[0]
     alone = run("query", lonely, "--against", path, "-d", "0")
     assert alone.exit_code == 1
-    assert alone.stdout == "query,path,distance,similarity,match,same_file\n"
+    assert alone.stdout == "query,path,distance,similarity,match,same_file,view,blocked\n"
     # errors: exit 2 with one line (usage errors: click's usage lines, then the error)
     for args in ([inside, "--against", tmp_path / "missing.npz"], [inside, "--against", path, "-a", "dhash"]):
         result = run("query", *args)
@@ -100,7 +100,7 @@ def test_json_lists_every_query_and_stdin_lists_work(archive):
     by_query = {q["query"]: q["matches"] for q in as_json}
     assert by_query[str(lonely)] == []
     assert by_query[str(inside)][0] == {"path": str(inside), "distance": 0, "similarity": 1.0, "match": True,
-                                        "same_file": True}
+                                        "same_file": True, "view": "plain", "blocked": ""}
     lines = run("query", "-", "--against", path, "-d", "0", "--format", "jsonl", input=listed).stdout.splitlines()
     assert [json.loads(line) for line in lines] == as_json
 

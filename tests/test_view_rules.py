@@ -234,3 +234,60 @@ def test_explain_command_on_a_framed_pair(tmp_path):
     record = json.loads(matched.stdout)
     assert record["matched"] and record["view"] == "trimmed x inset" and record["distance"] <= 86
     assert {(r["view_a"], r["view_b"]) for r in record["rows"]} >= {("plain", "plain"), ("trimmed", "inset")}
+
+
+@pytest.mark.parametrize("seed,dihedral", [(2, False), (6, True)])
+def test_file_view_distances_are_the_smallest_compared_row_pair(seed, dihedral):
+    """The distance reported for a file pair and the row pair it comes from, against a brute force over the row
+    pairs matching compares (plain with anything, box with box, and geometric with box under dihedral views)."""
+    from finder.match.search import file_view_distances
+
+    hs = random_views(30, seed, dihedral=dihedral, rotated=1.0)
+    names = {PLAIN: "plain", MIRROR: "mirror", TRIMMED: "trimmed", INSET: "inset", ROT90: "rot90"}
+    w, v, o = hs.hashes["find"], hs.view["find"], hs.owner["find"]
+    i, j = np.triu_indices(len(hs), 1)
+    got, labels = file_view_distances(hs, "find", i, j)
+    for k, (x, y) in enumerate(zip(i.tolist(), j.tolist())):
+        best = None
+        for r in np.flatnonzero(o == x):
+            for s in np.flatnonzero(o == y):
+                a, b = int(v[r]), int(v[s])
+                geo_a, geo_b = a not in BOX and a != PLAIN, b not in BOX and b != PLAIN
+                if not (a == PLAIN or b == PLAIN or (a in BOX and b in BOX)
+                        or (dihedral and (geo_a and b in BOX or a in BOX and geo_b))):
+                    continue
+                dist = int(np.bitwise_count(w[r] ^ w[s]).sum())
+                if best is None or dist < best[0]:
+                    best = (dist, "plain" if a == b == PLAIN else f"{names[a]} x {names[b]}")
+        assert got[k] == best[0]
+        label_rows = labels[k].split(" x ")
+        assert labels[k] == best[1] or int(np.bitwise_count(  # a tie between two row pairs: either name is right
+            w[np.flatnonzero((o == x) & (v == [c for c, n in names.items() if n == label_rows[0]][0]))[0]]
+            ^ w[np.flatnonzero((o == y) & (v == [c for c, n in names.items() if n == label_rows[-1]][0]))[0]]
+        ).sum()) == best[0]
+
+
+def test_query_k_marks_a_pair_a_rule_blocked_and_names_the_matching_row_pair(tmp_path):
+    """query -k lists the framed false pair within the radius as not matching, and says which rule blocked it;
+    a match says which row pair matched (issue 19, item 3)."""
+    import csv
+    import io
+    import os
+    import subprocess
+    import sys
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+    a = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a.jpg")
+    b = _framed(os.path.join(examples, "0053_02747386.jpg"), tmp_path / "b.jpg")
+    black = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a-black.jpg", 0.15, (0, 0, 0))
+
+    def finder(*args):
+        return subprocess.run([sys.executable, "-m", "finder", *args], capture_output=True, text=True, cwd=tmp_path)
+
+    assert finder("hash", a, "-o", "h.npz", "-q").returncode == 0
+    rows = list(csv.DictReader(io.StringIO(finder("query", b, black, "--against", "h.npz", "-k", "1").stdout)))
+    by_query = {os.path.basename(r["query"]): r for r in rows}
+    assert by_query["b.jpg"]["match"] == "False" and int(by_query["b.jpg"]["distance"]) <= 96
+    assert "both files are framed" in by_query["b.jpg"]["blocked"]
+    assert by_query["a-black.jpg"]["match"] == "True" and by_query["a-black.jpg"]["view"] in (
+        "inset x trimmed", "trimmed x inset") and not by_query["a-black.jpg"]["blocked"]

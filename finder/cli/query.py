@@ -10,7 +10,7 @@ from finder.cli.options import algorithm_option, output_option
 
 EXIT_MATCHED = 0
 EXIT_NO_MATCH = 1
-QUERY_HEADER = ("query", "path", "distance", "similarity", "match", "same_file")
+QUERY_HEADER = ("query", "path", "distance", "similarity", "match", "same_file", "view", "blocked")
 
 
 @click.command("query")
@@ -92,7 +92,7 @@ def write_matches(stream, found, query_paths, archive_paths, fmt: str) -> None:
     def result(row: int) -> tuple:
         d = int(found.distance[row])
         return (str(archive_paths[found.j[row]]), d, round(1.0 - d / found.bits, 6), bool(found.match[row]),
-                bool(found.same_file[row]))
+                bool(found.same_file[row]), found.view[row], found.blocked[row])
 
     if fmt == "csv":
         rows = ((str(query_paths[found.i[r]]), *result(r)) for r in range(len(found)))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from finder.groups.linkage import Group, Member, group_indices
-from finder.match.search import Rule, Search, VotedPairs, choose_algorithm, file_distances, find_pairs, vote_pairs
+from finder.match.search import Rule, Search, VotedPairs, choose_algorithm, file_view_distances, find_pairs, vote_pairs
 from finder.pairs import Pairs
 from finder.store.hashset import HashSet
 
@@ -41,7 +41,7 @@ def cluster(
         if len(indices) < min_size:
             continue
         rep = indices[0]
-        dist = file_distances(hashset, name, np.full(len(indices), rep), indices)
+        dist, views = file_view_distances(hashset, name, np.full(len(indices), rep), indices)
         order = np.lexsort((paths[indices], dist))
         order = np.concatenate([[0], order[order != 0]])
         members = []
@@ -52,7 +52,8 @@ def cluster(
             path = str(paths[f])
             twin = first_name.setdefault(identity, path) if identity[1] else path
             members.append(Member(path, int(dist[k]), twin if twin != path else None,
-                                  size=int(hashset.size[f]), mtime_ns=int(hashset.mtime_ns[f])))
+                                  size=int(hashset.size[f]), mtime_ns=int(hashset.mtime_ns[f]),
+                                  view=views[k] if k != 0 else None))
         found.append((members, min(str(paths[k]) for k in indices)))
     found.sort(key=lambda g: (-len(g[0]), g[1]))
     return [Group(k, members[0].path, members) for k, (members, _) in enumerate(found)]

@@ -1,9 +1,11 @@
 """The groups file: written by ``finder cluster`` and read by ``finder dedupe``, here in one place.
 
 JSON (an array) or JSON lines, one object per group: ``group``, ``size``,
-``representative``, ``keeper``, ``keeper_reason`` (why the keep rules chose it) and ``members`` (``path``, ``distance``,
-``same_file_as``, ``reference`` and the recorded ``size`` and ``mtime_ns``
-that dedupe checks); or CSV rows for reading by people and spreadsheets.
+``representative``, ``keeper``, ``keeper_reason`` (why the keep rules chose it)
+and ``members`` (``path``, ``distance`` and ``view``: the distance to the
+representative and the row pair it comes from, ``same_file_as``, ``reference``
+and the recorded ``size`` and ``mtime_ns`` that dedupe checks); or CSV rows
+for reading by people and spreadsheets.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from finder.groups.linkage import Group, Member
 from finder.output import write_json_array, write_json_lines, write_rows
 
 GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as", "keeper",
-                "reference", "keeper_reason")
+                "reference", "keeper_reason", "view")
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
@@ -25,14 +27,14 @@ def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
     or JSON lines.  JSON members carry the recorded ``size`` and ``mtime_ns`` that ``finder dedupe`` checks."""
     if fmt == "csv":
         rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "", m.path == g.keeper,
-                 m.reference, (g.keeper_reason or "") if m.path == g.keeper else "")
+                 m.reference, (g.keeper_reason or "") if m.path == g.keeper else "", m.view or "")
                 for g in groups for m in g.members)
         write_rows(stream, GROUP_HEADER, rows, "csv")
         return
     objects = (
         {"group": g.id, "size": g.size, "representative": g.representative, "keeper": g.keeper,
          "keeper_reason": g.keeper_reason,
-         "members": [{"path": m.path, "distance": m.distance, "same_file_as": m.same_file_as,
+         "members": [{"path": m.path, "distance": m.distance, "view": m.view, "same_file_as": m.same_file_as,
                       "reference": m.reference, "size": m.size, "mtime_ns": m.mtime_ns} for m in g.members]}
         for g in groups
     )
@@ -76,7 +78,9 @@ def _member(record: Any, where: str) -> Member:
         raise ActionError(f"{where}: member {path!r} has a same_file_as that is not an absolute path: {twin!r}")
     if not isinstance(reference, bool):
         raise ActionError(f"{where}: member {path!r} has a reference flag that is not true or false: {reference!r}")
-    return Member(path, distance or 0, twin, size=size, mtime_ns=mtime, reference=reference)
+    view = record.get("view")
+    return Member(path, distance or 0, twin, size=size, mtime_ns=mtime, reference=reference,
+                  view=view if isinstance(view, str) else None)
 
 
 def _no_constants(name: str) -> Any:

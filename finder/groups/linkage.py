@@ -45,6 +45,7 @@ class Member:
     size: int | None = None
     mtime_ns: int | None = None
     reference: bool = False
+    view: str | None = None  # the row pair the distance comes from ("plain", "mirror x plain", ...)
 
 
 @dataclass(frozen=True)

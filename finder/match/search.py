@@ -506,33 +506,64 @@ def pair_distances(a: np.ndarray, b: np.ndarray, i: np.ndarray, j: np.ndarray) -
     return np.bitwise_count(np.bitwise_xor(a[i], b[j])).sum(axis=1, dtype=np.int32)
 
 
-def file_distances(a: HashSet, name: str, i: np.ndarray, j: np.ndarray, b: HashSet | None = None) -> np.ndarray:
-    """Distance of files ``a[i[k]]`` and ``b[j[k]]`` as matching sees it: the smallest over their views.
+def _view_rows(hs: HashSet, name: str, codes: np.ndarray) -> np.ndarray:
+    """int64[files, len(codes)]: each file's row of each view code, -1 where it has none."""
+    out = np.full((len(hs), len(codes)), -1, dtype=np.int64)
+    view, owner = hs.view[name], hs.owner[name]
+    for k, code in enumerate(codes.tolist()):
+        rows = np.flatnonzero(view == code)
+        out[owner[rows], k] = rows
+    return out
 
-    Plain against plain, each extra view of one against the other's plain
-    (the same row pairs :func:`block_pairs` compares).
+
+def file_view_distances(a: HashSet, name: str, i: np.ndarray, j: np.ndarray, b: HashSet | None = None
+                        ) -> tuple[np.ndarray, list[str]]:
+    """Distance of files ``a[i[k]]`` and ``b[j[k]]`` as matching sees it, and the row pair it comes from.
+
+    The smallest distance over the row pairs matching compares (:func:`block_pairs`): plain against
+    plain, any view of one against the other's plain row, content box against content box, and, when
+    the files have dihedral views, geometric views against boxes.  The label names the two rows' views,
+    ``"plain"`` for plain against plain, else e.g. ``"mirror x plain"`` or ``"trimmed x inset"``.
     """
+    from finder.views import VIEW_NAMES
+
     b = a if b is None else b
     i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
-    plain_a, plain_b = a.plain(name), b.plain(name)
-    d = pair_distances(plain_a, plain_b, i, j)
-    for side, x, y, mine, theirs in ((a, i, j, a, plain_b), (b, j, i, b, plain_a)):
-        view = side.view[name]
-        extra = np.flatnonzero(view != 0)
-        extra = extra[np.isin(mine.owner[name][extra], x)]  # only rows of the files asked about
-        if not len(extra) or not len(x):
+    codes = np.union1d(np.unique(a.view[name]), np.unique(b.view[name])).astype(np.int64)
+    rows_a, rows_b = _view_rows(a, name, codes)[i], _view_rows(b, name, codes)[j]
+    plain = int(np.flatnonzero(codes == 0)[0]) if (codes == 0).any() else 0
+    box = np.isin(codes, BOX_CODES.astype(np.int64))
+    geometric = ~box & (codes != 0)
+    dihedral = bool(np.isin(codes, DIHEDRAL_CODES.astype(np.int64)).any())
+    best = np.full(len(i), np.iinfo(np.int32).max, dtype=np.int64)
+    which = np.zeros(len(i), dtype=np.int64)
+    combos = []
+    for x in range(len(codes)):
+        for y in range(len(codes)):
+            if x == plain or y == plain or (box[x] and box[y]) or (
+                    dihedral and (geometric[x] and box[y] or box[x] and geometric[y])):
+                combos.append((x, y))
+    wa, wb = a.hashes[name], b.hashes[name]
+    for k, (x, y) in enumerate(combos):
+        have = np.flatnonzero((rows_a[:, x] >= 0) & (rows_b[:, y] >= 0))
+        if not len(have):
             continue
-        order = np.argsort(x, kind="stable")
-        sorted_x = x[order]
-        for row in extra.tolist():
-            f = int(mine.owner[name][row])
-            lo, hi = np.searchsorted(sorted_x, [f, f + 1])
-            if lo == hi:
-                continue
-            ks = order[lo:hi]
-            e = np.bitwise_count(np.bitwise_xor(mine.hashes[name][row], theirs[y[ks]])).sum(axis=1, dtype=np.int32)
-            d[ks] = np.minimum(d[ks], e)
-    return d
+        d = pair_distances(wa, wb, rows_a[have, x], rows_b[have, y]).astype(np.int64)
+        better = d < best[have]
+        best[have[better]] = d[better]
+        which[have[better]] = k
+    labels = []
+    for k in which.tolist():
+        x, y = combos[k]
+        va, vb = VIEW_NAMES[int(codes[x])], VIEW_NAMES[int(codes[y])]
+        labels.append("plain" if va == vb == "plain" else f"{va} x {vb}")
+    return best.astype(np.int32), labels
+
+
+def file_distances(a: HashSet, name: str, i: np.ndarray, j: np.ndarray, b: HashSet | None = None) -> np.ndarray:
+    """Distance of files ``a[i[k]]`` and ``b[j[k]]`` as matching sees it: the smallest over their views
+    (:func:`file_view_distances`)."""
+    return file_view_distances(a, name, i, j, b)[0]
 
 
 def check_vote(k: int | None, algorithms: int) -> int:

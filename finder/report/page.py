@@ -236,6 +236,7 @@ def _member(member: Member, group: Group, thumb: Thumb | None, bits: int, drop: 
     dims = f"{facts.width} × {facts.height}" if facts.width is not None else "? × ?"
     parts = [dims, esc(facts.format or "?"), human_bytes(facts.size)]
     similarity = 1 - member.distance / bits if bits else 0.0
+    how = f"{esc(member.view)}, " if member.view and member.view != "plain" else ""  # the row pair that matched
     classes = "member" + (" keeper" if member.path == group.keeper else "") + (" reference" if member.reference else "")
     lines = [
         f'<span class="badges">{"".join(badges)}</span>',
@@ -243,7 +244,7 @@ def _member(member: Member, group: Group, thumb: Thumb | None, bits: int, drop: 
         f'<span class="folder">{esc(folder)}</span>',
         f'<span class="facts">{" · ".join(parts)}</span>',
         f'<span class="date">{esc(date_text(facts))}</span>',
-        f'<span class="distance">distance {member.distance} ({similarity:.1%} similar)</span>',
+        f'<span class="distance">distance {member.distance} ({how}{similarity:.1%} similar)</span>',
     ]
     if facts.camera:
         lines.append(f'<span class="camera">{esc(facts.camera)}</span>')
