@@ -209,21 +209,32 @@ def test_explain_agrees_with_matching_on_every_pair(seed, dihedral):
             assert e.verdict.startswith("match" if e.matched else "no match")
 
 
+def framed_trio(folder):
+    """Two different photos in one 10 % white border (a, b), and the photo of a in a 15 % black one."""
+    import os
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+    return (_framed(os.path.join(examples, "0033_77449721.jpg"), folder / "a.jpg"),
+            _framed(os.path.join(examples, "0053_02747386.jpg"), folder / "b.jpg"),
+            _framed(os.path.join(examples, "0033_77449721.jpg"), folder / "a-black.jpg", 0.15, (0, 0, 0)))
+
+
+def run_finder(cwd, *args):
+    import subprocess
+    import sys
+
+    return subprocess.run([sys.executable, "-m", "finder", *map(str, args)], capture_output=True, text=True, cwd=cwd)
+
+
 def test_explain_command_on_a_framed_pair(tmp_path):
     """finder explain: the blocked pair says which rule blocked it and exits 1; the framed true pair names the
     row pair that matched, exits 0; JSON carries every row pair; an image not in the store is hashed now."""
     import json
-    import os
-    import subprocess
-    import sys
 
-    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
-    a = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a.jpg")
-    b = _framed(os.path.join(examples, "0053_02747386.jpg"), tmp_path / "b.jpg")
-    black = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a-black.jpg", 0.15, (0, 0, 0))
+    a, b, black = framed_trio(tmp_path)
 
     def finder(*args):
-        return subprocess.run([sys.executable, "-m", "finder", *args], capture_output=True, text=True, cwd=tmp_path)
+        return run_finder(tmp_path, *args)
 
     assert finder("hash", a, b, "-o", "h.npz", "-q").returncode == 0
     blocked = finder("explain", a, b, "--against", "h.npz")
@@ -273,16 +284,11 @@ def test_query_k_marks_a_pair_a_rule_blocked_and_names_the_matching_row_pair(tmp
     import csv
     import io
     import os
-    import subprocess
-    import sys
 
-    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
-    a = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a.jpg")
-    b = _framed(os.path.join(examples, "0053_02747386.jpg"), tmp_path / "b.jpg")
-    black = _framed(os.path.join(examples, "0033_77449721.jpg"), tmp_path / "a-black.jpg", 0.15, (0, 0, 0))
+    a, b, black = framed_trio(tmp_path)
 
     def finder(*args):
-        return subprocess.run([sys.executable, "-m", "finder", *args], capture_output=True, text=True, cwd=tmp_path)
+        return run_finder(tmp_path, *args)
 
     assert finder("hash", a, "-o", "h.npz", "-q").returncode == 0
     rows = list(csv.DictReader(io.StringIO(finder("query", b, black, "--against", "h.npz", "-k", "1").stdout)))
