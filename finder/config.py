@@ -63,6 +63,22 @@ def start_method() -> str | None:
     return os.environ.get(START_METHOD) or None
 
 
+# Why forking this process would be unsafe now (libraries that started thread pools in it), if anything.
+_FORK_UNSAFE: list[str] = []
+
+
+def mark_fork_unsafe(why: str) -> None:
+    """Record that this process started threads a forked child would inherit half of (e.g. OpenMP's pool:
+    libgomp deadlocks in a child forked after it started); worker pools then use ``forkserver``."""
+    if why not in _FORK_UNSAFE:
+        _FORK_UNSAFE.append(why)
+
+
+def fork_unsafe() -> list[str]:
+    """Why forking this process is unsafe (empty: it is safe)."""
+    return list(_FORK_UNSAFE)
+
+
 def dask_tile_files() -> int | None:
     """``FINDER_DASK_TILE_FILES`` as a number of files >= 1 (None when unset)."""
     text = _text(DASK_TILE_FILES)

@@ -28,6 +28,10 @@ class Reporter:
         else:
             click.echo(f"finder: {message}", err=True)
 
+    def warning(self, message: str) -> None:
+        """``finder: warning: ...``; shown even with --quiet (a result that is likely wrong is not silent)."""
+        self.error(f"warning: {message}")
+
     def info(self, message: str) -> None:
         """A status line, hidden by --quiet."""
         if not self.quiet:

@@ -91,7 +91,7 @@ def test_cluster_json_schema_and_default_file(hashfile, tmp_path, monkeypatch):
         assert set(g) == {"group", "size", "representative", "keeper", "keeper_reason", "members"}
         assert g["keeper"] in {m["path"] for m in g["members"]} and g["keeper_reason"]
         assert g["members"][0] == {"path": g["representative"], "distance": 0, "view": None, "same_file_as": None,
-                                   "reference": False, "size": 1, "mtime_ns": 1}
+                                   "reference": False, "kept_with": None, "size": 1, "mtime_ns": 1}
         assert all(m["view"] == "plain" for m in g["members"][1:])  # plain hashes: plain against plain
         assert len(g["members"]) == g["size"]
     assert [g["group"] for g in groups] == list(range(10))
@@ -104,7 +104,7 @@ def test_cluster_csv_min_size_and_linkage(hashfile):
     rows = list(csv.DictReader(io.StringIO(run("cluster", path, "-a", "find", "-d", "25", "--format", "csv",
                                                "--min-size", "1", "--linkage", "star").stdout, newline="")))
     assert list(rows[0]) == ["group", "path", "distance_to_representative", "representative", "same_file_as",
-                             "keeper", "reference", "keeper_reason", "view"]
+                             "keeper", "reference", "keeper_reason", "view", "kept_with"]
     assert sum(r["keeper"] == "True" for r in rows) == len({r["group"] for r in rows})
     assert all(bool(r["keeper_reason"]) == (r["keeper"] == "True") for r in rows)
     assert sum(r["representative"] == "True" for r in rows) == len({r["group"] for r in rows})
@@ -210,3 +210,15 @@ def test_cluster_with_vote_groups_the_voted_graph(hashfile):
 def test_vote_argument_errors(hashfile, args, message):
     result = run("compare", hashfile[0], *args)
     assert result.exit_code == 2 and message in result.stderr
+
+
+def test_cluster_warns_of_a_loose_threshold_and_a_giant_group_in_its_summary(hashfile):
+    """30 random hashes: at -t 0.6 every one joins one group; the warnings go to stderr and --summary json."""
+    path, _ = hashfile
+    result = run("cluster", path, "-a", "find", "-t", "0.6", "--summary", "json", "--keep", "size")
+    assert result.exit_code == 0
+    summary = json.loads(result.stderr.strip().splitlines()[-1])
+    assert len(summary["warnings"]) == 2 and "holds 30 of 30 images" in summary["warnings"][1]
+    assert result.stderr.count("finder: warning: ") == 2
+    calm = run("cluster", path, "-a", "find", "--summary", "json", "--keep", "size")
+    assert json.loads(calm.stderr.strip().splitlines()[-1])["warnings"] == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 
 import numpy as np
 import pytest
@@ -14,6 +15,7 @@ from finder.cli.app import cli
 from finder.evaluate.metrics import TruthError, curve, evaluate, grouping_scores, truth_from_csv, truth_from_pattern
 from finder.groups.linkage import group_indices
 from finder.match.search import Rule
+from finder.store.hashset import load
 from tests.helpers import brute_distances, planted, synthetic_hashset
 
 
@@ -142,6 +144,7 @@ def test_truth_matching_by_relative_path_and_basename(tmp_path):
     path.write_text("path,group\nimages/a.jpg,1\nb.jpg,1\nunrelated.jpg,2\n")
     truth = truth_from_csv(hs.paths, str(path))
     assert truth.labels.tolist() == [0, 0, -1]
+    assert truth.unmatched == ["unrelated.jpg"]  # listed, not dropped without a word (issue 19, item 5)
     with pytest.raises(TruthError, match="'path' and 'group'"):
         (tmp_path / "bad.csv").write_text("file,label\nx,1\n")
         truth_from_csv(hs.paths, str(tmp_path / "bad.csv"))
@@ -213,3 +216,21 @@ def test_keeper_scores_count_the_groups_that_keep_their_original():
     assert (scores.groups, scores.original_kept) == (3, 2) and scores.share == 2 / 3
     assert dict(scores.instead) == {"pad": 1} and dict(scores.reasons) == {"frame": 1}
     assert has_originals(truth) and not has_originals(Truth(truth.labels, truth.names))
+
+
+def test_evaluate_scores_at_the_default_threshold_unless_told_and_warns_of_unmatched_rows(labelled_file, tmp_path):
+    """evaluate leads with what cluster does: each algorithm at its default threshold (the best-F1 one beside
+    it); a truth row that matches no image is named on stderr and in the JSON."""
+    from finder.algorithms import get
+
+    hs = load(labelled_file)
+    result = evaluate(hs, truth_from_pattern(hs.paths))
+    for name, rule in result.chosen.items():
+        assert rule.max_distance == int(get(name).default_threshold * rule.bits + 1e-9)
+    truth = tmp_path / "truth.csv"
+    truth.write_text("path,group\n" + "".join(f"{os.path.basename(p)},{os.path.basename(p)[:4]}\n"
+                                              for p in hs.paths) + "gone.jpg,9999\n")
+    out = CliRunner().invoke(cli, ["evaluate", str(labelled_file), "--truth", str(truth), "--format", "json"])
+    assert out.exit_code == 0, out.output
+    assert "1 truth rows match no image" in out.stderr and "gone.jpg" in out.stderr
+    assert json.loads(out.stdout)["truth_rows_without_image"] == ["gone.jpg"]

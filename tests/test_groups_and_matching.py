@@ -174,3 +174,29 @@ def test_rows_of_views_collapse_to_file_pairs_at_their_smallest_distance():
     found = pairs_of(hs, "dhash", max_distance=10)
     assert {(int(i), int(j)): int(d) for i, j, d in zip(found.i, found.j, found.distance)} == expected
     assert (0, 1) in expected and expected[(0, 1)] == 3
+
+
+def test_guard_rails_warn_of_a_loose_threshold_and_a_giant_group():
+    """Issue 19, item 5: a radius within three standard deviations of the distance of unrelated hashes (a
+    binomial: bits / 2 +- sqrt(bits) / 2), and a group of more than a fifth of 20 or more files, warn."""
+    import math
+
+    from finder.groups.guards import chance_radius, warnings
+    from finder.groups.linkage import Group, Member
+    from finder.match.search import Rule
+
+    rng = np.random.default_rng(0)
+    words = rng.integers(0, 2**64, (2, 20000, 4), dtype=np.uint64, endpoint=False)
+    unrelated = np.bitwise_count(words[0] ^ words[1]).sum(1)
+    share_below = float((unrelated < chance_radius(256)).mean())
+    assert share_below < 0.003  # three sigmas: about 0.13 % of unrelated pairs are closer
+    assert chance_radius(256) == math.ceil(128 - 3 * 8) == 104
+    small = [Group(k, f"/p/{k}a", [Member(f"/p/{k}a", 0), Member(f"/p/{k}b", 1)]) for k in range(5)]
+    assert warnings(small, 100, [Rule("find", 256, 96)]) == []
+    loose = warnings(small, 100, [Rule("find", 256, 153)])
+    assert len(loose) == 1 and "near what two unrelated images give" in loose[0] and "0.375" in loose[0]
+    giant = [Group(0, "/p/0", [Member(f"/p/{k}", k) for k in range(30)])]
+    told = warnings(giant, 100, [Rule("find", 256, 96)])
+    assert len(told) == 1 and "holds 30 of 100 images (30%)" in told[0] and "--linkage star" in told[0]
+    assert warnings(giant, 100, [Rule("find", 256, 96)], linkage="star")[0].endswith("a lower threshold")
+    assert warnings(giant[:1], 19, [Rule("find", 256, 96)]) == []  # too few files to tell

@@ -146,6 +146,7 @@ def _same_pairs(x, y) -> None:
 def test_matching_gives_the_same_pairs_and_groups_on_the_numpy_and_numba_paths(seed, monkeypatch):
     hs = views_hashset(900, seed)
     other = views_hashset(400, seed + 10, prefix="/other/")
+    other.hashes["find"][:40] = hs.hashes["find"][:40]  # 40 plain rows of the second set copy the first's
     monkeypatch.setenv(pairs.BACKEND_ENV, "reference")  # the numpy searches small jobs get
     small = (find_pairs(hs, "find"), find_pairs(hs, "find", b=other),
              cluster(hs, "find"), cluster(hs, "find", linkage="star", min_size=1))
@@ -161,7 +162,8 @@ def test_matching_gives_the_same_pairs_and_groups_on_the_numpy_and_numba_paths(s
 
 
 def test_file_distances_with_views_match_brute_force():
-    # the smallest distance of plain-plain and of each extra row of one file against the other's plain row
+    # the smallest distance of plain-plain, of each extra row of one file against the other's plain row, and of
+    # the two files' content boxes
     hs, other = views_hashset(120, 4), views_hashset(50, 6, prefix="/other/")
     rng = np.random.default_rng(0)
     for b in (None, other):
@@ -170,9 +172,12 @@ def test_file_distances_with_views_match_brute_force():
         got = file_distances(hs, "find", i, j, b)
         dist = brute_distances(hs.hashes["find"], second.hashes["find"])  # every row against every row
         plain_a, plain_b = hs.view["find"] == 0, second.view["find"] == 0
+        box_a, box_b = hs.view["find"] == view_code("trimmed"), second.view["find"] == view_code("trimmed")
         for k in range(len(i)):
             rows_a, rows_b = hs.owner["find"] == i[k], second.owner["find"] == j[k]
             expected = min(dist[np.ix_(rows_a, rows_b & plain_b)].min(), dist[np.ix_(rows_a & plain_a, rows_b)].min())
+            if (rows_a & box_a).any() and (rows_b & box_b).any():
+                expected = min(expected, dist[np.ix_(rows_a & box_a, rows_b & box_b)].min())
             assert got[k] == expected
         plain_only = dist[np.ix_(plain_a, plain_b)][i, j]
         assert (got < plain_only).sum() > 50  # the extra rows do decide many of them

@@ -58,6 +58,7 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     """
     from finder.groups.build import find_groups
     from finder.groups.file import write_groups
+    from finder.groups.guards import warnings as guard_warnings
     from finder.groups.keep import parse_rules, resolve_folders
     from finder.match.search import check_vote
     from finder.output import check_output, open_output
@@ -76,8 +77,11 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs)
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
+    cautions = guard_warnings(groups, len(hashset), rules, linkage)
+    for caution in cautions:
+        Reporter().warning(caution)
     emit_summary(summary, {"files": len(hashset), "groups": len(groups),
-                           "grouped_files": sum(g.size for g in groups),
+                           "grouped_files": sum(g.size for g in groups), "warnings": cautions,
                            "seconds": round(time.perf_counter() - start, 3)})
     if exit_code and groups:
         sys.exit(EXIT_FOUND)

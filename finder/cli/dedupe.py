@@ -15,7 +15,8 @@ DRY_VERBS = {"move": "would move", "trash": "would trash", "hardlink": "would ha
              "symlink": "would symlink", "delete": "would delete"}
 
 
-KEPT_LABELS = {"keeper": "keepers", "reference": "reference images", "hard link of a kept file":
+KEPT_LABELS = {"keeper": "keepers", "reference": "reference images", "RAW+JPEG companion": "RAW+JPEG companions",
+               "hard link of a kept file":
                "hard links of kept files", "already a link to the keeper": "already links to their keeper"}
 
 

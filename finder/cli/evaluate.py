@@ -26,9 +26,13 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
                      verify, output) -> None:
     """Accuracy of each hash against labelled groups, over all pairs.
 
-    For every threshold: TP, FP, TN, FN, precision, recall, F1, accuracy; the
+    First what `finder cluster` does by default (its views, at each
+    algorithm's default threshold, unless -t/-d say otherwise); then for
+    every threshold: TP, FP, TN, FN, precision, recall, F1, accuracy; the
     best-F1 threshold; average precision; recall per transform; the scores of
-    the groups `finder cluster` would make; and, with several algorithms, voting.
+    the groups `finder cluster` would make; how often its keeper is the
+    original (where the truth marks originals); and, with several algorithms,
+    voting.  Truth rows that match no image are listed on stderr.
 
     \b
       finder evaluate corpus.npz --truth corpus/images/ground_truth.csv
@@ -55,8 +59,14 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     hashset = load(hashfile)
     labels = (truth_from_csv(hashset.paths, truth) if truth
               else truth_from_pattern(hashset.paths, group_pattern or DEFAULT_GROUP_PATTERN))
+    if labels.unmatched:  # a truth that does not describe this hash file scores the wrong thing silently
+        from finder.progress import Reporter
+
+        shown = ", ".join(labels.unmatched[:5]) + (", ..." if len(labels.unmatched) > 5 else "")
+        Reporter().warning(f"{len(labels.unmatched):,} truth rows match no image in {hashfile}: {shown}")
     # Algorithms: those named (-a, or ALGO= in -t/-d), else all in the file.  Those with a
-    # threshold of their own or a global one are scored there, the others at their best F1.
+    # threshold of their own or a global one are scored there, the others at their default threshold
+    # (what finder cluster does), with the best-F1 threshold beside it.
     per_threshold = parse_radii(thresholds, float, "'--threshold'")
     per_distance = parse_radii(max_distances, int, "'--max-distance'")
     named = [a.lower() for a in algorithms] + [k for k in (*per_threshold, *per_distance) if k]
@@ -76,9 +86,10 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
             write_rows(stream, CURVE_HEADER, curve_rows(result), "csv")
         elif fmt == "json":
             write_json(stream, {**result.to_dict(), **({"modes": modes[1]} if modes else {}),
-                                **({"keepers": keepers[1]} if keepers else {})})
-        else:
-            print_tables(stream, render_tables(result) + (modes[0] if modes else []) + (keepers[0] if keepers else []))
+                                **({"keepers": keepers[1]} if keepers else {}),
+                                "truth_rows_without_image": labels.unmatched})
+        else:  # first what finder cluster does by default (views at the default threshold), then the detail
+            print_tables(stream, (modes[0] if modes else []) + render_tables(result) + (keepers[0] if keepers else []))
 
 
 def keeper_evaluation(hashset, labels, algorithm):

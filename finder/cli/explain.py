@@ -92,14 +92,15 @@ def _sides(paths, store, name, reporter):
 
 def _verify(paths, exif_transpose):
     """The geometric check of the two images (finder.verify), as a dict."""
-    from PIL import Image, ImageOps
+    from PIL import ImageOps
 
+    from finder.io.decode import open_file
     from finder.verify.features import extract
     from finder.verify.geometry import check
 
     features = []
     for path in paths:
-        with Image.open(path) as image:
+        with open_file(path, path) as image:
             features.append(extract(ImageOps.exif_transpose(image) if exif_transpose else image))
     result = check(*features)
     return {"ok": result.ok, "decided": result.decided, "matches": result.matches, "inliers": result.inliers,

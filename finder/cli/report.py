@@ -52,10 +52,13 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     """
     import datetime as dt
     import os
+    from dataclasses import replace
 
     from finder import __version__
     from finder.cli.options import rules_from_options
     from finder.groups.build import find_groups
+    from finder.groups.facts import gather
+    from finder.groups.guards import warnings as guard_warnings
     from finder.groups.keep import decide, describe_rules, parse_rules, proposed, resolve_folders
     from finder.match.search import check_vote
     from finder.output import check_output, open_output
@@ -77,7 +80,14 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     files = [(m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members]
     with reporter.bar(len(files), "thumbnails") as advance:
         thumbs = make_thumbs(files, thumb_size, jobs, advance)
-    groups = decide(groups, {p: t.facts for p, t in thumbs.items()}, keep_rules, reference_dirs)
+    facts = {p: t.facts for p, t in thumbs.items()}
+    if any(rule.looks for rule in keep_rules):  # the keep rules that look at the pictures: one reduced decode each
+        with reporter.bar(len(files), "looking at the grouped images") as advance:
+            looks = gather(files, jobs, advance, look=True)
+        facts = {p: replace(f, look=looks[p].look) if p in looks else f for p, f in facts.items()}
+    groups = decide(groups, facts, keep_rules, reference_dirs)
+    for caution in guard_warnings(groups, len(hashset), rules, linkage):
+        reporter.warning(caution)
     drop = [m for g in groups for m in proposed(g, distinct=True)]
     seconds = time.perf_counter() - start
     match = ", ".join(f"{r.algorithm} <= {r.max_distance} of {r.bits} bits (threshold {r.threshold:.4g})"

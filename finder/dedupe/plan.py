@@ -137,9 +137,11 @@ def plan(groups: Sequence[Group], action: str, to: str | None = None, done: froz
         keeper = next(m for m in group.members if m.path == group.keeper)
         candidates = proposed(group)
         result.kept["keeper"] += 1
-        result.kept["reference"] += sum(m.reference and m.path != group.keeper for m in group.members)
-        result.kept["hard link of a kept file"] += len(group.members) - len(candidates) - 1 - sum(
-            m.reference and m.path != group.keeper for m in group.members)
+        references = sum(m.reference and m.path != group.keeper for m in group.members)
+        pairs = sum(bool(m.kept_with) and not m.reference and m.path != group.keeper for m in group.members)
+        result.kept["reference"] += references
+        result.kept["RAW+JPEG companion"] += pairs
+        result.kept["hard link of a kept file"] += len(group.members) - len(candidates) - 1 - references - pairs
         keeper_st = lstat(keeper.path)
         if keeper_st is None or not stat.S_ISREG(keeper_st.st_mode):
             why: str | None = "missing" if keeper_st is None else "not a regular file"

@@ -50,11 +50,15 @@ def signals_deferred() -> Iterator[None]:
 
 
 def default_start_method() -> str | None:
-    """``FINDER_START_METHOD`` if set, else fork where available, else the platform default."""
+    """``FINDER_START_METHOD`` if set, else fork where available (forkserver once this process has started
+    threads a fork would break, :func:`finder.config.fork_unsafe`), else the platform default."""
     chosen = config.start_method()
     if chosen:
         return chosen
-    return "fork" if "fork" in multiprocessing.get_all_start_methods() else None
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" not in methods:
+        return None
+    return "forkserver" if config.fork_unsafe() and "forkserver" in methods else "fork"
 
 
 class LocalExecutor:

@@ -34,6 +34,7 @@ from finder.match.search import (
     default_vote,
     find_pairs,
     pair_distances,
+    radius,
     vote_pairs,
 )
 from finder.store.hashset import HashSet
@@ -51,6 +52,7 @@ class Truth:
     labels: np.ndarray  # int64[n]
     names: list[str]  # group name per label id
     columns: dict[str, np.ndarray] = field(default_factory=dict)  # e.g. "transform" -> str[n]
+    unmatched: list[str] = field(default_factory=list)  # truth rows (their paths) that match no image
 
     @property
     def labelled(self) -> np.ndarray:
@@ -109,7 +111,8 @@ def truth_from_csv(paths: Iterable[str], csv_path: str) -> Truth:
         matched.append(found)
     labels, names = _label_ids([r["group"] if r else None for r in matched])
     columns = {c: np.array([r[c] if r else "" for r in matched], dtype=str) for c in extra}
-    return Truth(labels, names, columns)
+    used = {id(r) for r in matched if r is not None}
+    return Truth(labels, names, columns, [row["path"] for row in rows if id(row) not in used])
 
 
 @dataclass
@@ -320,7 +323,8 @@ def evaluate(
     ----------
     algorithms : which algorithms (default: all in the file).
     rules : a fixed radius per algorithm; algorithms without one are scored
-        (per transform, grouping, votes) at their best-F1 threshold.
+        (per transform, grouping, votes) at their default threshold, the one
+        ``finder cluster`` uses (the best-F1 threshold is reported beside it).
     vote : with several algorithms, score only this K of the vote; by default
         every K from 1 to the number of algorithms.
     """
@@ -332,7 +336,8 @@ def evaluate(
         raise TruthError(f"only {len(labelled)} of {len(hashset)} images have a group label; nothing to evaluate")
     curves = {name: curve(hashset, name, truth.labels) for name in names}
     first = curves[names[0]]
-    chosen = {name: (rules or {}).get(name) or Rule(name, c.bits, c.best()) for name, c in curves.items()}
+    chosen = {name: (rules or {}).get(name) or Rule(name, c.bits, radius(c.bits, algorithm=name))
+              for name, c in curves.items()}
     per_transform = ({name: recall_by_transform(hashset, chosen[name], truth) for name in names}
                      if "transform" in truth.columns else {})
     grouping = {}

@@ -135,7 +135,8 @@ def render_mode_tables(modes: dict[str, dict[str, ModeScores]], rules: dict[str,
     """rich tables: one row per algorithm and mode; recall per transform with one column per algorithm and mode."""
     from rich.table import Table
 
-    summary = Table(title="Matching modes at that threshold: plain hashes, views (smallest distance over views), "
+    summary = Table(title="What finder cluster does, by matching mode: plain hashes, views (its default: the smallest "
+                          "distance over views), "
                           "verified (compare --verify)")
     for column in ("algorithm", "mode", "threshold (d)", "pairs", "precision", "recall", "F1", "largest group",
                    "largest true group"):

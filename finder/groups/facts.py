@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 import numpy as np
 from PIL import Image, ImageOps
 
-from finder.io.decode import register_codecs
+from finder.io.decode import open_file, register_codecs
 from finder.views.content import content_box
 from finder.views.detail import detail
 
@@ -200,7 +200,7 @@ def open_header(path: str) -> Image.Image:
     register_codecs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return Image.open(path)
+        return open_file(path, path)
 
 
 def describe(exc: BaseException) -> str:

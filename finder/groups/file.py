@@ -19,7 +19,7 @@ from finder.groups.linkage import Group, Member
 from finder.output import write_json_array, write_json_lines, write_rows
 
 GROUP_HEADER = ("group", "path", "distance_to_representative", "representative", "same_file_as", "keeper",
-                "reference", "keeper_reason", "view")
+                "reference", "keeper_reason", "view", "kept_with")
 
 
 def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
@@ -27,7 +27,7 @@ def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
     or JSON lines.  JSON members carry the recorded ``size`` and ``mtime_ns`` that ``finder dedupe`` checks."""
     if fmt == "csv":
         rows = ((g.id, m.path, m.distance, m.path == g.representative, m.same_file_as or "", m.path == g.keeper,
-                 m.reference, (g.keeper_reason or "") if m.path == g.keeper else "", m.view or "")
+                 m.reference, (g.keeper_reason or "") if m.path == g.keeper else "", m.view or "", m.kept_with or "")
                 for g in groups for m in g.members)
         write_rows(stream, GROUP_HEADER, rows, "csv")
         return
@@ -35,7 +35,8 @@ def write_groups(stream: IO[bytes], groups, fmt: str) -> None:
         {"group": g.id, "size": g.size, "representative": g.representative, "keeper": g.keeper,
          "keeper_reason": g.keeper_reason,
          "members": [{"path": m.path, "distance": m.distance, "view": m.view, "same_file_as": m.same_file_as,
-                      "reference": m.reference, "size": m.size, "mtime_ns": m.mtime_ns} for m in g.members]}
+                      "reference": m.reference, "kept_with": m.kept_with, "size": m.size, "mtime_ns": m.mtime_ns}
+                     for m in g.members]}
         for g in groups
     )
     if fmt == "json":
@@ -78,9 +79,11 @@ def _member(record: Any, where: str) -> Member:
         raise ActionError(f"{where}: member {path!r} has a same_file_as that is not an absolute path: {twin!r}")
     if not isinstance(reference, bool):
         raise ActionError(f"{where}: member {path!r} has a reference flag that is not true or false: {reference!r}")
-    view = record.get("view")
+    view, kept_with = record.get("view"), record.get("kept_with")
+    if kept_with is not None and not is_absolute_path(kept_with):
+        raise ActionError(f"{where}: member {path!r} has a kept_with that is not an absolute path")
     return Member(path, distance or 0, twin, size=size, mtime_ns=mtime, reference=reference,
-                  view=view if isinstance(view, str) else None)
+                  view=view if isinstance(view, str) else None, kept_with=kept_with)
 
 
 def _no_constants(name: str) -> Any:

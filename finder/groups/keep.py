@@ -24,7 +24,7 @@ choice never depends on anything but the facts.  The rules:
                    (within 2 %; a padded or bordered copy of the same picture loses)
 ``colour``         in colour rather than greyscale
 ``camera``         has the camera's EXIF model
-``formats``        format priority: HEIF, TIFF, JPEG, WebP/AVIF, PNG, then the rest
+``formats``        format priority: camera RAW, HEIF, TIFF, JPEG, WebP/AVIF, PNG, then the rest
 ``central``        the copy the others are closest to in pixels (their contents reduced
                    to 32 x 32, a mirrored copy compared mirrored)
 ``pixels``         largest pixel area (width x height)
@@ -65,6 +65,7 @@ import numpy as np
 from finder.errors import KeepRuleError
 from finder.groups.facts import FileFacts, Look
 from finder.groups.linkage import Group, Member
+from finder.io.raw import RAW_EXTENSIONS
 
 DEFAULT_RULES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "oldest", "size")
 RULE_NAMES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "pixels", "size",
@@ -72,7 +73,7 @@ RULE_NAMES = ("shape", "detail", "content", "frame", "colour", "camera", "format
 WILDCARDS = "*?["
 FORMAT_ALIASES = {"JPG": "JPEG", "JPE": "JPEG", "TIF": "TIFF", "HEIC": "HEIF", "HIF": "HEIF"}
 # formats: a camera's or scanner's own formats first, then lossy delivery formats, then screenshot formats.
-FORMAT_PRIORITY = ("HEIF", "TIFF", "JPEG", "WEBP", "AVIF", "PNG")
+FORMAT_PRIORITY = ("RAW", "HEIF", "TIFF", "JPEG", "WEBP", "AVIF", "PNG")
 # shape: aspect ratios within 3 % are one shape (rounding a side to whole pixels, and a content box a pixel
 # or two off, stay well inside it; the corpus's stretches start at 10 %).
 SHAPE_TOLERANCE = 0.03
@@ -295,11 +296,29 @@ def known_formats() -> set[str]:
 
 
 def format_of(f: FileFacts) -> str:
-    """A file's format: Pillow's name from the header, else from the extension."""
+    """A file's format: Pillow's name from the header (``RAW`` for camera RAW files), else from the extension."""
     if f.format:
         return f.format.upper()
+    if os.path.splitext(f.path)[1].lower() in RAW_EXTENSIONS:
+        return "RAW"
     ext = os.path.splitext(f.path)[1].lstrip(".").upper()
     return FORMAT_ALIASES.get(ext, ext)
+
+
+def companions(keeper: str, members: Sequence[Member]) -> set[str]:
+    """The members that are ``keeper``'s RAW+JPEG companion: the same name in the same folder, one of the
+    two a camera RAW file and the other not (a camera writes both; photographers keep both on purpose)."""
+    def split(path: str) -> tuple[str, str, bool]:
+        stem, ext = os.path.splitext(path)
+        return stem.lower(), ext.lower(), ext.lower() in RAW_EXTENSIONS
+
+    stem, _, raw = split(keeper)
+    found = set()
+    for m in members:
+        other_stem, _, other_raw = split(m.path)
+        if m.path != keeper and other_stem == stem and other_raw != raw:
+            found.add(m.path)
+    return found
 
 
 def format_rule(name: str) -> Key:
@@ -450,12 +469,16 @@ def decide(groups: Iterable[Group], facts: Mapping[str, FileFacts], rules: Seque
                               [member_facts(m, facts) for m in members])
         if len(pool) < len(members):
             reason = "in a reference folder" + (f"; {reason}" if reason != "the only copy" else "")
-        decided.append(replace(group, members=members, keeper=pool[best].path, keeper_reason=reason))
+        keeper = pool[best].path
+        pair = companions(keeper, members)
+        members = [replace(m, kept_with=keeper) if m.path in pair else m for m in members]
+        decided.append(replace(group, members=members, keeper=keeper, keeper_reason=reason))
     return decided
 
 
 def proposed(group: Group, distinct: bool = False) -> list[Member]:
-    """Members proposed for removal: not the keeper, not a reference image, not a hard link of either.
+    """Members proposed for removal: not the keeper, not a reference image, not the keeper's RAW+JPEG
+    companion (:func:`companions`), not a hard link of any of them.
 
     Hard links are known from ``same_file_as`` (each name points to the
     group's first name of the same file).  With ``distinct``, one member per
@@ -464,7 +487,7 @@ def proposed(group: Group, distinct: bool = False) -> list[Member]:
     def file_of(m: Member) -> str:
         return m.same_file_as or m.path
 
-    kept = {file_of(m) for m in group.members if m.path == group.keeper or m.reference}
+    kept = {file_of(m) for m in group.members if m.path == group.keeper or m.reference or m.kept_with}
     found, seen = [], set()
     for m in group.members:
         if file_of(m) in kept or (distinct and file_of(m) in seen):

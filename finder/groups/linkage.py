@@ -46,6 +46,7 @@ class Member:
     mtime_ns: int | None = None
     reference: bool = False
     view: str | None = None  # the row pair the distance comes from ("plain", "mirror x plain", ...)
+    kept_with: str | None = None  # the keeper whose RAW (or camera JPEG) companion this is: kept too
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,8 @@ from dataclasses import dataclass
 
 from PIL import Image, ImageOps, UnidentifiedImageError, features
 
+from finder.io import raw as _raw
+
 ORIENTATION_TAG = 0x0112
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
@@ -85,8 +87,9 @@ def register_codecs() -> frozenset[str]:
 
 
 def image_extensions() -> frozenset[str]:
-    """Extensions finder treats as images here: the base set, plus AVIF and HEIC/HEIF when available."""
-    return BASE_EXTENSIONS | register_codecs()
+    """Extensions finder treats as images here: the base set, plus AVIF, HEIC/HEIF and camera RAW formats
+    when available (pillow-heif; rawpy, the ``raw`` extra)."""
+    return BASE_EXTENSIONS | register_codecs() | (_raw.RAW_EXTENSIONS if _raw.available() else frozenset())
 
 
 def describe_os_error(path: str, exc: OSError) -> str:
@@ -162,14 +165,22 @@ def _draft(opened: Image.Image, min_size: MinSize | None) -> None:
         opened.draft(None, (opened.size[0] // scale, opened.size[1] // scale))
 
 
-def _load(source, exif_transpose: bool, min_size: MinSize | None = None) -> Image.Image:
+def open_file(source, path: str | os.PathLike | None = None) -> Image.Image:
+    """``Image.open(source)``, except that a camera RAW file (by ``path``'s extension, with the ``raw`` extra)
+    opens as a :class:`finder.io.raw.RawImage`."""
+    if path is not None and _raw.is_raw(path):
+        return _raw.open_raw(source, path)
+    return Image.open(source)
+
+
+def _load(source, exif_transpose: bool, min_size: MinSize | None = None, path: str | None = None) -> Image.Image:
     """Open and fully load ``source`` (a file object), EXIF orientation applied; Pillow's exceptions pass.
 
     With ``min_size`` the image may be decoded at a reduced scale that keeps at least that size (:func:`_draft`).
     """
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        with Image.open(source) as opened:
+        with open_file(source, path) as opened:
             _draft(opened, min_size)
             opened.load()
         image: Image.Image = opened
@@ -309,7 +320,7 @@ def _decode(handle, path: str, exif_transpose: bool, min_size: MinSize | None = 
     """Decode the open file ``handle``; a JPEG that lacks only its end marker is decoded with a warning
     in ``image.info`` (see :func:`decode_warnings`)."""
     try:
-        return _load(handle, exif_transpose, min_size)
+        return _load(handle, exif_transpose, min_size, path)
     except Image.DecompressionBombError as exc:
         return FileError(path, f"decompression bomb: {exc}")
     except UnidentifiedImageError:

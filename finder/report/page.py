@@ -222,6 +222,8 @@ def _member(member: Member, group: Group, thumb: Thumb | None, bits: int, drop: 
         badges.append('<b class="drop">duplicate</b>')
     if member.reference:
         badges.append('<b class="ref">reference</b>')
+    if member.kept_with:
+        badges.append(f'<b class="ref" title="{esc(member.kept_with)}">kept with its RAW+JPEG companion</b>')
     if member.path == group.representative:
         badges.append("<b>representative</b>")
     if member.same_file_as:
