@@ -48,9 +48,19 @@ def _text(name: str) -> str:
     return os.environ.get(name, "").strip()
 
 
+# The backend a command chose for this process (``--device cuda``); it wins over the environment.
+_PAIRS_BACKEND_CHOSEN: list[str] = []
+
+
+def choose_pairs_backend(name: str) -> None:
+    """Use pairs backend ``name`` for every search of this process (what ``--device`` sets)."""
+    _PAIRS_BACKEND_CHOSEN[:] = [name]
+
+
 def pairs_backend() -> str:
-    """The backend named by ``FINDER_PAIRS_BACKEND`` ("" when unset); :mod:`finder.pairs` checks the name."""
-    return _text(PAIRS_BACKEND)
+    """The backend chosen for this process (``--device``), else the one named by ``FINDER_PAIRS_BACKEND``
+    ("" when neither); :mod:`finder.pairs` checks the name."""
+    return _PAIRS_BACKEND_CHOSEN[0] if _PAIRS_BACKEND_CHOSEN else _text(PAIRS_BACKEND)
 
 
 def forced_popcount() -> str:

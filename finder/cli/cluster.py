@@ -13,6 +13,7 @@ from finder.cli.options import (
     LINKAGES,
     VERIFY_HELP,
     dask_search,
+    device_option,
     emit_summary,
     exit_code_option,
     keep_groups,
@@ -39,6 +40,7 @@ from finder.cli.options import (
 @exit_code_option
 @summary_option
 @scheduler_option
+@device_option
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
 def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
                     fmt, output, exit_code, summary, scheduler, verify) -> None:

@@ -12,6 +12,7 @@ from finder.cli.options import (
     EXIT_FOUND,
     VERIFY_HELP,
     dask_search,
+    device_option,
     emit_summary,
     exit_code_option,
     matching_options,
@@ -30,6 +31,7 @@ from finder.cli.options import (
 @exit_code_option
 @summary_option
 @scheduler_option
+@device_option
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
 def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output, exit_code, summary,
                     scheduler, verify) -> None:

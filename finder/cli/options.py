@@ -43,6 +43,24 @@ def exit_code_option(function):
                         help="Exit with status 1 if any match was found, 0 if none (like grep, diff).")(function)
 
 
+def device_option(function):
+    """--device cpu|cuda: where the all-pairs search runs (finder.pairs; cuda needs finder[gpu] and a GPU)."""
+    return click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+                        callback=_use_device, expose_value=False, is_eager=False,
+                        help="Where the pair search runs: cpu, or cuda (an NVIDIA GPU through numba-cuda: "
+                             "pip install 'finder[gpu]').")(function)
+
+
+def _use_device(ctx, param, value):
+    if value == "cuda":
+        from finder import config
+        from finder.pairs.cuda import require
+
+        require()  # one line when there is no GPU, before any work
+        config.choose_pairs_backend("cuda")
+    return value
+
+
 def scheduler_option(function):
     """--scheduler: run the work on a Dask cluster (finder.engine.dask)."""
     return click.option("--scheduler", default=None, metavar="ADDRESS|local:N",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from finder.cli.options import algorithm_option, output_option
+from finder.cli.options import algorithm_option, device_option, output_option
 
 EXIT_MATCHED = 0
 EXIT_NO_MATCH = 1
@@ -26,6 +26,7 @@ QUERY_HEADER = ("query", "path", "distance", "similarity", "match", "same_file",
               help="Report each image's K nearest archive images, matching or not (column 'match' says).")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
 @output_option
+@device_option
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes for hashing the query images [default: all cores].")
 @click.option("-0", "--null", is_flag=True, help="Paths read from '-' are NUL-separated (find -print0).")

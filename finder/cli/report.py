@@ -11,6 +11,7 @@ from finder.cli.options import (
     LINKAGES,
     VERIFY_HELP,
     dask_search,
+    device_option,
     keep_options,
     matching_options,
     scheduler_option,
@@ -36,6 +37,7 @@ DEFAULT_REPORT = "report.html"
 @click.option("--title", default="finder report", show_default=True, help="The page's title.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary line.")
 @scheduler_option
+@device_option
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
 def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
                    output, thumb_size, page_size, title, quiet, scheduler, verify) -> None:

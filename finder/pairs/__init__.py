@@ -46,6 +46,11 @@ environment variable ``FINDER_PAIRS_BACKEND``; otherwise ``"cpu"`` is used.
     :func:`choose_backend` picks it over ``"cpu"`` below the crossover radius
     measured by ``benchmarks/mih_crossover.py``, and ``"reference"`` for small
     searches, which it finishes before numba could be imported.
+``"cuda"``
+    an NVIDIA GPU through numba-cuda (:mod:`finder.pairs.cuda`, the ``gpu``
+    extra): tiles in shared memory, count then fill; pairs only.  Chosen with
+    ``--device cuda`` (:func:`finder.config.choose_pairs_backend`), never by
+    :func:`choose_backend` on its own.
 
 The functions here validate their inputs once and hand a backend only clean
 data: C-contiguous ``uint64[n, w]`` arrays with ``w >= 1`` (the same ``w`` for
@@ -66,9 +71,10 @@ contiguous ``int64[n]``.  A backend module provides some of
     exactly ``pairs_across(queries, words, radius)``.
 
 and calling one it lacks raises :class:`NotImplementedError`, so a backend
-may do only part of the job (``"mih"`` has no histogram or knn; planned:
-``"cuda"``).  A new backend is registered in ``BACKENDS`` and is then run
-by ``tests/test_pairs_contract.py`` against brute force and the other backends.
+may do only part of the job (``"mih"`` and ``"cuda"`` have no histogram or
+knn).  A new backend is registered in ``BACKENDS`` and is then run by
+``tests/test_pairs_contract.py`` against brute force and the other backends
+(``"cuda"`` by ``tests/test_pairs_cuda.py``, in Numba's CUDA simulator).
 """
 
 from __future__ import annotations
@@ -104,10 +110,11 @@ BACKENDS: dict[str, str] = {
     "cpu": "finder.pairs.cpu",
     "reference": "finder.pairs.reference",
     "mih": "finder.pairs.mih",
+    "cuda": "finder.pairs.cuda",
 }
 DEFAULT_BACKEND = "cpu"
 #: Backends whose kernels are compiled (numba): once one is loaded, it is the fastest at every size.
-COMPILED_BACKENDS = frozenset({"cpu", "mih"})
+COMPILED_BACKENDS = frozenset({"cpu", "mih", "cuda"})
 #: Backends this process has loaded through :func:`get_backend` (what :func:`choose_backend` knows of the past).
 loaded: set[str] = set()
 #: Environment variable naming the backend used when a call gives none.

@@ -1,0 +1,99 @@
+"""The cuda pairs backend (numba-cuda), checked without a GPU in Numba's CUDA simulator.
+
+The simulator must be switched on (``NUMBA_ENABLE_CUDASIM=1``) before numba is imported, so the checks run
+in a child process: :func:`simulator_contract` is the finder.pairs contract on small inputs (tiles of 128
+rows: 129 rows cross a tile), against brute force; the same ``compare`` output with ``--device cuda``.
+Without a GPU and without the simulator, ``--device cuda`` is a one-line error before any work.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from tests.helpers import brute_distances, planted, synthetic_hashset
+
+pytest.importorskip("numba.cuda")
+
+
+def _expected(dist: np.ndarray, radius: int, within: bool) -> list[tuple[int, int, int]]:
+    rows, cols = np.nonzero(dist <= radius)
+    return [(i, j, int(dist[i, j])) for i, j in zip(rows.tolist(), cols.tolist()) if not within or i < j]
+
+
+def _as_list(p) -> list[tuple[int, int, int]]:
+    assert p.i.dtype == np.int64 and p.j.dtype == np.int64 and p.distance.dtype == np.int32
+    return list(zip(p.i.tolist(), p.j.tolist(), p.distance.tolist()))
+
+
+def simulator_contract() -> int:
+    """The contract checks, run in the simulator; returns how many searches were checked."""
+    from finder.pairs import Index, distance_histogram, knn, pairs_across, pairs_within
+
+    checked = 0
+    for bits in (64, 256):
+        for n in (0, 1, 2, 129):
+            x = planted(n, bits // 64, seed=n + bits, copies=3, flips=bits // 8) if n else np.zeros((0, bits // 64),
+                                                                                                    np.uint64)
+            dist = brute_distances(x, x)
+            for radius in (0, bits // 4, bits // 2, bits):
+                assert _as_list(pairs_within(x, radius, backend="cuda")) == _expected(dist, radius, True)
+                checked += 1
+        a, b = planted(70, bits // 64, seed=1, copies=2, flips=bits // 8), planted(131, bits // 64, seed=2)
+        b[:20] = a[:20]
+        cross = brute_distances(a, b)
+        index = Index(b)
+        for radius in (0, bits // 3, bits):
+            expected = _expected(cross, radius, False)
+            assert _as_list(pairs_across(a, b, radius, backend="cuda")) == expected
+            assert _as_list(index.range_search(a, radius, backend="cuda")) == expected  # prepared once, searched
+            checked += 2
+    x = planted(10, 4, seed=3)
+    for call in (lambda: knn(x, x, 1, backend="cuda"),
+                 lambda: distance_histogram(x, np.zeros(10, np.int64), 256, backend="cuda")):
+        with pytest.raises(NotImplementedError):
+            call()
+    return checked
+
+
+def simulator_compare(folder: str) -> None:
+    """``finder compare --device cuda`` writes what the cpu writes."""
+    from finder.cli.app import cli
+
+    words = planted(200, 4, seed=5, copies=3, flips=30)
+    path = os.path.join(folder, "h.npz")
+    synthetic_hashset([f"/p/{k:03d}.jpg" for k in range(200)], {"find": words}, {"find": 256}).save(path)
+    on_cpu = CliRunner().invoke(cli, ["compare", path], catch_exceptions=False)
+    on_gpu = CliRunner().invoke(cli, ["compare", path, "--device", "cuda"], catch_exceptions=False)
+    assert on_cpu.exit_code == on_gpu.exit_code == 0 and on_gpu.stdout == on_cpu.stdout
+    assert on_cpu.stdout.count("\n") > 50
+
+
+def test_cuda_backend_passes_the_contract_in_the_simulator(tmp_path):
+    code = ("from tests.test_pairs_cuda import simulator_contract, simulator_compare\n"
+            f"print('checked', simulator_contract())\nsimulator_compare({str(tmp_path)!r})\n")
+    env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
+    env.pop("FINDER_PAIRS_BACKEND", None)
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
+                            cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout.split("checked")[1]) == 44
+
+
+def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
+    from finder.cli.app import cli
+    from finder.pairs import cuda
+
+    if cuda.available():
+        pytest.skip("a CUDA GPU is here: the error does not apply")  # never on CI (no GPU); see the test above
+    path = tmp_path / "h.npz"
+    synthetic_hashset(["/p/a.jpg", "/p/b.jpg"], {"find": planted(2, 4, seed=1)}, {"find": 256}).save(path)
+    for command in (["compare", str(path)], ["cluster", str(path)]):
+        result = CliRunner().invoke(cli, [*command, "--device", "cuda"])
+        assert result.exit_code == 2 and "no CUDA GPU here" in result.output
+        assert result.output.count("\n") == 1
