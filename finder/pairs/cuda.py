@@ -72,12 +72,12 @@ def require() -> Any:
 
 
 @functools.cache
-def _kernels() -> tuple[Any, Any]:
-    """The count and fill kernels (:mod:`finder.pairs.cuda_kernels`), compiled on first use."""
+def _kernel() -> Any:
+    """The search kernel (:mod:`finder.pairs.cuda_kernels`), compiled on first use."""
     require()
     from finder.pairs import cuda_kernels
 
-    return cuda_kernels.count, cuda_kernels.fill
+    return cuda_kernels.search
 
 
 @dataclass
@@ -90,7 +90,7 @@ class Prepared:
 
 def _search(a: np.ndarray, b_device: Any, nb: int, triangular: bool, radius: int) -> Pairs:
     cuda = require()
-    count, fill = _kernels()
+    search = _kernel()
     na, words = a.shape
     if words > MAX_WORDS:
         raise ValueError(f"the cuda backend takes hashes of at most {64 * MAX_WORDS} bits")
@@ -99,7 +99,9 @@ def _search(a: np.ndarray, b_device: Any, nb: int, triangular: bool, radius: int
     a_device = cuda.to_device(np.ascontiguousarray(a))
     blocks = (na + TILE - 1) // TILE
     counts = cuda.device_array(na, dtype=np.int64)
-    count[blocks, TILE](a_device, b_device, words, triangular, radius, counts)
+    nothing = cuda.device_array(1, dtype=np.int64)
+    search[blocks, TILE](a_device, b_device, words, triangular, radius, False, nothing, counts, nothing,
+                         cuda.device_array(1, dtype=np.int32))
     per_row = counts.copy_to_host()
     offsets = np.zeros(na, dtype=np.int64)
     np.cumsum(per_row[:-1], out=offsets[1:])
@@ -108,7 +110,8 @@ def _search(a: np.ndarray, b_device: Any, nb: int, triangular: bool, radius: int
         return Pairs.empty()
     out_j = cuda.device_array(total, dtype=np.int64)
     out_d = cuda.device_array(total, dtype=np.int32)
-    fill[blocks, TILE](a_device, b_device, words, triangular, radius, cuda.to_device(offsets), out_j, out_d)
+    search[blocks, TILE](a_device, b_device, words, triangular, radius, True, cuda.to_device(offsets), counts,
+                         out_j, out_d)
     i = np.repeat(np.arange(na, dtype=np.int64), per_row)
     return Pairs(i, out_j.copy_to_host(), out_d.copy_to_host())
 
