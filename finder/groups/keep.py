@@ -55,6 +55,7 @@ them, every reference member is kept, and groups without one are unaffected.
 from __future__ import annotations
 
 import fnmatch
+import functools
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -84,8 +85,8 @@ DETAIL_RATIO = 0.5
 CONTENT_RATIO = 0.9
 # frame: shares of the canvas within 2 % are alike (the box's own few pixels of error).
 FRAME_RATIO = 0.98
-# central: at most this many members are compared with each candidate (the first by path): a group of
-# thousands is no duplicate group anyway (see the guard rails).
+# central (and shape's mode): at most this many members are compared with each candidate (the first by
+# path): a group of thousands is no duplicate group anyway (see the guard rails).
 CENTRAL_SAMPLE = 200
 
 Key = Callable[[FileFacts], tuple]
@@ -182,17 +183,30 @@ def _shapes(look: Look) -> tuple[float, ...]:
     return (look.shape, canvas)
 
 
+class Members(list):
+    """The facts of a group's members, with what the group rules compare among them worked out once."""
+
+    @functools.cached_property
+    def pictures(self) -> tuple[float | None, dict[str, tuple[int, int]]]:
+        return _pictures(self)
+
+
 def pictures(group: Sequence[FileFacts]) -> tuple[float | None, dict[str, tuple[int, int]]]:
     """The group's commonest shape (the mode: the shape the most members have a picture within half
-    :data:`SHAPE_TOLERANCE` of, so a shape between two clusters does not win) and each member's picture: its
-    content box, or its whole canvas where only the canvas is within the tolerance of the mode.  Members
-    without a look are left out."""
+    :data:`SHAPE_TOLERANCE` of, so a shape between two clusters does not win; counted over at most
+    :data:`CENTRAL_SAMPLE` members) and each member's picture: its content box, or its whole canvas where only
+    the canvas is within the tolerance of the mode.  Members without a look are left out."""
+    return group.pictures if isinstance(group, Members) else _pictures(group)
+
+
+def _pictures(group: Sequence[FileFacts]) -> tuple[float | None, dict[str, tuple[int, int]]]:
     looks = [(m.path, m.look) for m in group if m.look is not None]
-    candidates = sorted({s for _, look in looks for s in _shapes(look)})
+    sample = sorted(looks, key=lambda item: os.fsencode(item[0]))[:CENTRAL_SAMPLE]
+    candidates = sorted({s for _, look in sample for s in _shapes(look)})
     if not candidates:
         return None, {}
     mode = max(candidates, key=lambda s: sum(any(_near(s, t, SHAPE_TOLERANCE / 2) for t in _shapes(look))
-                                             for _, look in looks))
+                                             for _, look in sample))
     chosen = {}
     for path, look in looks:
         canvas_near = look.canvas[0] and _near(_shapes(look)[1], mode) and not _near(look.shape, mode)
@@ -403,7 +417,7 @@ def choose(facts: Sequence[FileFacts], rules: Sequence[KeepRule], group: Sequenc
     member of the group, for rules that compare with the others (default ``facts``).  The reason names
     each rule that narrowed the choice, in order.
     """
-    group = facts if group is None else group
+    group = Members(facts if group is None else group) if not isinstance(group, Members) else group
     pool = [f for f in facts if f.problem is None]
     reasons = ["the others cannot be read now"] if pool and len(pool) < len(facts) else []
     pool = pool or list(facts)
@@ -425,8 +439,9 @@ def rank(facts: Sequence[FileFacts], rules: Sequence[KeepRule]) -> list[int]:
     rest, and so on."""
     left = list(range(len(facts)))
     order = []
+    group = Members(facts)
     while left:
-        k, _ = choose([facts[i] for i in left], rules, facts)
+        k, _ = choose([facts[i] for i in left], rules, group)
         order.append(left.pop(k))
     return order
 
