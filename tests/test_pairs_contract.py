@@ -29,7 +29,7 @@ from finder.pairs import (
 from tests.helpers import brute_distances, planted
 
 # The cuda backend runs these same checks in Numba's CUDA simulator, which has to be switched on before numba is
-# imported: in a process of its own (tests/test_pairs_cuda.py).
+# imported: in a process of its own (tests/test_cuda.py).
 BACKENDS = [name for name in backend_names() if name != "cuda"]
 # Backends may implement part of the contract (finder.pairs docstring); each function is run on every one that has it.
 HIST_BACKENDS = [b for b in BACKENDS if hasattr(get_backend(b), "distance_histogram")]

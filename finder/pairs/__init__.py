@@ -74,7 +74,7 @@ and calling one it lacks raises :class:`NotImplementedError`, so a backend
 may do only part of the job (``"mih"`` and ``"cuda"`` have no histogram or
 knn).  A new backend is registered in ``BACKENDS`` and is then run by
 ``tests/test_pairs_contract.py`` against brute force and the other backends
-(``"cuda"`` by ``tests/test_pairs_cuda.py``, in Numba's CUDA simulator).
+(``"cuda"`` by ``tests/test_cuda.py``, in Numba's CUDA simulator).
 """
 
 from __future__ import annotations

@@ -32,43 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from finder.errors import FinderError
+from finder.engine.gpu import NoGPUError, available, require
 from finder.pairs import Pairs
 
-__all__ = ["available", "pairs_across", "pairs_within", "prepare", "range_search"]
+__all__ = ["NoGPUError", "available", "pairs_across", "pairs_within", "prepare", "range_search", "require"]
 
 #: Threads per block, and indexed rows per shared-memory tile.
 TILE = 128
 #: The widest hash the kernels take, in 64-bit words (1,024 bits); the shared tile is this wide.
 MAX_WORDS = 16
-
-
-class NoGPUError(FinderError):
-    """The cuda backend was asked for where no CUDA GPU (or simulator) is available."""
-
-
-def available() -> bool:
-    """Whether numba-cuda is installed and sees a GPU (or runs its simulator)."""
-    try:
-        from numba import cuda
-    except ImportError:
-        return False
-    try:
-        return bool(cuda.is_available())
-    except Exception:  # a broken driver says no GPU as an exception
-        return False
-
-
-def require() -> Any:
-    """``numba.cuda`` where a GPU (or the simulator) is there; :class:`NoGPUError` saying why otherwise."""
-    try:
-        from numba import cuda
-    except ImportError:
-        raise NoGPUError("--device cuda needs numba-cuda: pip install 'finder[gpu]'") from None
-    if not available():
-        raise NoGPUError("--device cuda: no CUDA GPU here (numba-cuda finds no device or driver); "
-                         "run without --device, or set NUMBA_ENABLE_CUDASIM=1 to try the simulator")
-    return cuda
 
 
 @functools.cache

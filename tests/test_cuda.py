@@ -1,9 +1,11 @@
-"""The cuda pairs backend (numba-cuda), checked without a GPU in Numba's CUDA simulator.
+"""The GPU code (numba-cuda), checked without a GPU in Numba's CUDA simulator: the cuda pairs backend and
+FINd's stages on the GPU.
 
 The simulator must be switched on (``NUMBA_ENABLE_CUDASIM=1``) before numba is imported, so the checks run
 in a child process: :func:`simulator_contract` is the finder.pairs contract on small inputs (tiles of 128
-rows: 129 rows cross a tile), against brute force; the same ``compare`` output with ``--device cuda``.
-Without a GPU and without the simulator, ``--device cuda`` is a one-line error before any work.
+rows: 129 rows cross a tile), against brute force; the same ``compare`` output with ``--device cuda``;
+:func:`simulator_find` the golden FINd hashes of a square and a portrait image and of FINd's full 512 px
+thumbnail.  Without a GPU and without the simulator, ``--device cuda`` is a one-line error before any work.
 """
 
 from __future__ import annotations
@@ -74,22 +76,49 @@ def simulator_compare(folder: str) -> None:
     assert on_cpu.stdout.count("\n") > 50
 
 
-def test_cuda_backend_passes_the_contract_in_the_simulator(tmp_path):
-    code = ("from tests.test_pairs_cuda import simulator_contract, simulator_compare\n"
-            f"print('checked', simulator_contract())\nsimulator_compare({str(tmp_path)!r})\n")
+GOLDEN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "golden")
+
+
+def simulator_find() -> int:
+    """FINd on the GPU gives the golden hashes (from the reference, ../shared/corpus/find_golden.csv)."""
+    import csv
+
+    from PIL import Image
+
+    from finder.algorithms.bits import to_hex
+    from finder.algorithms.find import prepare
+    from finder.algorithms.find_cuda import find_batch
+
+    golden = {}
+    for table in sorted(f for f in os.listdir(GOLDEN) if f.endswith(".csv")):
+        with open(os.path.join(GOLDEN, table), newline="") as handle:
+            golden.update({row["file"]: row["find_hex"] for row in csv.DictReader(handle)})
+    names = ["0001_57373259.png", "0008_94874058.jpg", "0010_85913278.webp"]  # 359 square, 168x210, 512x512
+    with Image.open(os.path.join(GOLDEN, names[0])) as first:
+        assert first.size == (359, 359)
+    words = find_batch([prepare(Image.open(os.path.join(GOLDEN, name))) for name in names])
+    assert [to_hex(w, 256) for w in words] == [golden[name] for name in names]
+    assert find_batch([]).shape == (0, 4)
+    return len(names)
+
+
+def test_cuda_code_passes_its_checks_in_the_simulator(tmp_path):
+    code = ("from tests.test_cuda import simulator_contract, simulator_compare, simulator_find\n"
+            f"print('checked', simulator_contract())\nsimulator_compare({str(tmp_path)!r})\n"
+            "print('find', simulator_find())\n")
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env.pop("FINDER_PAIRS_BACKEND", None)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0, result.stderr[-3000:]
-    assert int(result.stdout.split("checked")[1]) == 44
+    assert int(result.stdout.split("checked")[1].split()[0]) == 44 and "find 3" in result.stdout
 
 
 def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
     from finder.cli.app import cli
-    from finder.pairs import cuda
+    from finder.engine import gpu
 
-    if cuda.available():
+    if gpu.available():
         pytest.skip("a CUDA GPU is here: the error does not apply")  # never on CI (no GPU); see the test above
     path = tmp_path / "h.npz"
     synthetic_hashset(["/p/a.jpg", "/p/b.jpg"], {"find": planted(2, 4, seed=1)}, {"find": 256}).save(path)
