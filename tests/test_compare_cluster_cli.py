@@ -212,13 +212,15 @@ def test_vote_argument_errors(hashfile, args, message):
     assert result.exit_code == 2 and message in result.stderr
 
 
-def test_cluster_warns_of_a_loose_threshold_and_a_giant_group_in_its_summary(hashfile):
-    """30 random hashes: at -t 0.6 every one joins one group; the warnings go to stderr and --summary json."""
-    path, _ = hashfile
+def test_cluster_warns_of_a_loose_threshold_and_a_giant_group_in_its_summary(tmp_path):
+    """60 random hashes: at -t 0.6 every one joins one group; the warnings go to stderr and --summary json."""
+    path = tmp_path / "h.npz"
+    words = planted(60, 4, seed=3)
+    synthetic_hashset([f"/p/{k:02d}.jpg" for k in range(60)], {"find": words}, {"find": 256}).save(path)
     result = run("cluster", path, "-a", "find", "-t", "0.6", "--summary", "json", "--keep", "size")
     assert result.exit_code == 0
     summary = json.loads(result.stderr.strip().splitlines()[-1])
-    assert len(summary["warnings"]) == 2 and "holds 30 of 30 images" in summary["warnings"][1]
+    assert len(summary["warnings"]) == 2 and "holds 60 of 60 images" in summary["warnings"][1]
     assert result.stderr.count("finder: warning: ") == 2
     calm = run("cluster", path, "-a", "find", "--summary", "json", "--keep", "size")
     assert json.loads(calm.stderr.strip().splitlines()[-1])["warnings"] == []

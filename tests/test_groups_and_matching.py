@@ -178,7 +178,8 @@ def test_rows_of_views_collapse_to_file_pairs_at_their_smallest_distance():
 
 def test_guard_rails_warn_of_a_loose_threshold_and_a_giant_group():
     """Issue 19, item 5: a radius within three standard deviations of the distance of unrelated hashes (a
-    binomial: bits / 2 +- sqrt(bits) / 2), and a group of more than a fifth of 20 or more files, warn."""
+    binomial: bits / 2 +- sqrt(bits) / 2), and a group of 50 or more files that holds more than a fifth of
+    them, warn; a curated set of a few groups of seven does not."""
     import math
 
     from finder.groups.guards import chance_radius, warnings
@@ -195,8 +196,10 @@ def test_guard_rails_warn_of_a_loose_threshold_and_a_giant_group():
     assert warnings(small, 100, [Rule("find", 256, 96)]) == []
     loose = warnings(small, 100, [Rule("find", 256, 153)])
     assert len(loose) == 1 and "near what two unrelated images give" in loose[0] and "0.375" in loose[0]
-    giant = [Group(0, "/p/0", [Member(f"/p/{k}", k) for k in range(30)])]
-    told = warnings(giant, 100, [Rule("find", 256, 96)])
-    assert len(told) == 1 and "holds 30 of 100 images (30%)" in told[0] and "--linkage star" in told[0]
-    assert warnings(giant, 100, [Rule("find", 256, 96)], linkage="star")[0].endswith("a lower threshold")
-    assert warnings(giant[:1], 19, [Rule("find", 256, 96)]) == []  # too few files to tell
+    giant = [Group(0, "/p/0", [Member(f"/p/{k}", k) for k in range(60)])]
+    told = warnings(giant, 200, [Rule("find", 256, 96)])
+    assert len(told) == 1 and "holds 60 of 200 images (30%)" in told[0] and "--linkage star" in told[0]
+    assert warnings(giant, 200, [Rule("find", 256, 96)], linkage="star")[0].endswith("a lower threshold")
+    assert warnings(giant, 400, [Rule("find", 256, 96)]) == []  # 15 %: a large group, not a fifth
+    sevens = [Group(k, f"/p/{k}-0", [Member(f"/p/{k}-{m}", m) for m in range(7)]) for k in range(4)]
+    assert warnings(sevens, 28, [Rule("find", 256, 96)]) == []  # the bundled examples: 25 %, but groups of 7

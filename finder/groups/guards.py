@@ -2,9 +2,11 @@
 
 Two signs, each explainable without looking at the pictures:
 
-* **a group of more than** :data:`LARGEST_SHARE` **of the files** (in a set of at least
-  :data:`MIN_FILES`): near-duplicates come in small groups; one group holding a fifth of a collection
-  is single linkage chaining weak links (A like B, B like C, ... Z nothing like A) or a loose threshold;
+* **a group of at least** :data:`MIN_GROUP` **files that holds more than** :data:`LARGEST_SHARE` **of
+  them**: near-duplicates come in small groups; a picture rarely has fifty copies in one collection, and
+  a fifth of a collection being one picture is rarer still, so both at once is single linkage chaining
+  weak links (A like B, B like C, ... Z nothing like A) or a loose threshold (a curated set of a few
+  groups of seven, like the bundled examples, is neither);
 * **a radius near what two unrelated images give**: the bits of two unrelated perceptual hashes differ
   about half the time, so their distance is about ``bits / 2`` give or take ``sqrt(bits) / 2`` (a
   binomial); a radius within :data:`SIGMAS` of those standard deviations of ``bits / 2`` matches
@@ -20,7 +22,7 @@ from finder.groups.linkage import Group
 from finder.match.search import Rule
 
 LARGEST_SHARE = 0.2
-MIN_FILES = 20
+MIN_GROUP = 50
 SIGMAS = 3.0
 
 
@@ -42,7 +44,7 @@ def warnings(groups: Sequence[Group], n_files: int, rules: Sequence[Rule], linka
                          f"apart, by chance as close as {chance_radius(rule.bits)}): its groups will hold "
                          f"unrelated images; the default is {default}")
     largest = max(groups, key=lambda g: g.size, default=None)
-    if largest is not None and n_files >= MIN_FILES and largest.size > LARGEST_SHARE * n_files:
+    if largest is not None and largest.size >= MIN_GROUP and largest.size > LARGEST_SHARE * n_files:
         hint = ("--linkage star (single linkage joins chains of weak links) or a lower threshold"
                 if linkage == "single" else "a lower threshold")
         found.append(f"group {largest.id} holds {largest.size:,} of {n_files:,} images "
