@@ -102,16 +102,40 @@ def simulator_find() -> int:
     return len(names)
 
 
+def simulator_hash(folder: str) -> int:
+    """``hash_paths(device="cuda")`` makes the store the CPU makes, default views and their quality included:
+    a square, a portrait, a 512 px image and a framed one (a content box row)."""
+    import shutil
+
+    from PIL import Image
+
+    from finder.store.update import hash_paths
+
+    names = ["0001_57373259.png", "0008_94874058.jpg", "0010_85913278.webp"]
+    paths = [shutil.copy(os.path.join(GOLDEN, name), os.path.join(folder, name)) for name in names]
+    framed = Image.new("RGB", (300, 240), (255, 255, 255))
+    framed.paste(Image.open(paths[0]).convert("RGB").resize((240, 180)), (30, 30))
+    framed.save(os.path.join(folder, "framed.jpg"), quality=90)
+    paths = sorted([*paths, os.path.join(folder, "framed.jpg")])
+    on_cpu = hash_paths(paths, jobs=1, views="default").hashset
+    on_gpu = hash_paths(paths, jobs=1, views="default", device="cuda").hashset
+    assert 1 in on_cpu.view["find"].tolist() and any(v in (2, 8) for v in on_cpu.view["find"].tolist())
+    for field in ("hashes", "owner", "view", "quality"):
+        np.testing.assert_array_equal(getattr(on_gpu, field)["find"], getattr(on_cpu, field)["find"])
+    return len(paths)
+
+
 def test_cuda_code_passes_its_checks_in_the_simulator(tmp_path):
-    code = ("from tests.test_cuda import simulator_contract, simulator_compare, simulator_find\n"
+    code = ("from tests.test_cuda import simulator_contract, simulator_compare, simulator_find, simulator_hash\n"
             f"print('checked', simulator_contract())\nsimulator_compare({str(tmp_path)!r})\n"
-            "print('find', simulator_find())\n")
+            f"print('find', simulator_find())\nprint('hashed', simulator_hash({str(tmp_path)!r}))\n")
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env.pop("FINDER_PAIRS_BACKEND", None)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout.split("checked")[1].split()[0]) == 44 and "find 3" in result.stdout
+    assert "hashed 4" in result.stdout
 
 
 def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
@@ -122,7 +146,9 @@ def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):
         pytest.skip("a CUDA GPU is here: the error does not apply")  # never on CI (no GPU); see the test above
     path = tmp_path / "h.npz"
     synthetic_hashset(["/p/a.jpg", "/p/b.jpg"], {"find": planted(2, 4, seed=1)}, {"find": 256}).save(path)
-    for command in (["compare", str(path)], ["cluster", str(path)]):
+    (tmp_path / "a.png").write_bytes(b"")
+    for command in (["compare", str(path)], ["cluster", str(path)], ["hash", str(tmp_path / "a.png"), "-o",
+                                                                       str(tmp_path / "new.npz")]):
         result = CliRunner().invoke(cli, [*command, "--device", "cuda"])
         assert result.exit_code == 2 and "no CUDA GPU here" in result.output
         assert result.output.count("\n") == 1

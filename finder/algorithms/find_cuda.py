@@ -33,19 +33,21 @@ def _kernels() -> Any:
     return find_cuda_kernels
 
 
-def find_batch(rgbs: Sequence[np.ndarray]) -> np.ndarray:
-    """FINd hashes of (H, W, 3) uint8 RGB arrays already thumbnailed to at most 512 px: uint64[n, 4]."""
-    cuda = require()
-    kernels = _kernels()
+def find_batch(rgbs: Sequence[np.ndarray], samples: bool = False) -> Any:
+    """FINd hashes of (H, W, 3) uint8 RGB arrays already thumbnailed to at most 512 px: uint64[n, 4]; with
+    ``samples``, also the 64 x 64 blurred samples (float64[n, 64, 64]) the views and quality score read."""
     n = len(rgbs)
     if n == 0:
-        return np.zeros((0, FREQS * FREQS // 64), dtype=np.uint64)
+        empty = np.zeros((0, FREQS * FREQS // 64), dtype=np.uint64)
+        return (empty, np.zeros((0, GRID, GRID))) if samples else empty
+    cuda = require()
+    kernels = _kernels()
     sizes = np.array([[rgb.shape[1], rgb.shape[0]] for rgb in rgbs], dtype=np.int64)
     lengths = sizes[:, 0] * sizes[:, 1] * 3
     starts = np.zeros(n, dtype=np.int64)
     np.cumsum(lengths[:-1], out=starts[1:])
     flat = np.concatenate([np.ascontiguousarray(rgb, dtype=np.uint8).reshape(-1) for rgb in rgbs])
-    samples = cuda.device_array((n, GRID, GRID), dtype=np.float64)
+    grid_samples = cuda.device_array((n, GRID, GRID), dtype=np.float64)
 
     def grid(cells: int) -> tuple[tuple[int, int], tuple[int, int]]:
         return (n, (cells + THREADS - 1) // THREADS), (1, THREADS)
@@ -53,16 +55,18 @@ def find_batch(rgbs: Sequence[np.ndarray]) -> np.ndarray:
     blocks, threads = grid(GRID * GRID)
     kernels.blur_samples[blocks, threads](cuda.to_device(flat), cuda.to_device(starts),
                                           cuda.to_device(np.ascontiguousarray(sizes[:, 0])),
-                                          cuda.to_device(np.ascontiguousarray(sizes[:, 1])), samples)
+                                          cuda.to_device(np.ascontiguousarray(sizes[:, 1])), grid_samples)
     d = cuda.to_device(DCT)
     rows = cuda.device_array((n, FREQS, GRID), dtype=np.float64)
     blocks, threads = grid(FREQS * GRID)
-    kernels.dct_rows[blocks, threads](samples, d, rows)
+    kernels.dct_rows[blocks, threads](grid_samples, d, rows)
     coefficients = cuda.device_array((n, FREQS, FREQS), dtype=np.float64)
     blocks, threads = grid(FREQS * FREQS)
     kernels.dct_columns[blocks, threads](rows, d, coefficients)
     words = cuda.device_array((n, FREQS * FREQS // 64), dtype=np.uint64)
     kernels.median_bits[(n + THREADS - 1) // THREADS, THREADS](coefficients, words)
+    if samples:
+        return words.copy_to_host(), grid_samples.copy_to_host()
     return words.copy_to_host()
 
 

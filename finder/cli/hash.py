@@ -59,9 +59,12 @@ from finder.errors import FinderError
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar and no summary (skipped files are still reported).")
 @summary_option
 @scheduler_option
+@click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
+              help="Where FINd's stages run once an image is decoded: cpu, or cuda (an NVIDIA GPU through "
+                   "numba-cuda, pip install 'finder[gpu]'; decoding stays in this process). The hashes are the same.")
 def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, checkpoint_seconds, wait,
                  follow_symlinks, hidden, exclude, no_default_excludes, null, no_exif_transpose, strict, quiet, summary,
-                 scheduler) -> None:
+                 scheduler, device) -> None:
     """Hash every image under PATH... into a hash file (a store that runs add to).
 
     PATH is a file or a directory (walked recursively); '-' reads a list of
@@ -83,6 +86,10 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
     if jobs is not None and scheduler:
         raise click.UsageError("give -j (local worker processes) or --scheduler, not both")
     reporter = Reporter(quiet)
+    if device == "cuda":
+        from finder.engine.gpu import require
+
+        require()  # one line when there is no GPU, before any work
     check_writable(output)
     with maybe_dask(scheduler) as executor, store_lock(output, wait=wait, on_stale=reporter.info):
         previous = None
@@ -110,7 +117,7 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
                     progress=advance, on_error=lambda e: reporter.error(f"skipped {e}"), errors=walk_errors,
                     on_warning=lambda w: reporter.error(f"warning {w}"),
                     checkpoint=lambda store: save_store(store, output), checkpoint_seconds=checkpoint_seconds,
-                    views=views, decode=decode, executor=executor,
+                    views=views, decode=decode, executor=executor, device=device,
                 )
             except KeyboardInterrupt as exc:
                 note = (f"progress so far is saved in {output}; run the same command again to resume"

@@ -42,7 +42,11 @@ def _run(spec: _algorithms.Algorithm, value: Any, after: str = "") -> tuple[np.n
     return value, outputs
 
 
-def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = ("plain",)) -> list[Row]:
+Run = Callable[[_algorithms.Algorithm, Any, str], tuple[np.ndarray, dict[str, Any]]]
+
+
+def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = ("plain",),
+               run: Run = _run) -> list[Row]:
     """The rows of one decoded image: its plain hash first, then one per extra view (see finder.views).
 
     Every algorithm runs once on the plain image. Geometric views (mirror,
@@ -62,7 +66,7 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
     reduced_crop = None
     crop_sources: list[Any] = []
     for spec in specs:
-        words, outputs = _run(spec, image)
+        words, outputs = run(spec, image, "")
         plain.append(words)
         middle = outputs[spec.view_stage] if spec.view_stage else image
         for view in geometric:
@@ -80,10 +84,10 @@ def hash_views(image: Image.Image, names: Sequence[str], views: Sequence[str] = 
             break
         if source is not None:
             cut = _geometry.crop_scaled(source, box, image.size)
-            words, cropped = _run(spec, cut, after=spec.crop_stage)
+            words, cropped = run(spec, cut, spec.crop_stage)
         else:
             reduced_crop = reduced_crop if reduced_crop is not None else _geometry.crop_reduced(image, box)
-            words, cropped = _run(spec, reduced_crop)
+            words, cropped = run(spec, reduced_crop, "")
         trimmed.append(words)
         if spec.quality_stage and trimmed_grid is None:
             trimmed_grid = cropped.get(spec.quality_stage)
@@ -142,6 +146,75 @@ def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[s
     """Worker entry point: hash a chunk of (index, path).  Module-level and picklable (spawn-safe)."""
     chunk, names, exif_transpose, views, decode = args
     return [(index, hash_image(path, names, exif_transpose, views, decode)) for index, path in chunk]
+
+
+GPU_STAGE = "rgb"  # FINd's stages after this one run on the GPU (finder.algorithms.find_cuda)
+
+
+def hash_chunk_gpu(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[str, ...], str]) -> ChunkResult:
+    """:func:`hash_chunk` with FINd's stages after its RGB thumbnail on a CUDA GPU, the chunk in one batch.
+
+    Each image is decoded and taken through :func:`hash_views` twice: first with a runner that runs every
+    stage but FINd's last ones and records FINd's GPU inputs (its RGB thumbnail, its content box cut), then,
+    after one :func:`finder.algorithms.find_cuda.find_batch` of them all, with a runner that replays the
+    first pass's results in the same order, FINd's words and 64 x 64 samples from the GPU; the views and
+    the quality score read those samples as they read the CPU's.  The rows equal :func:`hash_chunk`'s.
+    """
+    from finder.algorithms.find_cuda import find_batch
+
+    chunk, names, exif_transpose, views, decode = args
+    inputs: list[np.ndarray] = []
+    done: list[tuple[int, Any]] = []
+    recorded: list[tuple[int, Image.Image, FileStat, list[FileError], list]] = []
+    for index, path in chunk:
+        calls: list = []
+
+        def record(spec: _algorithms.Algorithm, value: Any, after: str = "", calls: list = calls) -> tuple:
+            if spec.name != "find":
+                calls.append(_run(spec, value, after))
+                return calls[-1]
+            outputs: dict[str, Any] = {}
+            for stage in spec.stages_after(after):
+                if stage.name == "luma":
+                    break
+                value = stage.function(value)
+                outputs[stage.name] = value
+            outputs.setdefault(GPU_STAGE, value)
+            calls.append((len(inputs), outputs))
+            inputs.append(np.ascontiguousarray(outputs[GPU_STAGE]))
+            return np.zeros(4, np.uint64), {**outputs, spec.view_stage: np.zeros((64, 64))}
+
+        decoded = read_image(path, exif_transpose, min_decode_size(names, decode, views))
+        if isinstance(decoded, FileError):
+            done.append((index, decoded))
+            continue
+        image, st = decoded
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                hash_views(image, names, views, run=record)
+            recorded.append((index, image, st, [FileError(path, w) for w in decode_warnings(image)], calls))
+        except Exception as exc:
+            image.close()
+            done.append((index, FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")))
+    words, samples = find_batch(inputs, samples=True)
+    for index, image, st, defects, calls in recorded:
+        replay = iter(calls)
+
+        def replayed(spec: _algorithms.Algorithm, value: Any, after: str = "", replay=replay) -> tuple:
+            result = next(replay)
+            if spec.name != "find":
+                return result
+            k, outputs = result
+            return words[k], {**outputs, spec.view_stage: samples[k]}
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                done.append((index, (hash_views(image, names, views, run=replayed), st, defects)))
+        finally:
+            image.close()
+    return sorted(done, key=lambda item: item[0])
 
 
 def warm_up(names: Sequence[str]) -> None:

@@ -38,7 +38,7 @@ from finder.errors import SettingsError
 from finder.io.decode import FileError, FileStat, stat_file
 from finder.store.hashset import HashSet, default_settings
 from finder.store.resolution import DECODE_FULL, DECODE_REDUCED, check_policy
-from finder.store.rows import Row, hash_chunk, warm_up
+from finder.store.rows import Row, hash_chunk, hash_chunk_gpu, warm_up
 
 Progress = Callable[[int], None]
 OnError = Callable[[FileError], None]
@@ -210,6 +210,7 @@ def hash_paths(
     checkpoint_seconds: float = CHECKPOINT_SECONDS,
     views: str | Sequence[str] = "plain",
     decode: str = DECODE_REDUCED,
+    device: str = "cpu",
 ) -> HashReport:
     """Hash image files into a store, reusing and keeping the entries of ``previous``.
 
@@ -236,6 +237,8 @@ def hash_paths(
         (e.g. ``lambda s: s.save(output)``), so a killed run can resume.
     views : which views to hash besides the plain image (``finder.views``): ``"plain"``,
         ``"default"`` (plain, mirror, trimmed), ``"dihedral"`` or a list of view names.
+    device : ``"cpu"``, or ``"cuda"``: FINd's stages after its RGB thumbnail run on a CUDA GPU, a chunk at a
+        time, with decoding in this process (:func:`finder.store.rows.hash_chunk_gpu`; the same hashes).
     decode : the decode policy, recorded in the store's settings: ``"reduced"`` (default) decodes a
         JPEG at the smallest DCT scale that keeps twice every algorithm's working resolution
         (``finder.store.resolution``); ``"full"`` decodes every pixel, for hashes bit-exact with the
@@ -259,6 +262,8 @@ def hash_paths(
     settings = default_settings(bits, exif_transpose)
     settings["views"] = list(chosen_views)
     settings["decode"] = check_policy(decode)
+    if device not in ("cpu", "cuda"):
+        raise ValueError(f"unknown device {device!r}; choose cpu or cuda")
     report = HashReport(HashSet.empty(bits, exif_transpose), errors=list(errors))
     previous = _usable_previous(previous, settings, rehash, report)
     resuming = previous.settings.get("complete") is False
@@ -339,6 +344,12 @@ def hash_paths(
     try:
         if tasks:
             owned = executor is None
+            worker = hash_chunk
+            if device == "cuda":
+                from finder.engine.gpu import require
+
+                require()
+                worker, jobs = hash_chunk_gpu, 1  # one process feeds the GPU
             runner: Executor = local_executor(jobs) if executor is None else executor
             size = runner.chunk_files(len(tasks))
             chunks = [(tasks[k:k + size], names, exif_transpose, chosen_views, decode)
@@ -347,7 +358,7 @@ def hash_paths(
             try:
                 if owned:
                     _warm(names)
-                for results in runner.map(hash_chunk, chunks):
+                for results in runner.map(worker, chunks):
                     for i, result in results:
                         record(i, result)
                     if advance:
