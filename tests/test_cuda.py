@@ -125,17 +125,39 @@ def simulator_hash(folder: str) -> int:
     return len(paths)
 
 
+def simulator_dask() -> int:
+    """With --device cuda and a Dask cluster, each worker takes its tiles on its GPU: the pairs of the CPU."""
+    from finder import config
+    from finder.engine.dask import DaskExecutor
+    from finder.match.dask_search import DaskSearch
+    from finder.match.search import find_pairs
+
+    hs = synthetic_hashset([f"/p/{k:03d}.jpg" for k in range(300)], {"find": planted(300, 4, seed=9, copies=3,
+                                                                                     flips=20)}, {"find": 256})
+    want = find_pairs(hs, "find", max_distance=60)
+    config.choose_pairs_backend("cuda")
+    with DaskExecutor("local:2") as executor:
+        search = DaskSearch(executor, tile_files=100)
+        got = find_pairs(hs, "find", max_distance=60, search=search)
+        on_gpu = executor.client.run(lambda: "finder.pairs.cuda" in __import__("sys").modules)
+    assert search.backend == "cuda" and all(on_gpu.values()) and search.tiles == 6
+    assert _as_list(got) == _as_list(want) and len(want) > 100
+    return search.tiles
+
+
 def test_cuda_code_passes_its_checks_in_the_simulator(tmp_path):
-    code = ("from tests.test_cuda import simulator_contract, simulator_compare, simulator_find, simulator_hash\n"
+    code = ("from tests.test_cuda import simulator_contract, simulator_compare, simulator_dask, simulator_find, "
+            "simulator_hash\n"
             f"print('checked', simulator_contract())\nsimulator_compare({str(tmp_path)!r})\n"
-            f"print('find', simulator_find())\nprint('hashed', simulator_hash({str(tmp_path)!r}))\n")
+            f"print('find', simulator_find())\nprint('hashed', simulator_hash({str(tmp_path)!r}))\n"
+            "print('tiles', simulator_dask())\n")
     env = {**os.environ, "NUMBA_ENABLE_CUDASIM": "1"}
     env.pop("FINDER_PAIRS_BACKEND", None)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=600,
                             cwd=os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout.split("checked")[1].split()[0]) == 44 and "find 3" in result.stdout
-    assert "hashed 4" in result.stdout
+    assert "hashed 4" in result.stdout and "tiles 6" in result.stdout
 
 
 def test_device_cuda_without_a_gpu_is_one_line_before_any_work(tmp_path):

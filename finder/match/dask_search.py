@@ -113,8 +113,11 @@ def _set_numba_threads() -> None:
 
 
 def tile_pairs(a: Columns, b: Columns | None, d: int, rows: tuple[int, int],
-               cols: tuple[int, int]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+               cols: tuple[int, int], backend: str = "") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One tile (runs on a worker): file pairs with ``i`` in ``rows`` and ``j`` in ``cols``.
+
+    ``backend``: the pairs backend the client chose (``--device cuda``: each worker takes its tiles on its
+    own GPU); empty: the worker's default.
 
     Within one set (``b`` None), ``rows == cols`` is a diagonal tile (pairs
     ``i < j`` inside the block) and otherwise ``cols`` lies after ``rows``.
@@ -127,6 +130,8 @@ def tile_pairs(a: Columns, b: Columns | None, d: int, rows: tuple[int, int],
     """
     from finder.match.search import block_pairs
 
+    if backend:
+        config.choose_pairs_backend(backend)
     _set_numba_threads()
     f0, f1 = rows
     g0, g1 = cols
@@ -156,6 +161,7 @@ class DaskSearch:
         self.client = executor.client
         self.tile_files = tile_files or config.dask_tile_files() or BLOCK_FILES
         self.tiles = 0  # tiles run so far (all calls)
+        self.backend = config.pairs_backend()  # the client's choice (--device), passed to every tile
         self._scattered: dict[tuple[int, str], tuple[Any, Any]] = {}
 
     def _scatter(self, hashset: HashSet, name: str, again: bool = False) -> Any:
@@ -205,7 +211,7 @@ class DaskSearch:
             if todo:
                 t = todo.pop()
                 _, rows, cols = tiles[t]
-                future = self.client.submit(tile_pairs, future_a, future_b, d, rows, cols, pure=False)
+                future = self.client.submit(tile_pairs, future_a, future_b, d, rows, cols, self.backend, pure=False)
                 flying[future] = (t, generation)
                 completed.add(future)
 
