@@ -29,6 +29,8 @@ from tests.helpers import brute_components, brute_distances, planted
 
 HEAVY = ("numba", "llvmlite", "scipy")
 TIMEOUT = 120
+EXAMPLE = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images",
+                       "0033_77449721.jpg")
 
 
 def random_graph(n: int, m: int, seed: int, ordered: bool = True) -> tuple[np.ndarray, np.ndarray]:
@@ -221,3 +223,18 @@ def test_the_check_sees_numba_when_a_command_does_import_it(tmp_path):
     proc, heavy = _run_finder(["compare", str(a)], tmp_path, {pairs.BACKEND_ENV: "cpu"})
     assert proc.returncode == 0, proc.stderr
     assert "numba" in heavy
+
+
+def test_the_command_line_loads_numba_without_scipy_linear_algebra(tmp_path):
+    """numba's start-up imports scipy.linalg to find BLAS (~0.1 s a run); finder's kernels use none, so the
+    command line keeps it out (finder.cli.NumbaWithoutScipyBlas), while a later import of it still works."""
+    import shutil
+
+    image = shutil.copy(EXAMPLE, tmp_path / "one.jpg")
+    code = ("import sys\nfrom finder.cli import main\n"
+            f"sys.argv = ['finder', 'hash', {str(image)!r}, '-q', '-o', {str(tmp_path / 'h.npz')!r}]\n"
+            "try:\n    main()\nexcept SystemExit as exc:\n    assert not exc.code, exc.code\n"
+            "assert 'numba' in sys.modules and 'scipy.linalg' not in sys.modules\n"
+            "import scipy.linalg\nassert scipy.linalg.cython_blas is not None\n")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT)
+    assert result.returncode == 0, result.stderr

@@ -16,6 +16,25 @@ import sys
 from finder.cli.signals import Terminated, raise_terminated
 
 
+class NumbaWithoutScipyBlas:
+    """An import hook that keeps SciPy's linear algebra out of numba's start-up, in the command line only.
+
+    Importing numba runs ``numba.np.arraymath``, which imports ``scipy.linalg`` (when SciPy is installed) to
+    find BLAS for jitted ``np.dot`` and friends: about 80 ms of every ``finder`` run that loads a kernel.
+    finder's kernels use no BLAS, so while that module is still initialising (it has not yet set
+    ``_HAVE_BLAS``), importing ``scipy.linalg`` fails here and numba carries on without BLAS.  Any later
+    import of ``scipy.linalg`` (the ``verify`` extra's) works as usual.  The library does not install this:
+    a program that uses finder and numba's BLAS itself keeps it.
+    """
+
+    def find_spec(self, name: str, path: object = None, target: object = None) -> None:
+        if name == "scipy.linalg" or name.startswith("scipy.linalg."):
+            starting = sys.modules.get("numba.np.arraymath")
+            if starting is not None and not hasattr(starting, "_HAVE_BLAS"):
+                raise ImportError("finder's kernels use no BLAS: scipy.linalg is not imported for numba")
+        return None
+
+
 def main() -> None:
     """Console-script entry point.
 
@@ -23,6 +42,7 @@ def main() -> None:
     import) ends quietly with 130 or 143 instead of a traceback.
     """
     signal.signal(signal.SIGTERM, raise_terminated)
+    sys.meta_path.insert(0, NumbaWithoutScipyBlas())
     if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not when the caller ignores Ctrl-C
         signal.signal(signal.SIGINT, raise_terminated)
     try:
