@@ -338,3 +338,34 @@ def test_the_default_keeper_is_the_original_and_says_why(tmp_path, name):
     for group, kind in zip(decided[1:], made):
         if kind in expected and not (kind == "grey" and greyscale):
             assert expected[kind] in group.keeper_reason, (kind, group.keeper_reason)
+
+
+def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_changes(tmp_path, monkeypatch):
+    """A second look at unchanged files decodes none (NAME.looks.npz); a changed file is measured again; a
+    foreign file at that path is refused and kept; a damaged cache is rebuilt."""
+    from finder.errors import KeepRuleError
+    from finder.groups import facts as facts_module
+    from finder.groups.facts import LookCache
+
+    paths = [photo(tmp_path / f"{k}.jpg", size=(96, 64), seed=k) for k in range(3)]
+    items = [(str(p), 0, 0) for p in paths]
+    cache_path = str(tmp_path / "h.looks.npz")
+    first = gather(items, jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
+    cache.save()
+    decoded = []
+    real = facts_module.looks_chunk
+    monkeypatch.setattr(facts_module, "looks_chunk", lambda chunk: decoded.extend(chunk) or real(chunk))
+    again = gather(items, jobs=1, look=True, cache=LookCache.load(cache_path))
+    assert decoded == [] and all(again[p].look == first[p].look for p in again)
+    assert all(np.array_equal(again[p].look.thumb, first[p].look.thumb) for p in again)
+    os.utime(paths[1], ns=(1, 10**9))  # changed since: measured again
+    gather(items, jobs=1, look=True, cache=LookCache.load(cache_path))
+    assert [d[0] for d in decoded] == [str(paths[1])]
+    (tmp_path / "foreign.npz").write_bytes(b"not a cache")
+    with pytest.raises(KeepRuleError, match="not a finder look cache"):
+        LookCache.load(str(tmp_path / "foreign.npz"))
+    data = bytearray(open(cache_path, "rb").read())
+    data[len(data) // 2] ^= 0xFF
+    open(cache_path, "wb").write(bytes(data))
+    rebuilt = LookCache.load(cache_path)
+    assert rebuilt.changed and not rebuilt.entries

@@ -56,6 +56,10 @@ class Algorithm:
         the score is taken on the image.
     layout_side : side of the lowest-frequency block of its DCT that
         describes the picture's layout (:mod:`finder.match.layout`); 0: none.
+    gpu_from : the stage after which the rest run on a CUDA GPU for a batch of images
+        (``finder hash --device cuda``; ``gpu_batch`` names the function); empty: on the CPU only.
+    gpu_batch : ``"module:FUNCTION"`` taking the ``gpu_from`` outputs of a batch and returning
+        (words, the ``view_stage`` outputs), imported on first use.
     """
 
     name: str
@@ -68,6 +72,8 @@ class Algorithm:
     crop_stage: str = ""
     quality_stage: str = ""
     layout_side: int = 0
+    gpu_from: str = ""
+    gpu_batch: str = ""
 
     @property
     def words(self) -> int:
@@ -112,7 +118,8 @@ ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in (
         Algorithm("find", 256, 0.375, "FINd, FIN's 256-bit DCT hash", "finder.algorithms.find:STAGES", (512, 0),
-                  view_stage="blur_decimate", crop_stage="rgb", quality_stage="blur_decimate", layout_side=5),
+                  view_stage="blur_decimate", crop_stage="rgb", quality_stage="blur_decimate", layout_side=5,
+                  gpu_from="rgb", gpu_batch="finder.algorithms.find_cuda:find_batch_views"),
         Algorithm("ahash", 64, 0.05, "imagehash average_hash, 8x8", "finder.algorithms.classic:AHASH", (0, 8),
                   view_stage="reduce"),
         Algorithm("dhash", 64, 0.22, "imagehash dhash, 8x8", "finder.algorithms.classic:DHASH", (0, 9),

@@ -70,6 +70,12 @@ def find_batch(rgbs: Sequence[np.ndarray], samples: bool = False) -> Any:
     return words.copy_to_host()
 
 
+def find_batch_views(rgbs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`find_batch` with the 64 x 64 samples (FINd's ``view_stage`` output): the record's ``gpu_batch``."""
+    words, grid = find_batch(rgbs, samples=True)
+    return words, grid
+
+
 def find_images(images: Sequence[Any]) -> np.ndarray:
     """FINd hashes of decoded Pillow images: thumbnail and RGB on the CPU, the rest on the GPU."""
     return find_batch([prepare(image) for image in images])

@@ -76,7 +76,7 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     with dask_search(scheduler) as search:  # only the pair search runs on the cluster
         groups = find_groups(hashset, rules, vote=vote, linkage=linkage, min_size=min_size, search=search,
                              verify=verify, hashfile=hashfile, jobs=jobs, reporter=Reporter())
-    groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs)
+    groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs, hashfile)
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
     cautions = guard_warnings(groups, len(hashset), rules, linkage)

@@ -194,13 +194,17 @@ def keep_options(function):
     return function
 
 
-def keep_groups(groups: list, rules: list, references: tuple[str, ...], jobs: int | None) -> tuple[list, dict]:
-    """Groups with keepers chosen (image headers read in parallel, a progress bar on a terminal); and the facts."""
+def keep_groups(groups: list, rules: list, references: tuple[str, ...], jobs: int | None,
+                hashfile: str | None = None) -> tuple[list, dict]:
+    """Groups with keepers chosen (the grouped images read in parallel, a progress bar on a terminal; their
+    looks cached in ``HASHFILE.looks.npz``); and the facts."""
     from finder.groups.keep import decide_groups
     from finder.progress import Reporter
+    from finder.store.sidecar import path_beside
 
     with Reporter().bar(sum(g.size for g in groups), "looking at the grouped images") as advance:
-        return decide_groups(groups, rules, references, jobs, advance)
+        return decide_groups(groups, rules, references, jobs, advance,
+                             looks=path_beside(hashfile, "looks") if hashfile else None)
 
 
 def int_list(text: str) -> list[int]:

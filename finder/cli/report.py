@@ -59,7 +59,7 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     from finder import __version__
     from finder.cli.options import rules_from_options
     from finder.groups.build import find_groups
-    from finder.groups.facts import gather
+    from finder.groups.facts import LookCache, gather
     from finder.groups.guards import warnings as guard_warnings
     from finder.groups.keep import decide, describe_rules, parse_rules, proposed, resolve_folders
     from finder.match.search import check_vote
@@ -68,6 +68,7 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     from finder.report.page import Report, human_bytes, render
     from finder.report.thumbs import make_thumbs
     from finder.store.hashset import load
+    from finder.store.sidecar import path_beside
 
     start = time.perf_counter()
     reporter = Reporter(quiet)
@@ -84,8 +85,10 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
         thumbs = make_thumbs(files, thumb_size, jobs, advance)
     facts = {p: t.facts for p, t in thumbs.items()}
     if any(rule.looks for rule in keep_rules):  # the keep rules that look at the pictures: one reduced decode each
+        cache = LookCache.load(path_beside(hashfile, "looks"))
         with reporter.bar(len(files), "looking at the grouped images") as advance:
-            looks = gather(files, jobs, advance, look=True)
+            looks = gather(files, jobs, advance, look=True, cache=cache)
+        cache.save()
         facts = {p: replace(f, look=looks[p].look) if p in looks else f for p, f in facts.items()}
     groups = decide(groups, facts, keep_rules, reference_dirs)
     for caution in guard_warnings(groups, len(hashset), rules, linkage):

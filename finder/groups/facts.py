@@ -17,6 +17,7 @@ run for the grouped files only, in the same process pool as hashing
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -284,10 +285,115 @@ def run_chunks(fn: Callable[[list[T]], list[R]], items: Sequence[T], jobs: int |
 
 
 def gather(files: Iterable[tuple[str, int, int]], jobs: int | None = None,
-           progress: Callable[[int], None] | None = None, look: bool = False) -> dict[str, FileFacts]:
+           progress: Callable[[int], None] | None = None, look: bool = False,
+           cache: LookCache | None = None) -> dict[str, FileFacts]:
     """Facts of every (path, recorded size, recorded mtime_ns), read in parallel; keyed by path.  With
-    ``look``, each picture's :class:`Look` too (one reduced decode per file)."""
+    ``look``, each picture's :class:`Look` too (one reduced decode per file), taken from ``cache`` where it
+    holds one for the file as it is now, and added to it otherwise."""
     items = list({path: (path, size, mtime_ns) for path, size, mtime_ns in files}.values())
-    if look:
-        return {f.path: f for f in run_chunks(looks_chunk, items, jobs, progress, 4, LOOK_POOL_MIN_FILES)}
-    return {f.path: f for f in run_chunks(facts_chunk, items, jobs, progress)}
+    if not look:
+        return {f.path: f for f in run_chunks(facts_chunk, items, jobs, progress)}
+    now = {path: _stat(path) for path, _, _ in items} if cache is not None else {}
+    known = {path: cache.fresh(path, now[path]) for path, _, _ in items} if cache is not None else {}
+    missing = [item for item in items if known.get(item[0]) is None]
+    found = {f.path: replace(f, look=known[f.path]) for f in run_chunks(
+        facts_chunk, [item for item in items if known.get(item[0]) is not None], jobs, progress)}
+    for f in run_chunks(looks_chunk, missing, jobs, progress, 4, LOOK_POOL_MIN_FILES):
+        found[f.path] = f
+        stat = now.get(f.path)
+        if cache is not None and f.look is not None and stat is not None:
+            cache.put(f.path, stat, f.look)
+    return found
+
+
+def _stat(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return int(st.st_size), int(st.st_mtime_ns)
+
+
+LOOKS_FORMAT = "finder.looks"  # the cache format's marker: never change it
+LOOKS_VERSION = 1
+
+
+class LookCache:
+    """Looks by path, each with the size and mtime of the file it was measured on: ``NAME.looks.npz`` beside
+    the hash file (:mod:`finder.store.sidecar`), so a second ``cluster`` of the same files decodes none of them.
+
+    Looks depend on their settings (:meth:`settings`); a cache made with others is recomputed.
+    """
+
+    def __init__(self, path: str | None) -> None:
+        self.path = path
+        self.entries: dict[str, tuple[int, int, Look]] = {}
+        self.changed = False
+
+    @staticmethod
+    def settings() -> dict:
+        from finder.views.detail import DETAIL_SHARE, SAMPLED_LINES
+
+        return {"look_side": LOOK_SIDE, "thumb_side": THUMB_SIDE, "detail_share": DETAIL_SHARE,
+                "sampled_lines": SAMPLED_LINES, "colour_levels": COLOUR_LEVELS, "version": LOOKS_VERSION}
+
+    @classmethod
+    def load(cls, path: str | None) -> LookCache:
+        """The cache at ``path`` (None: in memory only; missing: empty); KeepRuleError for a foreign file."""
+        from finder.errors import KeepRuleError
+        from finder.store import sidecar
+
+        cache = cls(path)
+        if path is not None:
+            cache.changed = sidecar.load(path, LOOKS_FORMAT, cls.settings(), cache._read, KeepRuleError,
+                                         "look cache")
+            if cache.changed:
+                cache.entries.clear()
+        return cache
+
+    def _read(self, npz: Any) -> None:
+        from finder.store.sidecar import read_keys
+
+        paths, size, mtime = read_keys(npz)
+        n = len(paths)
+        sizes = npz.read("sizes", "i", (n, 4))
+        detail = npz.read("detail", "f", (n, 2))
+        colour = npz.read("colour", "b", (n,))
+        share = npz.read("share", "f", (n,))
+        thumbs = npz.read("thumbs", "u", (n, THUMB_SIDE, THUMB_SIDE, 3))
+        if (sizes < 0).any() or not np.isfinite(detail).all() or not np.isfinite(share).all():
+            raise ValueError("a look out of range")
+        for k in range(n):
+            look = Look((int(sizes[k, 0]), int(sizes[k, 1])), (float(detail[k, 0]), float(detail[k, 1])),
+                        bool(colour[k]), thumbs[k].astype(np.uint8), float(share[k]),
+                        (int(sizes[k, 2]), int(sizes[k, 3])))
+            self.entries[paths[k]] = (int(size[k]), int(mtime[k]), look)
+
+    def fresh(self, path: str, stat: tuple[int, int] | None) -> Look | None:
+        """The cached look of ``path`` if it was measured on the file as it is now (``stat``: size, mtime)."""
+        entry = self.entries.get(path)
+        return entry[2] if entry is not None and stat is not None and entry[:2] == stat else None
+
+    def put(self, path: str, stat: tuple[int, int], look: Look) -> None:
+        self.entries[path] = (*stat, look)
+        self.changed = True
+
+    def save(self) -> None:
+        """Write the cache atomically when it has a path and something changed."""
+        if self.path is None or not self.changed:
+            return
+        from finder.errors import KeepRuleError
+        from finder.store import sidecar
+
+        looks, keys = sidecar.entry_arrays(self.entries)
+        arrays = {
+            **keys,
+            "sizes": np.array([(*k.content, *k.canvas) for k in looks], np.int64).reshape(-1, 4),
+            "detail": np.array([k.detail for k in looks], np.float64).reshape(-1, 2),
+            "colour": np.array([k.colour for k in looks], bool),
+            "share": np.array([k.picture_share for k in looks], np.float64),
+            "thumbs": (np.stack([k.thumb for k in looks]) if looks
+                       else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
+        }
+        sidecar.save(self.path, LOOKS_FORMAT, self.settings(), arrays, KeepRuleError, "look cache")
+        self.changed = False

@@ -513,13 +513,21 @@ def proposed(group: Group, distinct: bool = False) -> list[Member]:
 
 
 def decide_groups(groups: Sequence[Group], rules: Sequence[KeepRule], references: Sequence[str] = (),
-                  jobs: int | None = None, progress: Callable[[int], None] | None = None
-                  ) -> tuple[list[Group], dict[str, FileFacts]]:
-    """Read the grouped files' headers (in parallel) and :func:`decide`; the groups and the facts read."""
-    from finder.groups.facts import gather
+                  jobs: int | None = None, progress: Callable[[int], None] | None = None,
+                  looks: str | None = None) -> tuple[list[Group], dict[str, FileFacts]]:
+    """Read the grouped files' headers (in parallel) and :func:`decide`; the groups and the facts read.
 
+    ``looks``: the look cache to read and update (``NAME.looks.npz`` beside a hash file,
+    :class:`finder.groups.facts.LookCache`), for the rules that look at the pictures; None: none.
+    """
+    from finder.groups.facts import LookCache, gather
+
+    look = any(rule.looks for rule in rules)
+    cache = LookCache.load(looks) if look and looks else None
     facts = gather(((m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members), jobs, progress,
-                   look=any(rule.looks for rule in rules))
+                   look=look, cache=cache)
+    if cache is not None:
+        cache.save()
     return decide(groups, facts, rules, references), facts
 
 

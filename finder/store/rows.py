@@ -148,41 +148,45 @@ def hash_chunk(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[s
     return [(index, hash_image(path, names, exif_transpose, views, decode)) for index, path in chunk]
 
 
-GPU_STAGE = "rgb"  # FINd's stages after this one run on the GPU (finder.algorithms.find_cuda)
+def _gpu_function(spec: _algorithms.Algorithm) -> Callable[[list[np.ndarray]], tuple[np.ndarray, np.ndarray]]:
+    import importlib
+
+    module, _, name = spec.gpu_batch.partition(":")
+    return getattr(importlib.import_module(module), name)
 
 
 def hash_chunk_gpu(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tuple[str, ...], str]) -> ChunkResult:
-    """:func:`hash_chunk` with FINd's stages after its RGB thumbnail on a CUDA GPU, the chunk in one batch.
+    """:func:`hash_chunk` with the GPU stages of the algorithms that have them (their record's ``gpu_from``
+    and ``gpu_batch``: FINd's after its RGB thumbnail) run on a CUDA GPU, each over the chunk in one batch.
 
     Each image is decoded and taken through :func:`hash_views` twice: first with a runner that runs every
-    stage but FINd's last ones and records FINd's GPU inputs (its RGB thumbnail, its content box cut), then,
-    after one :func:`finder.algorithms.find_cuda.find_batch` of them all, with a runner that replays the
-    first pass's results in the same order, FINd's words and 64 x 64 samples from the GPU; the views and
-    the quality score read those samples as they read the CPU's.  The rows equal :func:`hash_chunk`'s.
+    stage up to an algorithm's ``gpu_from`` and records what goes to the GPU (the RGB thumbnail, the content
+    box's cut), then, after one batch per algorithm, with a runner that replays the first pass's results in
+    the same order, with the GPU's words and ``view_stage`` outputs (FINd's 64 x 64 samples), which the
+    views and the quality score read as they read the CPU's.  The rows equal :func:`hash_chunk`'s.
     """
-    from finder.algorithms.find_cuda import find_batch
-
     chunk, names, exif_transpose, views, decode = args
-    inputs: list[np.ndarray] = []
+    inputs: dict[str, list[np.ndarray]] = {}
     done: list[tuple[int, Any]] = []
     recorded: list[tuple[int, Image.Image, FileStat, list[FileError], list]] = []
     for index, path in chunk:
         calls: list = []
 
         def record(spec: _algorithms.Algorithm, value: Any, after: str = "", calls: list = calls) -> tuple:
-            if spec.name != "find":
+            if not spec.gpu_from or after not in ("", spec.gpu_from):
                 calls.append(_run(spec, value, after))
                 return calls[-1]
             outputs: dict[str, Any] = {}
-            for stage in spec.stages_after(after):
-                if stage.name == "luma":
-                    break
-                value = stage.function(value)
-                outputs[stage.name] = value
-            outputs.setdefault(GPU_STAGE, value)
-            calls.append((len(inputs), outputs))
-            inputs.append(np.ascontiguousarray(outputs[GPU_STAGE]))
-            return np.zeros(4, np.uint64), {**outputs, spec.view_stage: np.zeros((64, 64))}
+            if after != spec.gpu_from:
+                for stage in spec.stages_after(after):
+                    value = stage.function(value)
+                    outputs[stage.name] = value
+                    if stage.name == spec.gpu_from:
+                        break
+            batch = inputs.setdefault(spec.name, [])
+            calls.append((len(batch), outputs))
+            batch.append(np.ascontiguousarray(value))
+            return np.zeros(spec.words, np.uint64), {**outputs, spec.view_stage: np.zeros((64, 64))}
 
         decoded = read_image(path, exif_transpose, min_decode_size(names, decode, views))
         if isinstance(decoded, FileError):
@@ -197,16 +201,17 @@ def hash_chunk_gpu(args: tuple[list[tuple[int, str]], tuple[str, ...], bool, tup
         except Exception as exc:
             image.close()
             done.append((index, FileError(path, f"cannot hash: {type(exc).__name__}: {exc}")))
-    words, samples = find_batch(inputs, samples=True)
+    results = {name: _gpu_function(_algorithms.get(name))(batch) for name, batch in inputs.items()}
     for index, image, st, defects, calls in recorded:
         replay = iter(calls)
 
         def replayed(spec: _algorithms.Algorithm, value: Any, after: str = "", replay=replay) -> tuple:
             result = next(replay)
-            if spec.name != "find":
+            if not spec.gpu_from or after not in ("", spec.gpu_from):
                 return result
             k, outputs = result
-            return words[k], {**outputs, spec.view_stage: samples[k]}
+            words, middle = results[spec.name]
+            return words[k], {**outputs, spec.view_stage: middle[k]}
 
         try:
             with warnings.catch_warnings():

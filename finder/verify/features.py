@@ -27,7 +27,6 @@ cache is never overwritten.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -166,9 +165,9 @@ def _extract_chunk(chunk: tuple[list[str], bool]) -> list[tuple[str, Features | 
 
 def sidecar_path(hashfile: str | os.PathLike) -> str:
     """Where the features of a hash file's images are cached: ``NAME.features.npz`` beside ``NAME.npz``."""
-    path = os.fspath(hashfile)
-    stem = path[:-4] if path.lower().endswith(".npz") else path
-    return f"{stem}.features.npz"
+    from finder.store.sidecar import path_beside
+
+    return path_beside(hashfile, "features")
 
 
 class FeatureCache:
@@ -196,44 +195,21 @@ class FeatureCache:
         an empty cache (it is only a cache); a file that is not a finder
         feature cache at all is an error, so that :meth:`save` cannot destroy it.
         """
-        cache = cls(path, exif_transpose)
-        if path is None or not os.path.exists(path):
-            return cache
-        from finder.errors import HashSetError
-        from finder.io.npzsafe import ZIP_MAGIC, SafeNpz
+        from finder.store import sidecar
 
-        foreign = VerifyError(f"{path} is not a finder feature cache; move it away to verify")
-        try:
-            with open(path, "rb") as handle:
-                magic = handle.read(4)
-        except OSError as exc:
-            raise VerifyError(f"cannot read the feature cache {path}: {exc.strerror or exc}") from None
-        if magic != ZIP_MAGIC:
-            raise foreign
-        try:
-            with SafeNpz(path) as npz:
-                if "format" not in npz:
-                    raise foreign
-                if str(npz.read("format", "U", ())) != FORMAT_NAME:
-                    raise foreign
-                stored = json.loads(npz.read("settings", "u", (None,)).tobytes().decode())
-                if stored != cache.settings:
-                    cache.changed = True
-                    return cache
-                cache._read(npz)
-        except (HashSetError, ValueError, UnicodeDecodeError):
-            cache.entries.clear()  # our file, but damaged: recompute everything
-            cache.changed = True
+        cache = cls(path, exif_transpose)
+        if path is not None:
+            cache.changed = sidecar.load(path, FORMAT_NAME, cache.settings, cache._read, VerifyError,
+                                         "feature cache")
+            if cache.changed:
+                cache.entries.clear()
         return cache
 
     def _read(self, npz) -> None:
-        from finder.store.hashset import decode_paths
+        from finder.store.sidecar import read_keys
 
-        offsets = npz.read("path_offsets", "u", (None,))
-        n = len(offsets) - 1
-        paths = decode_paths(npz.read("paths", "u", (None,)), offsets)
-        size = npz.read("size", "i", (n,))
-        mtime = npz.read("mtime_ns", "i", (n,))
+        paths, size, mtime = read_keys(npz)
+        n = len(paths)
         wh = npz.read("wh", "i", (n, 2))
         counts = npz.read("counts", "i", (n, 2))
         if (counts < 0).any() or (wh < 0).any():
@@ -253,20 +229,11 @@ class FeatureCache:
         """Write the cache atomically (only if something changed and it has a path)."""
         if self.path is None or not self.changed:
             return
-        from finder.io.atomic import atomic_write
-        from finder.store.hashset import encode_paths
+        from finder.store import sidecar
 
-        paths = sorted(self.entries)
-        items = [self.entries[p] for p in paths]
-        blob, offsets = encode_paths(paths)
-        features = [f for _, _, f in items]
+        features, keys = sidecar.entry_arrays(self.entries)
         arrays = {
-            "format": np.array(FORMAT_NAME),
-            "settings": np.frombuffer(json.dumps(self.settings, sort_keys=True).encode(), np.uint8),
-            "paths": blob,
-            "path_offsets": offsets,
-            "size": np.array([s for s, _, _ in items], np.int64),
-            "mtime_ns": np.array([m for _, m, _ in items], np.int64),
+            **keys,
             "wh": np.array([f.size for f in features], np.int64).reshape(-1, 2),
             "counts": np.array([(len(f.xy), len(f.mirror_xy)) for f in features], np.int64).reshape(-1, 2),
             "xy": _stack([f.xy for f in features], (0, 2), np.float32),
@@ -274,11 +241,7 @@ class FeatureCache:
             "mirror_xy": _stack([f.mirror_xy for f in features], (0, 2), np.float32),
             "mirror_descriptors": _stack([f.mirror_descriptors for f in features], (0, DESCRIPTOR_BYTES), np.uint8),
         }
-        try:
-            with atomic_write(self.path) as handle:
-                np.savez(handle, **arrays)  # type: ignore[arg-type]  # numpy's stub types the first keyword
-        except OSError as exc:
-            raise VerifyError(f"cannot write the feature cache {self.path}: {exc.strerror or exc}") from None
+        sidecar.save(self.path, FORMAT_NAME, self.settings, arrays, VerifyError, "feature cache")
         self.changed = False
 
     # -- lookups -----------------------------------------------------------------------------------------------
