@@ -341,8 +341,8 @@ def test_the_default_keeper_is_the_original_and_says_why(tmp_path, name):
 
 
 def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_changes(tmp_path, monkeypatch):
-    """A second look at unchanged files decodes none (NAME.looks.npz); a changed file is measured again; a
-    foreign file at that path is refused and kept; a damaged cache is rebuilt."""
+    """A second look at unchanged files opens none (NAME.looks.npz keeps the looks and the header facts); a
+    changed file is read again; a foreign file at that path is refused and kept; a damaged cache is rebuilt."""
     from finder.errors import KeepRuleError
     from finder.groups import facts as facts_module
     from finder.groups.facts import LookCache
@@ -355,8 +355,9 @@ def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_ch
     decoded = []
     real = facts_module.looks_chunk
     monkeypatch.setattr(facts_module, "looks_chunk", lambda chunk: decoded.extend(chunk) or real(chunk))
+    monkeypatch.setattr(facts_module, "facts_chunk", lambda chunk: pytest.fail("a header was read"))
     again = gather(items, jobs=1, look=True, cache=LookCache.load(cache_path))
-    assert decoded == [] and all(again[p].look == first[p].look for p in again)
+    assert decoded == [] and again == first and first[str(paths[0])].format == "JPEG"
     assert all(np.array_equal(again[p].look.thumb, first[p].look.thumb) for p in again)
     os.utime(paths[1], ns=(1, 10**9))  # changed since: measured again
     gather(items, jobs=1, look=True, cache=LookCache.load(cache_path))

@@ -294,15 +294,21 @@ def gather(files: Iterable[tuple[str, int, int]], jobs: int | None = None,
     if not look:
         return {f.path: f for f in run_chunks(facts_chunk, items, jobs, progress)}
     now = {path: _stat(path) for path, _, _ in items} if cache is not None else {}
-    known = {path: cache.fresh(path, now[path]) for path, _, _ in items} if cache is not None else {}
-    missing = [item for item in items if known.get(item[0]) is None]
-    found = {f.path: replace(f, look=known[f.path]) for f in run_chunks(
-        facts_chunk, [item for item in items if known.get(item[0]) is not None], jobs, progress)}
+    found: dict[str, FileFacts] = {}
+    missing = []
+    for path, size, mtime_ns in items:
+        known = cache.fresh(path, now[path], size, mtime_ns) if cache is not None else None
+        if known is None:
+            missing.append((path, size, mtime_ns))
+        else:
+            found[path] = known
+    if progress is not None and found:
+        progress(len(found))
     for f in run_chunks(looks_chunk, missing, jobs, progress, 4, LOOK_POOL_MIN_FILES):
         found[f.path] = f
         stat = now.get(f.path)
-        if cache is not None and f.look is not None and stat is not None:
-            cache.put(f.path, stat, f.look)
+        if cache is not None and f.look is not None and f.problem is None and stat is not None:
+            cache.put(f, stat)
     return found
 
 
@@ -315,19 +321,19 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 
 LOOKS_FORMAT = "finder.looks"  # the cache format's marker: never change it
-LOOKS_VERSION = 1
+LOOKS_VERSION = 2  # 2: with the header facts
 
 
 class LookCache:
-    """Looks by path, each with the size and mtime of the file it was measured on: ``NAME.looks.npz`` beside
-    the hash file (:mod:`finder.store.sidecar`), so a second ``cluster`` of the same files decodes none of them.
-
-    Looks depend on their settings (:meth:`settings`); a cache made with others is recomputed.
+    """Looks and header facts by path, each with the size and mtime of the file they were read from:
+    ``NAME.looks.npz`` beside the hash file (:mod:`finder.store.sidecar`), so a second ``cluster`` of the
+    same files opens none of them.  Looks depend on their settings (:meth:`settings`); a cache made with
+    others is recomputed.
     """
 
     def __init__(self, path: str | None) -> None:
         self.path = path
-        self.entries: dict[str, tuple[int, int, Look]] = {}
+        self.entries: dict[str, tuple[int, int, tuple, Look]] = {}  # size, mtime_ns, header facts, look
         self.changed = False
 
     @staticmethod
@@ -352,6 +358,8 @@ class LookCache:
         return cache
 
     def _read(self, npz: Any) -> None:
+        import json
+
         from finder.store.sidecar import read_keys
 
         paths, size, mtime = read_keys(npz)
@@ -361,31 +369,45 @@ class LookCache:
         colour = npz.read("colour", "b", (n,))
         share = npz.read("share", "f", (n,))
         thumbs = npz.read("thumbs", "u", (n, THUMB_SIDE, THUMB_SIDE, 3))
+        headers = json.loads(npz.read("headers", "u", (None,)).tobytes().decode())
         if (sizes < 0).any() or not np.isfinite(detail).all() or not np.isfinite(share).all():
             raise ValueError("a look out of range")
+        if not isinstance(headers, list) or len(headers) != n or not all(_header_ok(h) for h in headers):
+            raise ValueError("header facts out of shape")
         for k in range(n):
             look = Look((int(sizes[k, 0]), int(sizes[k, 1])), (float(detail[k, 0]), float(detail[k, 1])),
                         bool(colour[k]), thumbs[k].astype(np.uint8), float(share[k]),
                         (int(sizes[k, 2]), int(sizes[k, 3])))
-            self.entries[paths[k]] = (int(size[k]), int(mtime[k]), look)
+            self.entries[paths[k]] = (int(size[k]), int(mtime[k]), tuple(headers[k]), look)
 
-    def fresh(self, path: str, stat: tuple[int, int] | None) -> Look | None:
-        """The cached look of ``path`` if it was measured on the file as it is now (``stat``: size, mtime)."""
+    def fresh(self, path: str, stat: tuple[int, int] | None, size: int, mtime_ns: int) -> FileFacts | None:
+        """``path``'s facts (with the recorded ``size`` and ``mtime_ns``) and look, if they were read from the
+        file as it is now (``stat``: its size and mtime)."""
         entry = self.entries.get(path)
-        return entry[2] if entry is not None and stat is not None and entry[:2] == stat else None
+        if entry is None or stat is None or entry[:2] != stat:
+            return None
+        width, height, fmt, taken, taken_ns, camera = entry[2]
+        return FileFacts(path, size, mtime_ns, width, height, fmt, taken, taken_ns, camera, None, entry[3])
 
-    def put(self, path: str, stat: tuple[int, int], look: Look) -> None:
-        self.entries[path] = (*stat, look)
+    def put(self, facts: FileFacts, stat: tuple[int, int]) -> None:
+        """Keep ``facts`` (a readable file's, with its look) for the file whose size and mtime are ``stat``."""
+        assert facts.look is not None
+        header = (facts.width, facts.height, facts.format, facts.taken, facts.taken_ns, facts.camera)
+        self.entries[facts.path] = (*stat, header, facts.look)
         self.changed = True
 
     def save(self) -> None:
         """Write the cache atomically when it has a path and something changed."""
         if self.path is None or not self.changed:
             return
+        import json
+
         from finder.errors import KeepRuleError
         from finder.store import sidecar
 
-        looks, keys = sidecar.entry_arrays(self.entries)
+        values, keys = sidecar.entry_arrays({p: (size, mtime, (header, look)) for p, (size, mtime, header, look)
+                                             in self.entries.items()})
+        looks = [look for _, look in values]
         arrays = {
             **keys,
             "sizes": np.array([(*k.content, *k.canvas) for k in looks], np.int64).reshape(-1, 4),
@@ -394,6 +416,16 @@ class LookCache:
             "share": np.array([k.picture_share for k in looks], np.float64),
             "thumbs": (np.stack([k.thumb for k in looks]) if looks
                        else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
+            "headers": np.frombuffer(json.dumps([list(h) for h, _ in values]).encode(), np.uint8),
         }
         sidecar.save(self.path, LOOKS_FORMAT, self.settings(), arrays, KeepRuleError, "look cache")
         self.changed = False
+
+
+def _header_ok(h: Any) -> bool:
+    """A cached header: [width, height, format, taken, taken_ns, camera] with the types FileFacts holds."""
+    def maybe(value: Any, kind: type) -> bool:
+        return value is None or (isinstance(value, kind) and not isinstance(value, bool))
+
+    return (isinstance(h, list) and len(h) == 6 and maybe(h[0], int) and maybe(h[1], int) and maybe(h[2], str)
+            and maybe(h[3], str) and maybe(h[4], int) and maybe(h[5], str))
