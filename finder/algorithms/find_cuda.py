@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from finder.algorithms.find import DCT, FREQS, GRID, prepare
+from finder.algorithms.find import DCT, FREQS, GRID
 from finder.engine.gpu import require
 
 THREADS = 128
@@ -74,8 +74,3 @@ def find_batch_views(rgbs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray
     """:func:`find_batch` with the 64 x 64 samples (FINd's ``view_stage`` output): the record's ``gpu_batch``."""
     words, grid = find_batch(rgbs, samples=True)
     return words, grid
-
-
-def find_images(images: Sequence[Any]) -> np.ndarray:
-    """FINd hashes of decoded Pillow images: thumbnail and RGB on the CPU, the rest on the GPU."""
-    return find_batch([prepare(image) for image in images])

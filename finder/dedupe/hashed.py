@@ -48,9 +48,6 @@ class Hashed:
                               "the groups came from; give it with --hashes FILE")
         return cls(load(path), path)
 
-    def __contains__(self, path: str) -> bool:
-        return path in self._index
-
     def recorded(self, path: str) -> FileStat | None:
         """What the store recorded about ``path`` (None: not hashed)."""
         k = self._index.get(path)
