@@ -11,18 +11,13 @@ from finder.cli.options import (
     DEFAULT_HASHES,
     EXIT_FOUND,
     LINKAGES,
-    VERIFY_HELP,
     dask_search,
-    device_option,
     emit_summary,
-    exit_code_option,
     keep_groups,
     keep_options,
     matching_options,
-    output_option,
     rules_from_options,
-    scheduler_option,
-    summary_option,
+    search_run_options,
 )
 
 
@@ -36,12 +31,7 @@ from finder.cli.options import (
               help="Smallest group to print; 1 includes singletons.")
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="json", show_default=True)
 @keep_options
-@output_option
-@exit_code_option
-@summary_option
-@scheduler_option
-@device_option
-@click.option("--verify", is_flag=True, help=VERIFY_HELP)
+@search_run_options
 def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
                     fmt, output, exit_code, summary, scheduler, verify) -> None:
     """Groups of similar images, largest first.

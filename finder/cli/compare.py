@@ -10,16 +10,11 @@ import click
 from finder.cli.options import (
     DEFAULT_HASHES,
     EXIT_FOUND,
-    VERIFY_HELP,
     dask_search,
-    device_option,
     emit_summary,
-    exit_code_option,
     matching_options,
-    output_option,
     rules_from_options,
-    scheduler_option,
-    summary_option,
+    search_run_options,
 )
 
 
@@ -27,12 +22,7 @@ from finder.cli.options import (
 @click.argument("hashfiles", nargs=-1, type=click.Path(dir_okay=False))
 @matching_options
 @click.option("--format", "fmt", type=click.Choice(["csv", "json", "jsonl"]), default="csv", show_default=True)
-@output_option
-@exit_code_option
-@summary_option
-@scheduler_option
-@device_option
-@click.option("--verify", is_flag=True, help=VERIFY_HELP)
+@search_run_options
 def compare_command(hashfiles, algorithms, thresholds, max_distances, vote, fmt, output, exit_code, summary,
                     scheduler, verify) -> None:
     """Matching pairs: within one hash file, or from A to B across two.

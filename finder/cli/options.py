@@ -61,6 +61,20 @@ def _use_device(ctx, param, value):
     return value
 
 
+def verify_option(function):
+    """--verify: geometric verification of the matches (finder.verify)."""
+    return click.option("--verify", is_flag=True, help=VERIFY_HELP)(function)
+
+
+def search_run_options(function):
+    """-o, --exit-code, --summary, --scheduler, --device, --verify: what compare and cluster share, in that
+    order (their help lists them so)."""
+    for option in reversed((output_option, exit_code_option, summary_option, scheduler_option, device_option,
+                            verify_option)):
+        function = option(function)
+    return function
+
+
 def scheduler_option(function):
     """--scheduler: run the work on a Dask cluster (finder.engine.dask)."""
     return click.option("--scheduler", default=None, metavar="ADDRESS|local:N",
