@@ -7,7 +7,7 @@ thread per decimation point, per DCT coefficient, per image for the median.  Eac
 kernel's arithmetic in the same order, in doubles, so the hashes are FINd's own: checked against the
 golden hashes in Numba's CUDA simulator.  On hardware the compiler must not fuse a multiply and an add
 into one rounding (numba-cuda fuses only with ``fastmath``, which these kernels do not ask for): to be
-confirmed on a GPU with the same test (``python benchmarks/gpu_pairs.py`` also checks a batch against the
+confirmed on a GPU with the same test (``python benchmarks/gpu.py`` also checks a batch against the
 CPU before timing it).
 """
 
