@@ -76,7 +76,7 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
     rules = {r.algorithm: r for r in make_rules(hashset, fixed, per_threshold, per_distance)} if fixed else {}
     result = evaluate(hashset, labels, names, rules, vote)
     modes = evaluation_modes(hashset, hashfile, labels, result.chosen, verify)
-    keepers = keeper_evaluation(hashset, labels, names[0])
+    keepers = keeper_evaluation(hashset, hashfile, labels, names[0])
     if plot:
         from finder.evaluate.plot import plot_evaluation
 
@@ -92,18 +92,20 @@ def evaluate_command(hashfile, truth, group_pattern, algorithms, thresholds, max
             print_tables(stream, (modes[0] if modes else []) + render_tables(result) + (keepers[0] if keepers else []))
 
 
-def keeper_evaluation(hashset, labels, algorithm):
+def keeper_evaluation(hashset, hashfile, labels, algorithm):
     """(tables, JSON) of how often ``finder cluster``'s defaults keep the original (evaluate.keepers), or None
     when the truth marks no originals."""
     from finder.evaluate.keepers import has_originals, keeper_scores, render_keeper_table
     from finder.groups.build import find_groups
     from finder.groups.keep import decide_groups, describe_rules, parse_rules
     from finder.match.search import make_rules
+    from finder.store.sidecar import path_beside
 
     if not has_originals(labels):
         return None
     rules = parse_rules([])
-    groups, _ = decide_groups(find_groups(hashset, make_rules(hashset, [algorithm])), rules)
+    groups, _ = decide_groups(find_groups(hashset, make_rules(hashset, [algorithm])), rules,
+                              looks=path_beside(hashfile, "looks"))  # the looks cluster reads and keeps
     scores = keeper_scores(groups, hashset.paths, labels)
     return render_keeper_table(scores, describe_rules(rules)), {"algorithm": algorithm, **scores.to_dict()}
 
