@@ -13,8 +13,10 @@ from finder.cli.options import (
     LINKAGES,
     dask_search,
     emit_summary,
+    honour_decisions,
     keep_groups,
     keep_options,
+    load_decisions,
     matching_options,
     rules_from_options,
     search_run_options,
@@ -33,7 +35,7 @@ from finder.cli.options import (
 @keep_options
 @search_run_options
 def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
-                    fmt, output, exit_code, summary, scheduler, verify) -> None:
+                    ignore_decisions, fmt, output, exit_code, summary, scheduler, verify) -> None:
     """Groups of similar images, largest first.
 
     \b
@@ -61,19 +63,22 @@ def cluster_command(hashfile, algorithms, thresholds, max_distances, vote, linka
     check_output(output)
     keep_rules, reference_dirs = parse_rules(keep), resolve_folders(references)
     hashset = load(hashfile)
+    decisions = load_decisions(hashfile, ignore_decisions)
     rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
     check_vote(vote, len(rules))
     with dask_search(scheduler) as search:  # only the pair search runs on the cluster
         groups = find_groups(hashset, rules, vote=vote, linkage=linkage, min_size=min_size, search=search,
-                             verify=verify, hashfile=hashfile, jobs=jobs, reporter=Reporter())
+                             verify=verify, hashfile=hashfile, jobs=jobs, reporter=Reporter(), decisions=decisions)
     groups, _ = keep_groups(groups, keep_rules, reference_dirs, jobs, hashfile)
+    groups, hidden = honour_decisions(groups, hashset, decisions, Reporter())
     with open_output(output) as stream:
         write_groups(stream, groups, fmt)
     cautions = guard_warnings(groups, len(hashset), rules, linkage)
     for caution in cautions:
         Reporter().warning(caution)
     emit_summary(summary, {"files": len(hashset), "groups": len(groups),
-                           "grouped_files": sum(g.size for g in groups), "warnings": cautions,
+                           "grouped_files": sum(g.size for g in groups), "kept_whole_in_review": hidden,
+                           "warnings": cautions,
                            "seconds": round(time.perf_counter() - start, 3)})
     if exit_code and groups:
         sys.exit(EXIT_FOUND)

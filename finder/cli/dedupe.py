@@ -6,7 +6,7 @@ import os
 
 import click
 
-from finder.cli.options import DEFAULT_HASHES
+from finder.cli.options import DEFAULT_HASHES, honour_decisions, load_decisions
 from finder.dedupe import ACTIONS
 
 DONE_VERBS = {"move": "moved", "trash": "trashed", "hardlink": "hard-linked", "symlink": "symlinked",
@@ -122,6 +122,9 @@ def dedupe_command(groups_file, action, to, hashfile, do_apply, yes_delete, jour
         raise ActionError(f"--to {to}: not a folder")
     groups = read_groups(groups_file, sys.stdin.buffer if groups_file == "-" else None)
     hashed = Hashed.load(hashfile)
+    # What was decided in review since the groups file was made: groups kept whole are left alone, a chosen
+    # keeper is kept, a file marked "not a duplicate" of its keeper is not acted on.
+    groups, _ = honour_decisions(groups, hashed.store, load_decisions(hashfile), reporter)
     journal = journal or default_journal_name()
 
     if not do_apply:

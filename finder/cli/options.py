@@ -202,10 +202,33 @@ def keep_options(function):
                      help="Images under DIR are never proposed for removal (the keeper is one of them); repeatable."),
         click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
                      help="Worker processes reading the grouped images [default: all cores]."),
+        click.option("--ignore-decisions", is_flag=True,
+                     help="Group as if nothing was decided in review (HASHFILE's NAME.decisions.json: pairs "
+                          "marked not a duplicate, groups kept whole, chosen keepers)."),
     ]
     for option in reversed(options):
         function = option(function)
     return function
+
+
+def load_decisions(hashfile: str, ignore: bool = False):
+    """The review decisions beside ``hashfile`` (``finder serve``, ``finder decisions``), or None when ignored."""
+    from finder.groups.decisions import Decisions, decisions_path
+
+    return None if ignore else Decisions.load(decisions_path(hashfile))
+
+
+def honour_decisions(groups: list, hashset, decisions, reporter=None) -> tuple[list, int]:
+    """``groups`` with the review decisions applied (:func:`finder.groups.decisions.honour`); and how many
+    groups were hidden as kept whole, said on stderr."""
+    from finder.groups.decisions import FileKeys, honour
+
+    if decisions is None or not decisions.records:
+        return groups, 0
+    done = honour(groups, FileKeys(hashset), decisions)
+    if done.hidden and reporter is not None:
+        reporter.info(f"{done.hidden:,} groups kept whole in review left out ({decisions.path})")
+    return done.groups, done.hidden
 
 
 def keep_groups(groups: list, rules: list, references: tuple[str, ...], jobs: int | None,

@@ -12,7 +12,9 @@ from finder.cli.options import (
     VERIFY_HELP,
     dask_search,
     device_option,
+    honour_decisions,
     keep_options,
+    load_decisions,
     matching_options,
     scheduler_option,
 )
@@ -40,7 +42,7 @@ DEFAULT_REPORT = "report.html"
 @device_option
 @click.option("--verify", is_flag=True, help=VERIFY_HELP)
 def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkage, min_size, keep, references, jobs,
-                   output, thumb_size, page_size, title, quiet, scheduler, verify) -> None:
+                   ignore_decisions, output, thumb_size, page_size, title, quiet, scheduler, verify) -> None:
     """An HTML page of the groups to look at: thumbnails, facts and the copy to keep.
 
     \b
@@ -75,11 +77,12 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     check_output(output)
     keep_rules, reference_dirs = parse_rules(keep), resolve_folders(references)
     hashset = load(hashfile)
+    decisions = load_decisions(hashfile, ignore_decisions)
     rules = rules_from_options(hashset, algorithms, thresholds, max_distances)
     vote = check_vote(vote, len(rules))
     with dask_search(scheduler) as search:  # only the pair search runs on the cluster
         groups = find_groups(hashset, rules, vote=vote, linkage=linkage, min_size=min_size, search=search,
-                             verify=verify, hashfile=hashfile, jobs=jobs, reporter=reporter)
+                             verify=verify, hashfile=hashfile, jobs=jobs, reporter=reporter, decisions=decisions)
     files = [(m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members]
     with reporter.bar(len(files), "thumbnails") as advance:
         thumbs = make_thumbs(files, thumb_size, jobs, advance)
@@ -91,6 +94,7 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
         cache.save()
         facts = {p: replace(f, look=looks[p].look) if p in looks else f for p, f in facts.items()}
     groups = decide(groups, facts, keep_rules, reference_dirs)
+    groups, _ = honour_decisions(groups, hashset, decisions, reporter)
     for caution in guard_warnings(groups, len(hashset), rules, linkage):
         reporter.warning(caution)
     drop = [m for g in groups for m in proposed(g, distinct=True)]

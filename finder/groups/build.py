@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from finder.groups.decisions import Decisions, FileKeys, drop_distinct
 from finder.groups.linkage import Group, Member, group_indices
 from finder.match.search import Rule, Search, VotedPairs, choose_algorithm, file_view_distances, find_pairs, vote_pairs
 from finder.pairs import Pairs
@@ -37,11 +38,15 @@ def cluster(
         pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
     paths = hashset.paths
     found = []
-    for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage):
-        if len(indices) < min_size:
-            continue
-        rep = indices[0]
-        dist, views = file_view_distances(hashset, name, np.full(len(indices), rep), indices)
+    kept = [indices for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage) if len(indices) >= min_size]
+    # One pass over every member's row pair to its representative (a pass per group scans the whole store
+    # each time: 10^4 groups of 10^5 files took 14 s).
+    flat = np.concatenate(kept) if kept else np.zeros(0, np.int64)
+    reps = np.concatenate([np.full(len(g), g[0]) for g in kept]) if kept else np.zeros(0, np.int64)
+    all_dist, all_views = file_view_distances(hashset, name, reps, flat)
+    bounds = np.cumsum([0] + [len(g) for g in kept])
+    for g, indices in enumerate(kept):
+        dist, views = all_dist[bounds[g]:bounds[g + 1]], all_views[bounds[g]:bounds[g + 1]]
         order = np.lexsort((paths[indices], dist))
         order = np.concatenate([[0], order[order != 0]])
         members = []
@@ -69,6 +74,7 @@ def find_groups(
     hashfile: str | None = None,
     jobs: int | None = None,
     reporter=None,
+    decisions: Decisions | None = None,
 ) -> list[Group]:
     """Groups of similar images under ``rules``, largest first; keepers are not chosen yet.
 
@@ -83,6 +89,8 @@ def find_groups(
     verify : let geometric verification decide the pairs (needs the ``verify``
         extra; one rule only).  Features are cached beside ``hashfile`` when given.
     jobs, reporter : worker processes and progress for verification.
+    decisions : what a person decided in review: pairs marked "not a duplicate" are not linked
+        (the rest, "keep all" and chosen keepers, apply once keepers are chosen: :func:`honour`).
     """
     first = rules[0]
     pairs: Pairs | VotedPairs
@@ -98,5 +106,7 @@ def find_groups(
             from finder.verify.verified import verified_for_files
 
             pairs = verified_for_files(hashset, first, pairs, hashfile, jobs=jobs, reporter=reporter).pairs()
+    if decisions is not None:
+        pairs = drop_distinct(pairs, FileKeys(hashset), decisions)
     return cluster(hashset, first.algorithm, max_distance=first.max_distance, linkage=linkage, min_size=min_size,
                    pairs=pairs)
