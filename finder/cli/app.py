@@ -73,6 +73,8 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("explain", "explain_command"),
     ("report", "report_command"),
     ("dedupe", "dedupe_command"),
+    ("decisions", "decisions_command"),
+    ("serve", "serve_command"),
     ("synth", "synth_command"),
 )
 
