@@ -16,12 +16,10 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from playwright.sync_api import Page, expect, sync_playwright
 
 from finder.cli.app import cli
 from tests.review_data import make_collection
-
-playwright_api = pytest.importorskip("playwright.sync_api") if not os.environ.get("CI") else None
-from playwright.sync_api import Page, expect, sync_playwright  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]

@@ -17,13 +17,15 @@ LOOPBACK = ("127.0.0.1", "localhost", "::1")
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default=True,
               help="Port (0: a free one, printed).")
 @click.option("--no-browser", is_flag=True, help="Do not open a browser; only print the address.")
+@click.option("-t", "--threshold", type=click.FloatRange(0, 1), default=None, metavar="F",
+              help="Group when distance / bits <= F (as cluster -t) [default: the algorithm's own].")
 @click.option("--keep", "keep", multiple=True, metavar="RULE,...",
               help="Keep rules for the keepers proposed (as cluster --keep) [default: cluster's].")
 @click.option("--max-upload", type=click.IntRange(min=1), default=50, show_default=True, metavar="MB",
               help="Largest image accepted for search by upload.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Worker processes reading the grouped images at start [default: all cores].")
-def serve_command(hashfile, host, port, no_browser, keep, max_upload, jobs) -> None:
+def serve_command(hashfile, host, port, no_browser, threshold, keep, max_upload, jobs) -> None:
     """Review HASHFILE's groups in a browser: keepers, "not a duplicate",
     compare, search by image, and dedupe with dry run and undo.
 
@@ -31,7 +33,7 @@ def serve_command(hashfile, host, port, no_browser, keep, max_upload, jobs) -> N
       finder hash photos/ && finder serve          # opens the page
       finder serve --no-browser --port 8765        # prints the address only
 
-    Prints the page's address (with a one-time token) on stdout.  Decisions
+    Prints the page's address (with its secret token) on stdout.  Decisions
     are saved at once in NAME.decisions.json beside the hash file (cluster,
     report and dedupe honour them); dedupes started from the page write
     their groups file and journal in NAME.review/.  Stop with Ctrl-C.
@@ -53,7 +55,7 @@ def serve_command(hashfile, host, port, no_browser, keep, max_upload, jobs) -> N
     from finder.web.review import Review
 
     reporter = Reporter()
-    review = Review(hashfile, jobs=jobs, keep=keep, reporter=reporter)
+    review = Review(hashfile, jobs=jobs, keep=keep, threshold=threshold, reporter=reporter)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)

@@ -188,7 +188,8 @@ class Review:
         return {"id": card.id, "size": g.size, "keeper": g.keeper, "keeper_reason": g.keeper_reason,
                 "reclaim": card.reclaim, "distance": card.distance, "folder": card.folder,
                 "reviewed": card.reviewed, "hidden": card.hidden, "bits": self.hashset.bits[self.keys.algorithm],
-                "members": [self.member_json(card, m) for m in g.members]}
+                "members": [self.member_json(card, m)
+                            for m in sorted(g.members, key=lambda m: m.path != g.keeper)]}
 
     def page(self, offset: int = 0, limit: int = 20, sort: str = "reclaim", folder: str = "",
              reviewed: str = "all") -> dict[str, Any]:
