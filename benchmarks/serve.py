@@ -31,7 +31,6 @@ import numpy as np
 from finder.evaluate.machine import cpu_model
 from finder.store.hashset import HashSet
 
-
 #: Random 256-bit rows are 128 +- 8 bits apart, so FINd's default radius (96) would match ~10^5 chance pairs among
 #: 10^5 random rows; real photos' hashes are not uniform.  The benchmark groups at 32 bits (the planted copies
 #: are <= 12 bits from their source, hence <= 24 from each other), where chance pairs are ~1e-30.
