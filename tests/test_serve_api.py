@@ -92,6 +92,14 @@ def test_another_host_is_allowed_only_when_named():
 # ------------------------------------------------------------------------------------- Origin and CSRF
 
 
+def test_the_token_in_the_address_does_not_stand_in_for_origin_and_csrf(served):
+    client, token, review, made, root = served
+    response = client.post(f"/api/decide?token={token}", json={"kind": "reviewed", "group": 0},
+                           headers={"Origin": "http://evil.example"})
+    assert response.status_code == 403
+    assert not os.path.exists(root / "hashes.decisions.json")
+
+
 def test_a_state_changing_request_needs_the_origin_and_the_csrf_token(served):
     client, token, review, made, root = served
     headers = logged_in(client, token)
@@ -295,6 +303,9 @@ def test_dedupe_from_the_page_plans_applies_and_undoes_with_dedupes_journal(serv
     assert client.get("/api/groups").json()["total"] == 2
     back = client.post("/api/dedupe/undo", json={"plan": plan["plan"]}, headers=headers).json()
     assert len(back["restored"]) == 2 and made["beach-small"].exists() and made["beach-png"].exists()
+    trash = client.post("/api/dedupe/plan", json={"groups": [beach["id"]], "action": "trash", "to": "ignored"},
+                        headers=headers).json()
+    assert len(trash["steps"]) == 2 and trash["to"] is None
     refused = client.post("/api/dedupe/plan", json={"groups": [beach["id"]], "action": "delete"}, headers=headers)
     assert refused.status_code == 400
     outside = client.post("/api/dedupe/plan", json={"groups": [beach["id"]], "action": "move", "to": "a\x00b"},

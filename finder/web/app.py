@@ -63,7 +63,7 @@ class Security:
             return
         request = Request(scope)
         response = self.refusal(request)
-        if response is None and self._token_ok(request.query_params.get("token")):
+        if response is None and request.method in ("GET", "HEAD") and self._token_ok(request.query_params.get("token")):
             # The token is exchanged for the cookie and taken out of the address bar and history.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
             response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""), 303)
@@ -91,8 +91,8 @@ class Security:
             return PlainTextResponse("unknown host", 403)
         if request.method not in ("GET", "HEAD") and request.method not in UNSAFE_METHODS:
             return PlainTextResponse("method not allowed", 405)
-        if self._token_ok(request.query_params.get("token")):
-            return None
+        if request.method in ("GET", "HEAD") and self._token_ok(request.query_params.get("token")):
+            return None  # the address finder serve printed: exchanged for the cookie (__call__)
         if not self._token_ok(request.cookies.get(COOKIE)):
             return PlainTextResponse("forbidden: open the address finder serve printed (with its token)", 403)
         if request.method in UNSAFE_METHODS:

@@ -483,6 +483,8 @@ class Review:
 
         if action not in ACTIONS or action == "delete":
             raise ReviewError("the page offers move, trash, hardlink and symlink (delete only on the command line)")
+        if action == "trash":
+            to = None  # the trash is where it goes: a folder means nothing here
         if to is not None:
             if "\x00" in to or not to.strip():
                 raise ReviewError("give a folder for --to")
