@@ -21,6 +21,9 @@ from playwright.sync_api import Page, expect, sync_playwright
 from finder.cli.app import cli
 from tests.review_data import make_collection
 
+# A fresh clone's first search compiles the hashing kernels in the server (numba's cache is empty): seconds.
+expect.set_options(timeout=60_000)
+
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
