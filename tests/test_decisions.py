@@ -112,10 +112,13 @@ def test_decisions_list_undo_clear(collection):
     root, made = collection
     decide(root, "reviewed", [made["city"], made["city-q60"]])
     decide(root, "distinct", [made["tree"], made["tree-mirror"]])
+    decide(root, "keeper", [made["beach"], made["beach-small"], made["beach-png"]], keeper=made["beach-small"])
     listed = run("decisions", "list", str(root / "hashes.npz"), "--format", "json")
     rows = json.loads(listed.stdout)
-    assert [r["kind"] for r in rows] == ["reviewed", "not a duplicate"]
+    assert [r["kind"] for r in rows] == ["reviewed", "not a duplicate", "keeper"]
     assert str(made["tree-mirror"]) in rows[1]["paths"]
+    assert rows[2]["keeper"] == str(made["beach-small"])
+    assert run("decisions", "undo", str(root / "hashes.npz")).exit_code == 0
     assert run("decisions", "undo", str(root / "hashes.npz")).exit_code == 0
     assert {"tree", "tree-mirror"} in named(cluster(root), made)
     assert run("decisions", "clear", str(root / "hashes.npz")).exit_code != 0  # says what to clear

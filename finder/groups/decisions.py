@@ -145,14 +145,16 @@ class Decisions:
     def add(self, kind: str, files: Sequence[str], *, keeper: str | None = None,
             paths: Sequence[str] = (), save: bool = True) -> dict[str, Any]:
         """Record one decision (and save): ``files`` are identities (:class:`FileKeys`), ``paths`` their names
-        now (kept only to list the decision for a person)."""
+        now, in the same order (kept only to list the decision for a person)."""
+        # Sorted, repeats kept (byte-identical copies share an identity), each name beside its identity.
+        named = sorted(zip(files, paths)) if len(paths) == len(files) else [(f, None) for f in sorted(files)]
         record: dict[str, Any] = {"id": max((r["id"] for r in self.records), default=0) + 1, "kind": kind,
-                                  "files": sorted(files if kind in ("keep_all", "reviewed") else set(files)),
+                                  "files": [f for f, _ in named],
                                   "at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds")}
         if keeper is not None:
             record["keeper"] = keeper
-        if paths:
-            record["paths"] = list(paths)
+        if paths and len(paths) == len(files):
+            record["paths"] = [p for _, p in named]
         record = _checked(record, "new decision")
         self.records.append(record)
         if save:
