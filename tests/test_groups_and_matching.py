@@ -203,3 +203,20 @@ def test_guard_rails_warn_of_a_loose_threshold_and_a_giant_group():
     assert warnings(giant, 400, [Rule("find", 256, 96)]) == []  # 15 %: a large group, not a fifth
     sevens = [Group(k, f"/p/{k}-0", [Member(f"/p/{k}-{m}", m) for m in range(7)]) for k in range(4)]
     assert warnings(sevens, 28, [Rule("find", 256, 96)]) == []  # the bundled examples: 25 %, but groups of 7
+
+
+def test_a_blocked_search_of_one_set_through_one_index_gives_every_pair_once():
+    """Within one set of plain hashes at a small radius the blocks share one multi-index (search_index);
+    the pairs are those numpy's reference search finds, each once with i < j, in (i, j) order."""
+    from finder import pairs as _pairs
+    from finder.match.search import iter_pairs, search_index
+    from tests.helpers import planted, synthetic_hashset
+
+    words = planted(6000, 4, seed=11, copies=3, flips=5)
+    hs = synthetic_hashset([f"/p/{k:05d}.jpg" for k in range(6000)], {"find": words})
+    assert search_index(hs, "find", None, 8, blocks=9) is not None
+    found = _pairs.Pairs.concat(list(iter_pairs(hs, "find", max_distance=8, block=700)))
+    expected = _pairs.pairs_within(words, 8, backend="reference")
+    assert len(expected) > 3000
+    assert np.array_equal(found.i, expected.i) and np.array_equal(found.j, expected.j)
+    assert np.array_equal(found.distance, expected.distance)

@@ -140,8 +140,9 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
                 index: _pairs.Index | None = None) -> Pairs:
     """The file pairs ``(i, j)`` with ``f0 <= i < f1`` (and ``i < j`` within one set), sorted by (i, j).
 
-    ``index``: ``b``'s rows of ``name`` indexed once for every block of a search across two sets of plain
-    hashes (:func:`across_index`); made here when not given.
+    ``index``: the searched rows of ``name`` indexed once for every block of a search of plain hashes
+    (:func:`search_index`): ``b``'s across two sets, ``a``'s own within one (then each block's rows are
+    looked up in all of ``a`` and the pairs with ``j > i`` kept); made here when not given.
 
     With extra views, a file's plain row is compared with every row of the
     other file, its extra rows with the other's plain row, and content boxes
@@ -161,6 +162,11 @@ def block_pairs(a: HashSet, name: str, d: int, f0: int, f1: int, b: HashSet | No
             found = index.range_search(queries, d, backend=_pairs.choose_backend(d, 64 * queries.shape[1],
                                                                                  len(index), len(queries)))
             rows = Pairs(found.i + r0, found.j, found.distance)
+        elif index is not None:  # the backend search_index chose for the whole set, for every block
+            queries = words[r0:r1]
+            found = index.range_search(queries, d, backend=_pairs.choose_backend(d, 64 * queries.shape[1],
+                                                                                 len(index), len(index)))
+            rows = Pairs(found.i + r0, found.j, found.distance).select(found.j > found.i + r0)
         else:
             inside = _within(words[r0:r1], d)
             later = _across(words[r0:r1], words[r1:], d)
@@ -333,13 +339,21 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     return parts
 
 
+def _qualities(hs: HashSet, name: str, files: np.ndarray) -> np.ndarray:
+    """The plain-row quality of ``files``: read straight from the rows when there is one row per file (no pass
+    over the whole set for each block of a search)."""
+    if _plain_only(hs, name):
+        return hs.quality[name][files]
+    return hs.file_quality(name)[files]
+
+
 def _quality_filter(found: Pairs, a: HashSet, b: HashSet, name: str) -> Pairs:
     """Drop pairs at distance > 0 in which either image is flat or nearly blank (low quality)."""
-    qa, qb = a.file_quality(name), b.file_quality(name)
-    if (qa >= QUALITY_CUTOFF).all() and (qb >= QUALITY_CUTOFF).all():
+    if not len(found):
         return found
-    keep = (found.distance == 0) | ((qa[found.i] >= QUALITY_CUTOFF) & (qb[found.j] >= QUALITY_CUTOFF))
-    return found.select(keep)
+    keep = (found.distance == 0) | ((_qualities(a, name, found.i) >= QUALITY_CUTOFF)
+                                    & (_qualities(b, name, found.j) >= QUALITY_CUTOFF))
+    return found if keep.all() else found.select(keep)
 
 
 def iter_pairs(
@@ -363,17 +377,30 @@ def iter_pairs(
     yield from (search or local_search)(a, name, d, b, file_blocks(len(a), block))
 
 
-def across_index(a: HashSet, name: str, b: HashSet | None) -> _pairs.Index | None:
-    """The index every block of a search across two sets of plain hashes searches (None otherwise)."""
-    if b is None or not (_plain_only(a, name) and _plain_only(b, name)):
+def search_index(a: HashSet, name: str, b: HashSet | None, d: int, blocks: int = 2) -> _pairs.Index | None:
+    """The index every block of a search of plain hashes searches, or None (then each block searches as it goes).
+
+    Across two sets: ``b``'s rows.  Within one: ``a``'s rows, where multi-index hashing is the backend for the
+    whole set (small radii) and the search has several ``blocks``: its substring tables cost a pass over the
+    rows, so a table of the later rows made again for every block made the search O(n^2 / block) — 10^7 rows
+    at radius 8 took 17 minutes.
+    """
+    if not (_plain_only(a, name) and (b is None or _plain_only(b, name))):
         return None
-    return _pairs.Index(b.hashes[name])
+    if b is not None:
+        return _pairs.Index(b.hashes[name])
+    words = a.hashes[name]
+    n = len(words)
+    if blocks < 2 or _pairs.choose_backend(d, 64 * words.shape[1], n, n) != "mih":
+        return None
+    return _pairs.Index(words)
 
 
 def local_search(a: HashSet, name: str, d: int, b: HashSet | None,
                  ranges: Sequence[tuple[int, int]]) -> Iterator[Pairs]:
-    """:func:`block_pairs` of every ``(f0, f1)`` in ``ranges``, in this process (``b`` indexed once)."""
-    index = across_index(a, name, b)
+    """:func:`block_pairs` of every ``(f0, f1)`` in ``ranges``, in this process (the searched rows indexed
+    once where that pays: :func:`search_index`)."""
+    index = search_index(a, name, b, d, len(ranges))
     for f0, f1 in ranges:
         yield block_pairs(a, name, d, f0, f1, b, index)
 
