@@ -295,6 +295,21 @@ def test_show_info_prints_the_settings_record(two_folders, tmp_path):
     assert info["files"] == 4 and info["rows"] == {"find": 4, "dhash": 4} and "finder_version" in info
 
 
+def test_show_info_reads_what_a_full_load_says_without_the_paths(two_folders, tmp_path):
+    """--info reads the settings and status only; its record is the one the whole file gives (errors too)."""
+    a, _ = two_folders
+    (Path(a) / "broken.jpg").write_bytes(b"\xff\xd8 not a jpeg")
+    out = tmp_path / "h.npz"
+    run("hash", a, "-o", out, "-j", "1")
+    from finder.store.hashset import read_info
+
+    whole = load(out)
+    expected = dict(whole.settings, files=len(whole), errors=len(whole.errors),
+                    rows={k: len(whole.hashes[k]) for k in whole.algorithms})
+    assert whole.errors and read_info(out) == expected
+    assert json.loads(run("show", out, "--info").stdout) == json.loads(json.dumps(expected))
+
+
 def test_missing_output_folder_is_found_before_hashing(two_folders, tmp_path):
     a, _ = two_folders
     result = run("hash", a, "-o", tmp_path / "nowhere" / "h.npz", "-j", "1")

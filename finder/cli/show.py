@@ -21,14 +21,15 @@ def show_command(hashfile, algorithms, fmt, errors, info) -> None:
     from finder.store.hashset import load
 
     check_output(None)
+    if info:
+        from finder.store.hashset import read_info
+
+        record = read_info(hashfile)
+        with open_output(None) as stream:
+            write_json(stream, record)
+        return
     hashset = load(hashfile)
     with open_output(None) as stream:
-        if info:
-            record = dict(hashset.settings)
-            record.update(files=len(hashset), errors=len(hashset.errors),
-                          rows={a: len(hashset.hashes[a]) for a in hashset.algorithms})
-            write_json(stream, record)
-            return
         if errors:
             write_rows(stream, ("path", "reason"), ((e.path, e.reason) for e in hashset.errors), fmt)
             return

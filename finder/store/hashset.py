@@ -345,7 +345,38 @@ def load(path: str | os.PathLike) -> HashSet:
             raise HashSetError(f"{path}: malformed finder hash file: {exc}") from None
 
 
-def _load_v2(npz: SafeNpz) -> HashSet:
+def read_info(path: str | os.PathLike) -> dict[str, Any]:
+    """The settings record and counts of a hash file, as ``finder show --info`` prints them, read without
+    its paths or hashes (a 10^7-file store: its settings and status column only).  Format 1 is loaded whole."""
+    path = os.fspath(path)
+    with SafeNpz(path) as npz:
+        try:
+            marker = npz.read("format", "U", ()).item() if "format" in npz else None
+            version = int(_scalar(npz, "format_version", "iu")) if marker == FORMAT_NAME else None
+        except HashSetError:
+            marker = version = None
+        if version == 2:
+            try:
+                settings, count, bits, rows, _, exif = _read_settings(npz)
+                status = npz.read("status", "iu", (count,))
+            except HashSetError as exc:
+                raise HashSetError(f"{path}: malformed finder hash file: {exc}") from None
+            errors = int(np.count_nonzero(status == STATUS_ERROR))
+            record = default_settings(bits, exif)
+            record.update(settings)
+            record["algorithms"], record["bits"] = list(bits), dict(bits)
+            record.update(files=count - errors, errors=errors, rows=rows)
+            return record
+    hashset = load(path)
+    record = dict(hashset.settings)
+    record.update(files=len(hashset), errors=len(hashset.errors),
+                  rows={a: len(hashset.hashes[a]) for a in hashset.algorithms})
+    return record
+
+
+def _read_settings(npz: SafeNpz) -> tuple[dict[str, Any], int, dict[str, int], dict[str, int], list[str], bool]:
+    """A format-2 file's settings record, checked: it, the file count, bits and rows per algorithm, view names
+    and EXIF handling."""
     raw = npz.read("settings", "u", lambda s: len(s) == 1 and s[0] <= MAX_SETTINGS_BYTES)
     try:
         settings = json.loads(raw.tobytes().decode("utf-8"))
@@ -361,6 +392,11 @@ def _load_v2(npz: SafeNpz) -> HashSet:
         raise HashSetError(f"bad settings record ({type(exc).__name__}: {exc})") from None
     if count < 0 or any(r < 0 for r in rows.values()):
         raise HashSetError("negative counts in settings")
+    return settings, count, bits, rows, view_names, exif
+
+
+def _load_v2(npz: SafeNpz) -> HashSet:
+    settings, count, bits, rows, view_names, exif = _read_settings(npz)
     offsets = npz.read("path_offsets", "u", (count + 1,)).astype(np.uint64)
     blob = npz.read("paths", "u", lambda s: len(s) == 1)
     _check_offsets(offsets, len(blob), "path_offsets")
