@@ -295,3 +295,38 @@ def test_a_hash_file_written_before_the_package_moved_still_loads_and_reuses(tmp
                      views=stored.settings["views"], decode=stored.settings["decode"]).hashset
     for name in ("find", "dhash"):
         assert [stored.hex(name, k) for k in range(2)] == [now.hex(name, k) for k in range(2)]
+
+
+def test_path_column_indexes_like_a_list_of_its_names():
+    """PathColumn (paths as bytes + offsets in memory) against a plain Python list of the same names."""
+    from finder.store.hashset import PathColumn
+
+    names = ["/a/b.jpg", "", "/ü/ñ.png", os.fsdecode(b"/raw/\xff\xfe.jpg"), "/a/" + "x" * 300, "/z"]
+    column = PathColumn.of(names)
+    assert len(column) == len(names) and list(column) == names and column.tolist() == names
+    assert [column[k] for k in range(-len(names), len(names))] == names + names
+    picks = np.array([5, 0, 3, 3, -1])
+    assert list(column[picks]) == [names[k] for k in picks]
+    assert list(column.take(picks)) == [names[k] for k in picks]
+    mask = np.array([True, False, True, False, False, True])
+    assert list(column[mask]) == [n for n, keep in zip(names, mask) if keep]
+    assert list(column.take(mask)) == list(column[mask]) and list(column[1:5:2]) == names[1:5:2]
+    assert list(np.asarray(column)) == names and np.asarray(column).dtype == object
+    assert list(column.take(np.array([], np.int64))) == []
+    for bad in (6, -7):
+        with pytest.raises(IndexError):
+            column[bad]
+    with pytest.raises(IndexError):
+        column.take(np.array([6]))
+
+
+def test_paths_round_trip_through_the_file_with_skipped_files(tmp_path):
+    from tests.helpers import synthetic_hashset
+
+    names = sorted(["/p/" + os.fsdecode(b"\xff.jpg"), "/p/a.jpg", "/p/b.jpg"], key=os.fsencode)
+    hs = synthetic_hashset(names, {"find": np.arange(12, dtype=np.uint64).reshape(3, 4)})
+    hs.errors = [FileError("/p/bad.jpg", "not an image")]
+    hs.save(tmp_path / "h.npz")
+    back = load(tmp_path / "h.npz")
+    assert list(back.paths) == names and [e.path for e in back.errors] == ["/p/bad.jpg"]
+    assert list(back.take([2, 0]).paths) == [names[2], names[0]]

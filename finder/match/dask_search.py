@@ -43,7 +43,7 @@ from finder.engine.dask import DaskExecutor, import_distributed, task_result
 from finder.errors import SchedulerError
 from finder.match.search import BLOCK_FILES
 from finder.pairs import Pairs
-from finder.store.hashset import HashSet
+from finder.store.hashset import HashSet, PathColumn
 
 __all__ = ["Columns", "DaskSearch", "TILE_ENV", "columns", "tile_pairs"]
 
@@ -88,7 +88,8 @@ def _block(table: Columns, f0: int, f1: int) -> HashSet:
     """Files ``f0:f1`` as a HashSet of their rows (no paths: matching does not read them)."""
     r0, r1 = (int(x) for x in np.searchsorted(table.owner, [f0, f1], side="left"))
     n, name = f1 - f0, table.name
-    return HashSet(paths=np.full(n, "", dtype=object), hashes={name: table.words[r0:r1]},
+    blank = PathColumn(np.zeros(0, np.uint8), np.zeros(n + 1, np.uint64))  # n empty names: only rows matter here
+    return HashSet(paths=blank, hashes={name: table.words[r0:r1]},
                    bits={name: table.bits}, size=np.zeros(n, np.int64), mtime_ns=np.zeros(n, np.int64),
                    owner={name: table.owner[r0:r1] - f0}, view={name: table.view[r0:r1]},
                    quality={name: table.quality[r0:r1]})

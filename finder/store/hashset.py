@@ -39,9 +39,9 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 import numpy as np
 
@@ -69,7 +69,7 @@ RUN_KEYS = ("algorithms", "bits", "exif_transpose", "decode", "views")
 MAX_ALGORITHMS = 64
 MAX_SETTINGS_BYTES = 1 << 20
 
-__all__ = ["HashSet", "HashSetError", "load", "FORMAT_VERSION", "encode_paths", "decode_paths"]
+__all__ = ["HashSet", "HashSetError", "PathColumn", "load", "FORMAT_VERSION", "encode_paths", "decode_paths"]
 
 
 def encode_paths(paths: Iterable[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -91,11 +91,97 @@ def decode_paths(blob: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     return out
 
 
-def _object_paths(paths: Any) -> np.ndarray:
-    out = np.empty(len(paths), dtype=object)
-    for k, p in enumerate(paths):
-        out[k] = str(p)
-    return out
+class PathColumn:
+    """File paths held as the file format holds them: one byte string and ``n + 1`` offsets.
+
+    About 55 bytes a path at 10^7 files, where an object array of ``str`` takes about 110 and makes a Python
+    object per file.  ``column[k]`` is a ``str``; a slice, a boolean mask or an index array gives an object
+    array of ``str`` (for the few files a group or a page shows); iterating yields ``str``; ``np.asarray``
+    decodes them all.  Names that are not UTF-8 round-trip as surrogates (``os.fsdecode``).
+    """
+
+    __slots__ = ("blob", "offsets")
+
+    def __init__(self, blob: np.ndarray, offsets: np.ndarray) -> None:
+        self.blob = np.ascontiguousarray(blob, dtype=np.uint8)
+        self.offsets = np.ascontiguousarray(offsets, dtype=np.uint64)
+
+    @classmethod
+    def of(cls, paths: Iterable[Any]) -> PathColumn:
+        return cls(*encode_paths(str(p) for p in paths))
+
+    def __len__(self) -> int:
+        return len(self.offsets) - 1
+
+    def _one(self, k: int) -> str:
+        return os.fsdecode(self.blob[int(self.offsets[k]):int(self.offsets[k + 1])].tobytes())
+
+    @overload
+    def __getitem__(self, key: int | np.integer) -> str: ...
+
+    @overload
+    def __getitem__(self, key: slice | np.ndarray | Sequence[int]) -> np.ndarray: ...
+
+    def __getitem__(self, key: Any) -> Any:
+        n = len(self)
+        if isinstance(key, int | np.integer):
+            k = int(key) + (n if key < 0 else 0)
+            if not 0 <= k < n:
+                raise IndexError(f"path index {int(key)} out of range for {n} paths")
+            return self._one(k)
+        indices = self._indices(key)
+        out = np.empty(len(indices), dtype=object)
+        for m, k in enumerate(indices.tolist()):
+            out[m] = self._one(k)
+        return out
+
+    def _indices(self, key: Any) -> np.ndarray:
+        n = len(self)
+        if isinstance(key, slice):
+            return np.arange(*key.indices(n), dtype=np.int64)
+        key = np.asarray(key)
+        if key.dtype == bool:
+            if key.shape != (n,):
+                raise IndexError(f"boolean index of shape {key.shape} for {n} paths")
+            return np.flatnonzero(key)
+        indices = key.astype(np.int64).reshape(-1)
+        indices = np.where(indices < 0, indices + n, indices)
+        if indices.size and (indices.min() < 0 or indices.max() >= n):
+            raise IndexError(f"path index out of range for {n} paths")
+        return indices
+
+    def take(self, key: Any) -> PathColumn:
+        """The paths at ``key`` (indices, mask or slice) as a new column, gathered without decoding."""
+        indices = self._indices(key)
+        starts = self.offsets[:-1][indices].astype(np.int64)
+        lengths = (self.offsets[1:][indices] - self.offsets[:-1][indices]).astype(np.int64)
+        offsets = np.zeros(len(indices) + 1, dtype=np.uint64)
+        np.cumsum(lengths, out=offsets[1:])
+        total = int(offsets[-1])
+        # Byte p of the new blob comes from start[k] + (p - new offset[k]) of the old one, k its path.
+        gather = np.repeat(starts - offsets[:-1].astype(np.int64), lengths) + np.arange(total, dtype=np.int64)
+        return PathColumn(self.blob[gather], offsets)
+
+    def __iter__(self) -> Iterator[str]:
+        data, bounds = self.blob.data, self.offsets.tolist()
+        for k in range(len(bounds) - 1):
+            yield os.fsdecode(bytes(data[bounds[k]:bounds[k + 1]]))
+
+    def tolist(self) -> list[str]:
+        return list(self)
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        out = np.empty(len(self), dtype=object)
+        for k, p in enumerate(self):
+            out[k] = p
+        return out if dtype is None else out.astype(dtype)
+
+    def __repr__(self) -> str:
+        return f"PathColumn({len(self)} paths, {self.blob.nbytes:,} bytes)"
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.blob.nbytes + self.offsets.nbytes)
 
 
 def default_settings(bits: dict[str, int], exif_transpose: bool = True) -> dict[str, Any]:
@@ -110,7 +196,7 @@ class HashSet:
 
     Attributes
     ----------
-    paths : object array of str, shape (n,)
+    paths : PathColumn, n paths (any sequence of str is accepted and stored as one)
         Hashed files, sorted (by their bytes); absolute resolved paths when made by ``finder hash``.
     hashes : dict of algorithm -> uint64 array, shape (rows, words)
     bits : dict of algorithm -> hash width in bits
@@ -128,7 +214,7 @@ class HashSet:
         Run settings (``RUN_KEYS``) plus provenance written on save.
     """
 
-    paths: np.ndarray
+    paths: PathColumn
     hashes: dict[str, np.ndarray]
     bits: dict[str, int]
     size: np.ndarray
@@ -143,8 +229,8 @@ class HashSet:
     settings: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not (isinstance(self.paths, np.ndarray) and self.paths.dtype == object):
-            self.paths = _object_paths(self.paths)
+        if not isinstance(self.paths, PathColumn):
+            self.paths = PathColumn.of(self.paths)
         n = len(self.paths)
         if set(self.hashes) != set(self.bits):
             raise HashSetError("hashes and bits name different algorithms")
@@ -187,7 +273,7 @@ class HashSet:
     @classmethod
     def empty(cls, bits: dict[str, int], exif_transpose: bool = True, settings: dict | None = None) -> HashSet:
         """A HashSet with no files for algorithms of the given widths."""
-        return cls(paths=np.empty(0, dtype=object),
+        return cls(paths=PathColumn.of(()),
                    hashes={a: np.zeros((0, n_words(b)), np.uint64) for a, b in bits.items()},
                    bits=dict(bits), size=np.zeros(0, np.int64), mtime_ns=np.zeros(0, np.int64),
                    exif_transpose=exif_transpose, settings=dict(settings or {}))
@@ -241,7 +327,7 @@ class HashSet:
             rows = rows[np.argsort(mapped[rows], kind="stable")]
             hashes[name], owner[name], view[name] = self.hashes[name][rows], mapped[rows], self.view[name][rows]
             quality[name] = self.quality[name][rows]
-        return HashSet(paths=self.paths[indices], hashes=hashes, bits=dict(self.bits), size=self.size[indices],
+        return HashSet(paths=self.paths.take(indices), hashes=hashes, bits=dict(self.bits), size=self.size[indices],
                        mtime_ns=self.mtime_ns[indices], device=self.device[indices], inode=self.inode[indices],
                        owner=owner, view=view, quality=quality, errors=list(self.errors),
                        exif_transpose=self.exif_transpose,
@@ -261,8 +347,9 @@ class HashSet:
             "rows": {a: int(len(self.hashes[a])) for a in self.algorithms},
         })
         errors = list(self.errors)
-        names = list(self.paths) + [e.path for e in errors]
-        blob, offsets = encode_paths(names)
+        error_blob, error_offsets = encode_paths(e.path for e in errors)
+        blob = np.concatenate([self.paths.blob, error_blob])
+        offsets = np.concatenate([self.paths.offsets, error_offsets[1:] + self.paths.offsets[-1]])
         reasons, reason_offsets = encode_paths(e.reason for e in errors)
         zeros = np.zeros(len(errors), np.int64)
         arrays: dict[str, np.ndarray] = {
@@ -400,7 +487,7 @@ def _load_v2(npz: SafeNpz) -> HashSet:
     offsets = npz.read("path_offsets", "u", (count + 1,)).astype(np.uint64)
     blob = npz.read("paths", "u", lambda s: len(s) == 1)
     _check_offsets(offsets, len(blob), "path_offsets")
-    names = decode_paths(blob, offsets)
+    names = PathColumn(blob, offsets)
     columns = {k: npz.read(k, "iu", (count,)) for k in ("size", "mtime_ns", "device", "inode", "status")}
     status = columns["status"]
     if status.size and status.max() > STATUS_ERROR:
@@ -420,7 +507,7 @@ def _load_v2(npz: SafeNpz) -> HashSet:
             raise HashSetError(f"view_{a} names a view the settings do not list")
         quality[a] = (npz.read(f"quality_{a}", "u", (rows[a],)).astype(np.uint8) if f"quality_{a}" in npz
                       else np.full(rows[a], QUALITY_UNKNOWN, np.uint8))
-    return HashSet(paths=names[ok], hashes=hashes, bits=bits,
+    return HashSet(paths=names if len(ok) == count else names.take(ok), hashes=hashes, bits=bits,
                    size=columns["size"][ok].astype(np.int64), mtime_ns=columns["mtime_ns"][ok].astype(np.int64),
                    device=columns["device"][ok].astype(np.uint64), inode=columns["inode"][ok].astype(np.uint64),
                    owner=owner, view=view, quality=quality,
@@ -456,7 +543,7 @@ def _load_v1(npz: SafeNpz) -> HashSet:
     settings.update({k: str(npz.read(k, "U", ()).item()) for k in
                      ("finder_version", "pillow_version", "numpy_version", "created") if k in npz})
     return HashSet(
-        paths=paths,
+        paths=PathColumn.of(paths),
         hashes={a: npz.read(f"hash_{a}", "u", (n, n_words(bits[a]))).astype(np.uint64) for a in names},
         bits=bits,
         size=npz.read("size", "i", (n,)),

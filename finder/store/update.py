@@ -36,7 +36,7 @@ from finder import views as _views
 from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
 from finder.io.decode import FileError, FileStat, stat_file
-from finder.store.hashset import HashSet, default_settings
+from finder.store.hashset import HashSet, PathColumn, default_settings
 from finder.store.resolution import DECODE_FULL, DECODE_REDUCED, check_policy
 from finder.store.rows import Row, hash_chunk, hash_chunk_gpu, warm_up
 
@@ -147,7 +147,7 @@ class _Store:
         stats = np.concatenate([np.stack([before.size, before.mtime_ns, before.device.astype(np.int64),
                                           before.inode.astype(np.int64)], axis=1).reshape(-1, 4),
                                 self.stats[done].reshape(-1, 4)])[order]
-        return HashSet(paths=paths[order], hashes=hashes, bits={s.name: s.bits for s in specs},
+        return HashSet(paths=PathColumn.of(paths[order]), hashes=hashes, bits={s.name: s.bits for s in specs},
                        size=stats[:, 0], mtime_ns=stats[:, 1], device=stats[:, 2].astype(np.uint64),
                        inode=stats[:, 3].astype(np.uint64), owner=owner, view=view, quality=quality,
                        errors=sorted(errors, key=lambda e: e.path), settings=settings)
