@@ -148,24 +148,34 @@ def csv_field(value: str) -> bytes:
 class CsvPairWriter:
     """Pair rows straight to CSV bytes, chunk by chunk: ``path_a,path_b,distance,similarity,same_file``.
 
-    Each path is encoded once and each distance's text is looked up, so a
-    chunk of pairs becomes lines with one join per row (millions of rows per
-    second) and the output is the same bytes :func:`write_rows` would write.
+    Each path a chunk names is encoded once for the chunk (not every path of the set up front: at 10^7 files
+    that was 2 GB of byte strings) and each distance's text is looked up, so a chunk of pairs becomes lines
+    with one join per row and the output is the same bytes :func:`write_rows` would write.
     """
 
-    def __init__(self, stream: IO[bytes], paths_a: np.ndarray, paths_b: np.ndarray, bits: int) -> None:
+    def __init__(self, stream: IO[bytes], paths_a: Any, paths_b: Any, bits: int) -> None:
         self.stream = stream
-        self.fields_a = np.array([csv_field(str(p)) + b"," for p in paths_a] or [b""], dtype=object)
-        self.fields_b = np.array([csv_field(str(p)) for p in paths_b] or [b""], dtype=object)
+        self.paths_a, self.paths_b = paths_a, paths_b
         # Everything after path_b depends only on (distance, same): one byte string per combination.
         self.tails = np.array([b"," + str(d).encode() + b"," + repr(round(1.0 - d / bits, 6)).encode()
                                + (b",True\n" if s else b",False\n") for d in range(bits + 1) for s in (0, 1)],
                               dtype=object)
         stream.write(",".join(PAIR_HEADER).encode() + b"\n")
 
+    @staticmethod
+    def _fields(paths: Any, rows: np.ndarray, suffix: bytes) -> np.ndarray:
+        named, where = np.unique(rows, return_inverse=True)
+        fields = np.empty(len(named), dtype=object)
+        for k, f in enumerate(named.tolist()):
+            fields[k] = csv_field(str(paths[f])) + suffix
+        return fields[where]
+
     def write(self, i: np.ndarray, j: np.ndarray, distance: np.ndarray, same: np.ndarray) -> None:
+        if not len(i):
+            return
         tails = self.tails[distance.astype(np.intp) * 2 + same.astype(np.intp)]
-        self.stream.write(b"".join([x + y + z for x, y, z in zip(self.fields_a[i], self.fields_b[j], tails)]))
+        fields_a, fields_b = self._fields(self.paths_a, i, b","), self._fields(self.paths_b, j, b"")
+        self.stream.write(b"".join([x + y + z for x, y, z in zip(fields_a, fields_b, tails)]))
 
 
 def write_pairs(stream: IO[bytes], a, b, rules, vote: int | None, fmt: str, search=None) -> int:

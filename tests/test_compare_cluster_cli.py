@@ -224,3 +224,29 @@ def test_cluster_warns_of_a_loose_threshold_and_a_giant_group_in_its_summary(tmp
     assert result.stderr.count("finder: warning: ") == 2
     calm = run("cluster", path, "-a", "find", "--summary", "json", "--keep", "size")
     assert json.loads(calm.stderr.strip().splitlines()[-1])["warnings"] == []
+
+
+def test_the_fast_csv_pair_writer_writes_what_the_generic_writer_writes():
+    """CsvPairWriter (paths encoded per chunk) against write_rows over pair_rows, on names CSV must quote."""
+    import io
+
+    import numpy as np
+
+    from finder.output import CsvPairWriter, pair_rows, write_rows
+    from finder.store.hashset import PathColumn
+
+    names = ['/p/a,b.jpg', '/p/"q".jpg', "/p/line\nbreak.jpg", os.fsdecode(b"/p/\xff.jpg"), "/p/plain.jpg"]
+    paths = PathColumn.of(names)
+    chunks = [(np.array([0, 0, 3]), np.array([1, 4, 4]), np.array([3, 0, 17], np.int32), np.array([0, 1, 0], bool)),
+              (np.array([], np.int64), np.array([], np.int64), np.array([], np.int32), np.array([], bool)),
+              (np.array([2, 4]), np.array([2, 1]), np.array([256, 5], np.int32), np.array([1, 0], bool))]
+    fast = io.BytesIO()
+    writer = CsvPairWriter(fast, paths, paths, 256)
+    for i, j, d, same in chunks:
+        writer.write(i, j, d, same)
+    generic = io.BytesIO()
+    rows = [row for i, j, d, same in chunks for row in pair_rows(i, j, d, paths, paths, 256, same)]
+    from finder.output import PAIR_HEADER
+
+    write_rows(generic, PAIR_HEADER, rows, "csv")
+    assert fast.getvalue() == generic.getvalue()
