@@ -220,3 +220,38 @@ def test_a_blocked_search_of_one_set_through_one_index_gives_every_pair_once():
     assert len(expected) > 3000
     assert np.array_equal(found.i, expected.i) and np.array_equal(found.j, expected.j)
     assert np.array_equal(found.distance, expected.distance)
+
+
+@pytest.mark.parametrize("kernel", ["numpy", "numba"])
+def test_streamed_single_linkage_gives_the_groups_of_all_pairs_at_once(kernel):
+    """Edges fed in blocks (as a search yields them) against the components a breadth-first search finds."""
+    from finder.groups.linkage import StreamedLinkage, group_indices
+    from tests.helpers import brute_components
+
+    rng = np.random.default_rng(8)
+    n = 400
+    i = rng.integers(0, n, 300)
+    j = rng.integers(0, n, 300)
+    keep = i != j
+    i, j = np.minimum(i, j)[keep], np.maximum(i, j)[keep]
+    streamed = StreamedLinkage(n, kernel=kernel)
+    for part in np.array_split(np.arange(len(i)), 7):
+        streamed.add(i[part], j[part])
+    got = streamed.groups()
+    assert sorted(map(sorted, (set(g.tolist()) for g in got))) == sorted(
+        map(sorted, brute_components(n, list(zip(i.tolist(), j.tolist())))))
+    assert [g.tolist() for g in got] == [g.tolist() for g in group_indices(n, i, j, "single")]
+
+
+def test_find_groups_streams_the_pairs_and_groups_as_the_pairs_would():
+    from finder.groups.build import cluster, find_groups
+    from finder.match.search import Rule, find_pairs
+    from tests.helpers import planted, synthetic_hashset
+
+    words = planted(3000, 4, seed=4, copies=4, flips=20)
+    hs = synthetic_hashset([f"/p/{k:05d}.jpg" for k in range(3000)], {"find": words})
+    rule = Rule("find", 256, 40)
+    pairs = find_pairs(hs, "find", max_distance=40)
+    assert len(pairs) > 3000
+    expected = cluster(hs, "find", max_distance=40, pairs=pairs)
+    assert find_groups(hs, [rule]) == expected

@@ -13,8 +13,17 @@ from __future__ import annotations
 import numpy as np
 
 from finder.groups.decisions import Decisions, FileKeys, drop_distinct
-from finder.groups.linkage import Group, Member, group_indices
-from finder.match.search import Rule, Search, VotedPairs, choose_algorithm, file_view_distances, find_pairs, vote_pairs
+from finder.groups.linkage import Group, Member, StreamedLinkage, group_indices
+from finder.match.search import (
+    Rule,
+    Search,
+    VotedPairs,
+    choose_algorithm,
+    file_view_distances,
+    find_pairs,
+    iter_pairs,
+    vote_pairs,
+)
 from finder.pairs import Pairs
 from finder.store.hashset import HashSet
 
@@ -28,17 +37,21 @@ def cluster(
     linkage: str = "single",
     min_size: int = 2,
     pairs: Pairs | VotedPairs | None = None,
+    linked: list[np.ndarray] | None = None,
 ) -> list[Group]:
     """Groups of similar images, largest first (then by first path), of at least ``min_size``.
 
-    ``pairs`` may be given to reuse matches already found for the same radius.
+    ``pairs`` may be given to reuse matches already found for the same radius; ``linked``, the groups
+    themselves as :func:`finder.groups.linkage.group_indices` gives them (representative first).
     """
     name = choose_algorithm(hashset, algorithm)
-    if pairs is None:
-        pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
+    if linked is None:
+        if pairs is None:
+            pairs = find_pairs(hashset, name, threshold=threshold, max_distance=max_distance)
+        linked = group_indices(len(hashset), pairs.i, pairs.j, linkage)
     paths = hashset.paths
     found = []
-    kept = [indices for indices in group_indices(len(hashset), pairs.i, pairs.j, linkage) if len(indices) >= min_size]
+    kept = [indices for indices in linked if len(indices) >= min_size]
     # One pass over every member's row pair to its representative (a pass per group scans the whole store
     # each time: 10^4 groups of 10^5 files took 14 s).
     flat = np.concatenate(kept) if kept else np.zeros(0, np.int64)
@@ -94,6 +107,16 @@ def find_groups(
     """
     first = rules[0]
     pairs: Pairs | VotedPairs
+    if len(rules) == 1 and not verify and linkage == "single":
+        # Streamed: each block of pairs joins the groups and is dropped (memory O(files + groups)).
+        streamed = StreamedLinkage(len(hashset))
+        keys = FileKeys(hashset) if decisions is not None else None
+        for block in iter_pairs(hashset, first.algorithm, max_distance=first.max_distance, search=search):
+            if keys is not None and decisions is not None:
+                block = drop_distinct(block, keys, decisions)
+            streamed.add(block.i, block.j)
+        return cluster(hashset, first.algorithm, max_distance=first.max_distance, min_size=min_size,
+                       linked=streamed.groups())
     if len(rules) > 1:
         if verify:
             from finder.verify.verified import single_rule

@@ -91,7 +91,12 @@ def _components(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:
     ever decrease and stay inside the component, so the fixed point is the
     component's smallest index, the same label :func:`finder.groups.linkage_numba.union_find` gives.
     """
-    label = np.arange(n, dtype=np.int64)
+    return _merge(np.arange(n, dtype=np.int64), i, j)
+
+
+def _merge(label: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """:func:`_components` continued from ``label`` (a flat labelling: each node's smallest component index)
+    with more edges."""
     while True:
         li, lj = label[i], label[j]
         differ = li != lj
@@ -182,7 +187,47 @@ def group_indices(n: int, i: np.ndarray, j: np.ndarray, linkage: str = "single",
         label = star_linkage(n, i, j, kernel)
     else:
         label = single_linkage(n, i, j, kernel)
-    # sort nodes by (label, -degree, index) so each group's first entry is its representative
-    order = np.lexsort((np.arange(n), -degree, label))
+    return _split(label, degree)
+
+
+def _split(label: np.ndarray, degree: np.ndarray) -> list[np.ndarray]:
+    """Nodes by label, each group's representative (most matches, then lowest index) first."""
+    order = np.lexsort((np.arange(len(label)), -degree, label))
     bounds = np.flatnonzero(np.diff(label[order])) + 1
     return np.split(order, bounds)
+
+
+class StreamedLinkage:
+    """Single linkage fed pairs block by block: labels and match counts in O(n) memory, no pair kept.
+
+    ``add`` each block of a search (:func:`finder.match.search.iter_pairs`), then :meth:`groups` gives what
+    :func:`group_indices` gives for all the pairs at once — so ``cluster`` on 10^7 files holds the files and
+    the groups, never the pairs.  Large sets join edges in numba's union-find (its work is the edges, not a
+    pass over every node per block); small ones in numpy.
+    """
+
+    def __init__(self, n: int, kernel: str | None = None) -> None:
+        self.n = n
+        self.kernel = choose_kernel(n, 0, kernel)
+        self.label = np.arange(n, dtype=np.int64)
+        self.degree = np.zeros(n, dtype=np.int64)
+
+    def add(self, i: np.ndarray, j: np.ndarray) -> None:
+        i, j = np.asarray(i, np.int64), np.asarray(j, np.int64)
+        if not len(i):
+            return
+        self.degree += np.bincount(i, minlength=self.n) + np.bincount(j, minlength=self.n)
+        if self.kernel == "numba":
+            from finder.groups.linkage_numba import union_into
+
+            union_into(self.label, i, j)
+        else:
+            self.label = _merge(self.label, i, j)
+
+    def groups(self) -> list[np.ndarray]:
+        """The groups so far, as :func:`group_indices` orders them (``single`` linkage)."""
+        if self.kernel == "numba":
+            from finder.groups.linkage_numba import flatten
+
+            flatten(self.label)
+        return _split(self.label, self.degree) if self.n else []

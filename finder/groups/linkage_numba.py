@@ -44,6 +44,25 @@ def union_find(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: n
 
 
 @njit(cache=True)
+def union_into(parent: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:  # pragma: no cover - numba
+    """Join the edges (i, j) into the forest ``parent`` (roots: the smallest index), without flattening it."""
+    for k in range(i.size):
+        a, b = _find(parent, i[k]), _find(parent, j[k])
+        if a != b:
+            if a < b:
+                parent[b] = a
+            else:
+                parent[a] = b
+
+
+@njit(cache=True)
+def flatten(parent: np.ndarray) -> None:  # pragma: no cover - numba
+    """Point every node of the forest ``parent`` straight at its root."""
+    for x in range(parent.size):
+        parent[x] = _find(parent, x)
+
+
+@njit(cache=True)
 def star(order: np.ndarray, start: np.ndarray, dst: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
     """Representative per node: centres taken in ``order``; each takes its not-yet-owned neighbours (CSR)."""
     n = order.size
