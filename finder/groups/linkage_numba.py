@@ -28,22 +28,6 @@ def _find(parent: np.ndarray, x: int) -> int:  # pragma: no cover - numba
 
 
 @njit(cache=True)
-def union_find(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
-    """Component label (the smallest member index) of each of ``n`` nodes joined by edges (i, j)."""
-    parent = np.arange(n)
-    for k in range(i.size):
-        a, b = _find(parent, i[k]), _find(parent, j[k])
-        if a != b:
-            if a < b:
-                parent[b] = a
-            else:
-                parent[a] = b
-    for x in range(n):
-        parent[x] = _find(parent, x)
-    return parent
-
-
-@njit(cache=True)
 def union_into(parent: np.ndarray, i: np.ndarray, j: np.ndarray) -> None:  # pragma: no cover - numba
     """Join the edges (i, j) into the forest ``parent`` (roots: the smallest index), without flattening it."""
     for k in range(i.size):
@@ -60,6 +44,15 @@ def flatten(parent: np.ndarray) -> None:  # pragma: no cover - numba
     """Point every node of the forest ``parent`` straight at its root."""
     for x in range(parent.size):
         parent[x] = _find(parent, x)
+
+
+@njit(cache=True)
+def union_find(n: int, i: np.ndarray, j: np.ndarray) -> np.ndarray:  # pragma: no cover - numba
+    """Component label (the smallest member index) of each of ``n`` nodes joined by edges (i, j)."""
+    parent = np.arange(n)
+    union_into(parent, i, j)
+    flatten(parent)
+    return parent
 
 
 @njit(cache=True)
