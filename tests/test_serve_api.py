@@ -331,3 +331,23 @@ def test_bursts_are_marked_and_not_offered(tmp_path):
     card = next(c for c in review.cards if any(m.path == str(made["city"]) for m in c.group.members))
     assert card.bursts == {str(made["city"]), str(made["city-q60"])}
     assert offered(card) == []
+
+
+def test_serve_warns_when_it_listens_beyond_loopback_and_names_a_missing_store(tmp_path):
+    import subprocess
+    import sys
+
+    missing = CliRunner().invoke(cli, ["serve", str(tmp_path / "none.npz"), "--no-browser"])
+    assert missing.exit_code == 2 and "none.npz" in missing.stderr
+    make_collection(tmp_path)
+    process = subprocess.Popen([sys.executable, "-m", "finder", "serve", str(tmp_path / "hashes.npz"), "--no-browser",
+                                "--host", "0.0.0.0", "-j", "1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert process.stdout is not None and process.stderr is not None
+        url = process.stdout.readline().decode()
+        assert re.match(r"http://0\.0\.0\.0:\d+/\?token=[\w-]{43}$", url.strip())
+        warning = process.stderr.readline().decode()
+        assert "other machines can reach this page" in warning
+    finally:
+        process.terminate()
+        process.wait(timeout=20)
