@@ -68,6 +68,15 @@ def test_the_token_becomes_an_httponly_samesite_strict_cookie_and_leaves_the_add
     assert client.get("/api/state").status_code == 200
 
 
+@pytest.mark.parametrize("path", ["//evil.example/x", "///evil.example", "/\\evil.example"])
+def test_the_token_exchange_never_redirects_off_this_server(served, path):
+    client, token, *_ = served
+    response = client.get(f"{ORIGIN}{path}?token={token}", follow_redirects=False)
+    assert response.status_code == 303
+    location = response.headers["location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location
+
+
 # --------------------------------------------------------------------------------------------- Host
 
 

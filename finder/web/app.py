@@ -66,7 +66,10 @@ class Security:
         if response is None and request.method in ("GET", "HEAD") and self._token_ok(request.query_params.get("token")):
             # The token is exchanged for the cookie and taken out of the address bar and history.
             rest = [(k, v) for k, v in request.query_params.multi_items() if k != "token"]
-            response = RedirectResponse(request.url.path + (f"?{urlencode(rest)}" if rest else ""), 303)
+            path = request.url.path
+            if not path.startswith("/") or path.startswith("//") or "\\" in path:
+                path = "/"  # never a redirect off this server ("//host" is another site to a browser)
+            response = RedirectResponse(path + (f"?{urlencode(rest)}" if rest else ""), 303)
             response.set_cookie(COOKIE, self.token, httponly=True, samesite="strict", path="/")
         if response is not None:
             await _secured(response)(scope, receive, send)
