@@ -40,3 +40,21 @@ def timed_run(command: list[str], env: dict[str, str] | None = None) -> tuple[fl
     if done.returncode:
         raise SystemExit(f"failed ({done.returncode}): {' '.join(command)}\n{stderr[-2000:]}")
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime), stderr
+
+
+def emit_json_or_machine(rows: list[dict], as_json: bool, note: str = "") -> bool:
+    """``--json``: print ``{"machine", "results": rows}`` and say so (True); else print the machine line a
+    table starts with (CPU model, cores, ``note``) and return False for the caller to print its table."""
+    import json
+    import os
+    import sys
+
+    from finder.evaluate.machine import cpu_model
+
+    machine = {"cpu": cpu_model(), "cores": os.cpu_count()}
+    if as_json:
+        json.dump({"machine": machine, "results": rows}, sys.stdout, indent=1)
+        print()
+        return True
+    print(f"# {machine['cpu']}, {machine['cores']} cores" + (f"; {note}" if note else ""))
+    return False

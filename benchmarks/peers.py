@@ -26,7 +26,6 @@ with the CPU model and core count.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import statistics
@@ -37,9 +36,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import emit_json_or_machine  # noqa: E402
 from phone_photos import build_folder  # noqa: E402
-
-from finder.evaluate.machine import cpu_model  # noqa: E402
 
 CZKAWKA = "czkawka==0.1.2"
 ONE_THREAD = {"NUMBA_NUM_THREADS": "1", "RAYON_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",
@@ -154,12 +152,8 @@ def main() -> None:
     if args.phone_count:
         folders["phone 12 MP"] = build_folder(cache / "phone", args.phone_count)
     rows = measure(folders, args.repeat, czkawka_python(cache), findimagedupes())
-    machine = {"cpu": cpu_model(), "cores": os.cpu_count()}
-    if args.json:
-        json.dump({"machine": machine, "results": rows}, sys.stdout, indent=1)
-        print()
+    if emit_json_or_machine(rows, args.json, f"one core each (taskset -c 0), medians of {args.repeat}"):
         return
-    print(f"# {machine['cpu']}, {machine['cores']} cores; one core each (taskset -c 0), medians of {args.repeat}")
     print("| folder | files | MB | finder s | czkawka s | findimagedupes s | plain loop s | finder / czkawka | "
           "finder / findimagedupes | finder / plain loop |")
     print("|---|---|---|---|---|---|---|---|---|---|")

@@ -10,7 +10,6 @@ process; its wall time and peak resident memory (``wait4``'s ``ru_maxrss``) are 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
@@ -18,9 +17,8 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _harness import emit_json_or_machine  # noqa: E402
 from big_store import write  # noqa: E402
-
-from finder.evaluate.machine import cpu_model  # noqa: E402
 
 COMMANDS = {
     "show --info": ["show", "{store}", "--info"],
@@ -60,12 +58,8 @@ def main() -> None:
             wall, rss = run(argv)
             rows.append({"files": n, "command": label, "seconds": round(wall, 1), "peak_rss_mib": round(rss)})
             print(f"{n:,} {label}: {wall:.1f} s, {rss:,.0f} MiB", file=sys.stderr)
-    machine = {"cpu": cpu_model(), "cores": os.cpu_count()}
-    if args.json:
-        json.dump({"machine": machine, "results": rows}, sys.stdout, indent=1)
-        print()
+    if emit_json_or_machine(rows, args.json):
         return
-    print(f"# {machine['cpu']}, {machine['cores']} cores")
     print("| files | command | wall s | peak RSS MiB |")
     print("|---|---|---|---|")
     for r in rows:

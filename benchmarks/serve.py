@@ -18,7 +18,6 @@ review's own work and the API's, through Starlette's in-process test client (no 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import resource
 import statistics
@@ -28,8 +27,10 @@ import time
 
 import numpy as np
 
-from finder.evaluate.machine import cpu_model
 from finder.store.hashset import HashSet
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from _harness import emit_json_or_machine  # noqa: E402
 
 #: Random 256-bit rows are 128 +- 8 bits apart, so FINd's default radius (96) would match ~10^5 chance pairs among
 #: 10^5 random rows; real photos' hashes are not uniform.  The benchmark groups at 32 bits (the planted copies
@@ -113,12 +114,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
     row = measure(args.files, args.groups)
-    machine = {"cpu": cpu_model(), "cores": os.cpu_count()}
-    if args.json:
-        json.dump({"machine": machine, "results": [row]}, sys.stdout, indent=1)
-        print()
+    if emit_json_or_machine([row], args.json):
         return
-    print(f"# {machine['cpu']}, {machine['cores']} cores")
     print("| files | groups | start s | first page ms | paging ms (median) | decide ms | RSS MiB | peak RSS MiB |")
     print("|---|---|---|---|---|---|---|---|")
     print(f"| {row['files']:,} | {row['groups_found']:,} | {row['start_s']} | {row['first_page_ms']} | "
