@@ -124,7 +124,7 @@ def dedupe_command(groups_file, action, to, hashfile, do_apply, yes_delete, jour
     hashed = Hashed.load(hashfile)
     # What was decided in review since the groups file was made: groups kept whole are left alone, a chosen
     # keeper is kept, a file marked "not a duplicate" of its keeper is not acted on.
-    groups, _ = honour_decisions(groups, hashed.store, load_decisions(hashfile), reporter)
+    groups, _ = honour_decisions(groups, hashed.store, load_decisions(hashfile), reporter, hashed.keys)
     journal = journal or default_journal_name()
 
     if not do_apply:

@@ -218,14 +218,15 @@ def load_decisions(hashfile: str, ignore: bool = False):
     return None if ignore else Decisions.load(decisions_path(hashfile))
 
 
-def honour_decisions(groups: list, hashset, decisions, reporter=None) -> tuple[list, int]:
+def honour_decisions(groups: list, hashset, decisions, reporter=None, keys=None) -> tuple[list, int]:
     """``groups`` with the review decisions applied (:func:`finder.groups.decisions.honour`); and how many
-    groups were hidden as kept whole, said on stderr."""
+    groups were hidden as kept whole, said on stderr.  ``keys``: the store's :class:`FileKeys` when the caller
+    has them already (else made here)."""
     from finder.groups.decisions import FileKeys, honour
 
     if decisions is None or not decisions.records:
         return groups, 0
-    done = honour(groups, FileKeys(hashset), decisions)
+    done = honour(groups, keys or FileKeys(hashset), decisions)
     if done.hidden and reporter is not None:
         reporter.info(f"{done.hidden:,} groups kept whole in review left out ({decisions.path})")
     return done.groups, done.hidden

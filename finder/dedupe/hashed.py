@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from finder.errors import ActionError
+from finder.groups.decisions import FileKeys
 from finder.io.decode import FileError, FileStat
 from finder.store.hashset import HashSet, load
 from finder.store.rows import plain_rows
@@ -33,12 +34,12 @@ class Hashed:
 
     store: HashSet
     source: str = "the hash store"
-    _index: dict[str, int] = field(default_factory=dict, repr=False)
+    keys: FileKeys = field(init=False, repr=False)  # path -> file index (the hashed files, not the skipped)
     _plain: np.ndarray | None = field(default=None, repr=False)
     _seen: dict[tuple[int, ...], str | None] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
-        self._index = {str(p): k for k, p in enumerate(self.store.paths)}  # the hashed files (not the skipped)
+        self.keys = FileKeys(self.store)
 
     @classmethod
     def load(cls, path: str) -> Hashed:
@@ -50,7 +51,7 @@ class Hashed:
 
     def recorded(self, path: str) -> FileStat | None:
         """What the store recorded about ``path`` (None: not hashed)."""
-        k = self._index.get(path)
+        k = self.keys.index_of(path)
         if k is None:
             return None
         s = self.store
@@ -76,7 +77,7 @@ class Hashed:
 
         A verdict is remembered for the file's stat including its ctime, which every write changes and
         ``touch`` cannot set back, so a keeper of many duplicates is decoded once per run."""
-        k = self._index.get(path)
+        k = self.keys.index_of(path)
         if k is None:
             return f"not in {self.source}: finder dedupe acts only on files that were hashed"
         try:

@@ -171,9 +171,7 @@ class PathColumn:
         return list(self)
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
-        out = np.empty(len(self), dtype=object)
-        for k, p in enumerate(self):
-            out[k] = p
+        out = decode_paths(self.blob, self.offsets)
         return out if dtype is None else out.astype(dtype)
 
     def __repr__(self) -> str:

@@ -27,7 +27,7 @@ import numpy as np
 from finder.dedupe.hashed import Hashed
 from finder.dedupe.plan import Plan, Step
 from finder.errors import FinderError
-from finder.groups.decisions import Decisions, FileKeys, decisions_path, honour
+from finder.groups.decisions import Decisions, decisions_path, honour
 from finder.groups.facts import FileFacts
 from finder.groups.keep import choose, member_facts, parse_rules, proposed
 from finder.groups.linkage import Group, Member
@@ -116,13 +116,13 @@ class Review:
         self.hashfile = os.path.abspath(hashfile)
         self.hashset: HashSet = load(hashfile)
         self.decisions = Decisions.load(decisions_path(hashfile))
-        self.keys = FileKeys(self.hashset)
+        self.hashed = Hashed(self.hashset, self.hashfile)
+        self.keys = self.hashed.keys  # one path -> index map for decisions and the dedupe check
         self.rules = make_rules(self.hashset, [self.keys.algorithm],
                                 thresholds={None: threshold} if threshold is not None else None)
         self.keep_rules = parse_rules(keep)
         self.jobs = jobs
         self.lock = threading.RLock()
-        self.hashed = Hashed(self.hashset, self.hashfile)
         folders = sorted({os.path.dirname(os.path.abspath(str(p))) for p in self.hashset.paths})
         self.root = os.path.realpath(os.path.commonpath(folders)) if folders else os.path.dirname(self.hashfile)
         self.work = f"{self.hashfile[:-4] if self.hashfile.endswith('.npz') else self.hashfile}.review"
