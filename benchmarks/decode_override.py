@@ -4,7 +4,8 @@ A setting is a string:
 
 ``"N"``
     a reduced decode keeps FINd's longer side >= N px: ``finder.store.resolution.WORKING_SIZE["find"]`` becomes
-    ``(ceil(N / SAFETY), 0)``.  finder's own minimum is 1024 (twice FINd's 512 px thumbnail).
+    ``(ceil(N / margin), 0)``, the margin of the default policy ``reduced-1x`` (1).  finder's own minimum is
+    512 (FINd's 512 px thumbnail; 1024 under the 2x policy ``reduced``).
 ``"N+up"``
     the same, and an image that a reduced decode left smaller than FINd's 512 px thumbnail is resized up
     (bicubic) to the size the thumbnail of the undecimated image has, before FINd's other stages.  FINd's
@@ -61,7 +62,8 @@ def _patches(setting: str) -> list[Callable[[], None]]:
     from finder import algorithms
 
     saved = algorithms.ALGORITHMS["find"]
-    algorithms.ALGORITHMS["find"] = replace(saved, working_size=(-(-side // resolution.SAFETY), 0))
+    margin = resolution.MARGINS[resolution.DECODE_REDUCED]
+    algorithms.ALGORITHMS["find"] = replace(saved, working_size=(-(-side // margin), 0))
     undo.append(lambda: algorithms.ALGORITHMS.__setitem__("find", saved))
     if not up:
         return undo

@@ -10,11 +10,11 @@ corpus' ``ground_truth.csv``) the pair precision, recall and F1 of each
 policy at the algorithm's default threshold are printed beside them (the
 same scores as ``finder evaluate``'s plain rows), so a drop in accuracy shows.
 
-``--safety K`` overrides ``finder.store.resolution.SAFETY`` (the decoded image keeps
-K times each algorithm's working resolution; default 2) to see what a
-smaller margin would change.
+``--policy`` names the reduced policy set against ``full``: ``reduced-1x`` (the
+default: the decoded image keeps each algorithm's working resolution) or
+``reduced`` (twice it, the default before 2026-12).
 
-    python benchmarks/decode_policy.py FOLDER [--truth CSV] [-a ALGO]... [--safety K] [--json]
+    python benchmarks/decode_policy.py FOLDER [--truth CSV] [-a ALGO]... [--policy P] [--json]
 """
 
 from __future__ import annotations
@@ -40,10 +40,10 @@ def bit_differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.unpackbits((a ^ b).view(np.uint8), axis=1).sum(axis=1)
 
 
-def compare(folder: str, name: str, truth_csv: str | None) -> dict:
+def compare(folder: str, name: str, truth_csv: str | None, policy: str) -> dict:
     paths, _ = find_images([folder])
     full = hash_paths(paths, [name], jobs=1, views="plain", decode="full", on_warning=None).hashset
-    reduced = hash_paths(paths, [name], jobs=1, views="plain", decode="reduced", on_warning=None).hashset
+    reduced = hash_paths(paths, [name], jobs=1, views="plain", decode=policy, on_warning=None).hashset
     assert list(full.paths) == list(reduced.paths)
     d = bit_differences(full.plain(name), reduced.plain(name))
     row = {"folder": folder, "algorithm": name, "bits": full.bits[name], "files": len(d),
@@ -63,15 +63,15 @@ def main() -> None:
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--truth", help="ground truth CSV (path,group) for the pair scores")
     parser.add_argument("-a", "--algorithm", action="append", dest="algorithms")
-    parser.add_argument("--safety", type=int, default=resolution.SAFETY)
+    parser.add_argument("--policy", choices=sorted(resolution.MARGINS), default=resolution.DECODE_REDUCED)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    resolution.SAFETY = args.safety
-    rows = [compare(folder, name, args.truth) for folder in args.folders for name in args.algorithms or ALGORITHMS]
+    rows = [compare(folder, name, args.truth, args.policy)
+            for folder in args.folders for name in args.algorithms or ALGORITHMS]
     if args.json:
-        print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "safety": args.safety, "rows": rows}, indent=1))
+        print(json.dumps({"cpu": cpu_model(), "cores": os.cpu_count(), "policy": args.policy, "rows": rows}, indent=1))
         return
-    print(f"reduced vs full decode, safety {args.safety}x; {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}")
+    print(f"{args.policy} vs full decode; {cpu_model()}, {os.cpu_count()} cores, SIMD {simd_level()}")
     for row in rows:
         scores = ""
         if "full_f1" in row:

@@ -5,8 +5,8 @@ a folder of 12 MP JPEGs in at most 0.25x the time of the plain Pillow +
 imagehash dHash loop.  This script measures what stands between the two, on
 the folder of ``benchmarks/phone_photos.py`` (built there, or reused from its
 ``--cache``), for several minima of the longer side that a reduced decode
-must keep for FINd (``--min-long``; today 1024 = :data:`finder.store.resolution.SAFETY`
-x FINd's 512 px thumbnail; 128 = 2x its 64x64 sample grid; ``N+up`` also
+must keep for FINd (``--min-long``; today 512 = the default policy's margin (1, ``finder.store.resolution.MARGINS``)
+x FINd's 512 px thumbnail; 1024 the 2x policy ``reduced``; 128 = 2x its 64x64 sample grid; ``N+up`` also
 resizes an image decoded below 512 px up to the reference thumbnail's size,
 see ``decode_override.py``).  Nothing in ``finder/`` is changed: the setting
 is applied in this process by patching module attributes
@@ -120,7 +120,7 @@ PLAIN_LOOP = ("import sys, time, imagehash\nfrom PIL import Image\n"
               "        im.load()\n"
               "        imagehash.dhash(im)\n"
               "print(time.perf_counter() - began, file=sys.stderr)\n")
-TODAY = str(resolution.SAFETY * algorithms.get("find").working_size[0])
+TODAY = str(resolution.MARGINS[resolution.DECODE_REDUCED] * algorithms.get("find").working_size[0])
 THRESHOLD = 0.375
 TARGET = 0.25
 #: FINd's stages (finder.algorithms.find.STAGES), timed per row: plain, mirror, trimmed.
@@ -235,7 +235,8 @@ def breakdown_pass(paths: list[str], side: str | None) -> tuple[dict[str, float]
     """One instrumented ``hash_paths`` pass with the CLI's defaults; mean seconds per image of each part."""
     timers = Timers()
     with override(side), instrumented(timers):
-        report = update.hash_paths(paths, ["find"], jobs=1, views="default", decode="reduced", on_warning=None)
+        report = update.hash_paths(paths, ["find"], jobs=1, views="default", decode=resolution.DECODE_REDUCED,
+                                   on_warning=None)
     assert not report.errors, report.errors
     return {k: v / len(paths) for k, v in part_rows(timers.seconds).items()}, report.hashset
 
@@ -399,11 +400,11 @@ def accuracy(folder: str, sides: Sequence[str], truth: str | None, views_: str =
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         stores = {}
-        for name, side, policy in [("exact", None, "full"), *((str(s), s, "reduced") for s in sides)]:
+        for name, side, policy in [("exact", None, "full"), *((str(s), s, resolution.DECODE_REDUCED) for s in sides)]:
             with override(side):
                 hs = update.hash_paths(paths, ["find"], jobs=1, views=views_, decode=policy,
                                         on_warning=None).hashset
-                scales = decode_scales(paths, views_=views_) if policy == "reduced" else {"1/1": len(paths)}
+                scales = decode_scales(paths, views_=views_) if policy != "full" else {"1/1": len(paths)}
             stores[name] = hs
             row: dict[str, Any] = {"folder": folder, "views": views_, "setting": name, "files": len(paths),
                                    "scales": scales}
@@ -480,7 +481,7 @@ def main() -> None:
                         help="phone_photos.py's cache: packages, unpacked tree, built folder")
     parser.add_argument("--count", type=int, default=40)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--min-long", default=f"{TODAY},512,128,128+up",
+    parser.add_argument("--min-long", default=f"1024,{TODAY},128,128+up",
                         help="settings (N or N+up, see decode_override.py), comma-separated; the first is today's")
     parser.add_argument("--corpus", default=str(CORPUS), help="a second folder for the accuracy table")
     parser.add_argument("--truth", default=str(CORPUS / "ground_truth.csv"),

@@ -65,15 +65,35 @@ def test_draft_scale_is_the_largest_that_keeps_the_minimum(size, min_size, expec
 
 
 def test_min_decode_size_per_algorithm_and_views():
+    """The 2x policy (``reduced``, stores made before 2026-12) keeps twice each working size."""
+    two = "reduced"
     assert resolution.min_decode_size(["find"], "full") is None
-    assert resolution.min_decode_size(["find"]) == (1024, 128)
-    assert resolution.min_decode_size(["dhash"]) == (0, 128)  # the quality grid, not dHash's 9x8
-    assert resolution.min_decode_size(["dhash"], views=("plain", "trimmed")) == (0, 256)
-    assert resolution.min_decode_size(["find", "phash"], views=("plain", "mirror", "trimmed")) == (1024, 256)
-    assert resolution.min_decode_size(["whash", "find"]) == (1024, 4096)
-    assert resolution.min_decode_size(["unknown"]) is None  # unknown working size: decode in full
+    assert resolution.min_decode_size(["find"], two) == (1024, 128)
+    assert resolution.min_decode_size(["dhash"], two) == (0, 128)  # the quality grid, not dHash's 9x8
+    assert resolution.min_decode_size(["dhash"], two, views=("plain", "trimmed")) == (0, 256)
+    assert resolution.min_decode_size(["find", "phash"], two, views=("plain", "mirror", "trimmed")) == (1024, 256)
+    assert resolution.min_decode_size(["whash", "find"], two) == (1024, 4096)
+    assert resolution.min_decode_size(["unknown"], two) is None  # unknown working size: decode in full
     with pytest.raises(ValueError, match="decode policy"):
         resolution.min_decode_size(["find"], "fast")
+
+
+def test_the_default_policy_keeps_each_working_size_once_and_the_views_twice():
+    """``reduced-1x``: FINd's 512 px thumbnail from at least 512 px; the views' grids keep their 2x."""
+    assert resolution.DECODE_REDUCED == "reduced-1x"
+    assert resolution.min_decode_size(["find"]) == (512, 128)  # 128: the 64x64 quality grid, twice
+    assert resolution.min_decode_size(["phash"]) == (0, 128)  # pHash's 32 px is below the quality grid's
+    assert resolution.min_decode_size(["find", "phash"], views=("plain", "mirror", "trimmed")) == (512, 256)
+    assert resolution.min_decode_size(["whash", "find"]) == (512, 2048)  # wHash's scale (and definition) kept
+    # A 12-megapixel photo: 1/4 scale (1000 x 750) under the default, 1/2 under the 2x policy.
+    assert draft_scale((4000, 3000), resolution.min_decode_size(["find"], views=("plain", "mirror", "trimmed"))) == 4
+    assert draft_scale((4000, 3000), resolution.min_decode_size(["find"], "reduced")) == 2
+
+
+def test_the_cli_spells_out_the_decode_policies():
+    from finder.cli.hash import DECODE_CHOICES
+
+    assert set(DECODE_CHOICES) == set(resolution.DECODE_POLICIES) and len(DECODE_CHOICES) == 3
 
 
 def test_working_sizes_follow_the_algorithms_and_views():
@@ -138,15 +158,16 @@ def test_reduced_decode_of_a_jpeg_missing_its_end_marker(tmp_path):
     assert np.array_equal(np.asarray(got[0]), np.asarray(reference[0]))
 
 
-def test_exact_and_reduced_hashes(tmp_path):
-    """``full`` is the hash of the fully decoded image; ``reduced`` stays within a few bits of it."""
+@pytest.mark.parametrize("policy", ["reduced-1x", "reduced"])
+def test_exact_and_reduced_hashes(tmp_path, policy):
+    """``full`` is the hash of the fully decoded image; each reduced policy stays within a few bits of it."""
     with Image.open(GOLDEN_DIR / "0008_94874058.jpg") as source:
         big = source.convert("RGB").resize((2400, 1800), Image.Resampling.LANCZOS)
     path = save_jpeg(tmp_path / "big.jpg", big)
     names = ["find", "dhash", "phash"]
     exact = hash_paths([path], names, jobs=1, views="plain", decode="full").hashset
-    reduced = hash_paths([path], names, jobs=1, views="plain", decode="reduced").hashset
-    assert exact.settings["decode"] == "full" and reduced.settings["decode"] == "reduced"
+    reduced = hash_paths([path], names, jobs=1, views="plain", decode=policy).hashset
+    assert exact.settings["decode"] == "full" and reduced.settings["decode"] == policy
     with Image.open(path) as image:
         image.load()
         for name in names:
@@ -170,7 +191,7 @@ def test_a_store_is_not_reused_under_the_other_policy(tmp_path):
     with pytest.raises(SettingsError, match="decode full"):
         hash_paths([path], ["dhash"], jobs=1, previous=exact)
     again = hash_paths([path], ["dhash"], jobs=1, previous=exact, rehash=True)
-    assert again.hashset.settings["decode"] == "reduced" and again.rehashed + again.new == 1
+    assert again.hashset.settings["decode"] == "reduced-1x" and again.rehashed + again.new == 1
     assert any("other settings" in note for note in again.notes)
     assert hash_paths([path], ["dhash"], jobs=1, previous=exact, decode="full").reused == 1
 
@@ -192,10 +213,36 @@ def test_cli_policy_defaults_to_the_outputs(tmp_path):
     refused = run("--reduced")
     assert refused.exit_code == 2 and "decode full" in refused.output
     assert run("--reduced", "--rehash").exit_code == 0
-    assert load(out).settings["decode"] == "reduced"
+    assert load(out).settings["decode"] == "reduced-1x"
     info = json.loads(runner.invoke(cli, ["show", out, "--info"]).output)
-    assert info["decode"] == "reduced"
+    assert info["decode"] == "reduced-1x"
     fresh = str(tmp_path / "new.npz")
     assert runner.invoke(cli, ["hash", str(folder), "-o", fresh, "-j", "1", "-q"]).exit_code == 0
-    assert load(fresh).settings["decode"] == "reduced"
+    assert load(fresh).settings["decode"] == "reduced-1x"
     assert to_hex(load(fresh).plain("find")[0], 256) != ""
+
+
+def test_a_store_made_under_the_2x_policy_keeps_it(tmp_path):
+    """A store from before the 1x default records ``reduced``: a re-run, with or without ``--reduced``, keeps
+    its policy (its entries stay reusable, no hashes of two margins mixed); ``--decode`` moves it on purpose."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    save_jpeg(folder / "a.jpg", photo(2400, 1600))
+    out = str(tmp_path / "h.npz")
+    runner = CliRunner()
+
+    def run(*args: str):
+        return runner.invoke(cli, ["hash", str(folder), "-o", out, "-j", "1", "-q", "-a", "dhash", *args])
+
+    assert run("--decode", "reduced").exit_code == 0
+    assert load(out).settings["decode"] == "reduced"
+    save_jpeg(folder / "b.jpg", photo(2400, 1600, seed=2))
+    for flags in ((), ("--reduced",)):
+        assert run(*flags).exit_code == 0
+        assert load(out).settings["decode"] == "reduced"
+    refused = run("--decode", "reduced-1x")
+    assert refused.exit_code == 2 and "decode reduced" in refused.output
+    assert run("--decode", "reduced-1x", "--rehash").exit_code == 0
+    assert load(out).settings["decode"] == "reduced-1x"
+    both = run("--exact", "--decode", "full")
+    assert both.exit_code == 2 and "not both" in both.output

@@ -72,11 +72,13 @@ def test_min_long_override_reaches_the_decoder_and_is_undone(photos):
     path = paths_of(photos)[0]
     saved = dict(algorithms.ALGORITHMS)
     views = ("plain", "mirror", "trimmed")
-    # Today: a longer side >= 1024 -> 1/2 scale.  128 with the trimmed view's shorter side >= 256: 1/4 (1/8 would
-    # leave 192); with the plain view only (shorter side >= 128): 1/8.
-    for side, chosen, size in ((None, views, (1024, 768)), ("128", views, (512, 384)), ("128", ("plain",), (256, 192))):
+    # Today: a longer side >= 512 -> 1/4 scale.  128 with the trimmed view's shorter side >= 256: 1/4 (1/8 would
+    # leave 192); with the plain view only (shorter side >= 128): 1/8.  1024 (the 2x policy's minimum): 1/2.
+    for side, chosen, size in ((None, views, (512, 384)), ("1024", views, (1024, 768)), ("128", views, (512, 384)),
+                               ("128", ("plain",), (256, 192))):
         with decode_override.override(side):
-            decoded = read_image(path, min_size=resolution.min_decode_size(["find"], "reduced", chosen))
+            decoded = read_image(path, min_size=resolution.min_decode_size(["find"], resolution.DECODE_REDUCED,
+                                                                           chosen))
         assert not isinstance(decoded, FileError) and decoded[0].size == size
     with decode_override.override("128"):
         assert pb.decode_scales([path]) == {"1/4": 1}
@@ -86,13 +88,13 @@ def test_min_long_override_reaches_the_decoder_and_is_undone(photos):
 
 def test_launcher_applies_the_environment_override(photos, tmp_path):
     paths = paths_of(photos)
-    with decode_override.override("128"):
-        small = plain_hashes(paths)
-    assert not np.array_equal(small, plain_hashes(paths))  # otherwise this test could not fail
+    with decode_override.override("1024"):  # 1/2 scale, where finder's own minimum decodes at 1/4
+        larger = plain_hashes(paths)
+    assert not np.array_equal(larger, plain_hashes(paths))  # otherwise this test could not fail
     out = tmp_path / "h.npz"
     subprocess.run([sys.executable, "-c", pb.LAUNCHER, "hash", str(photos), "-j", "1", "-q", "-o", str(out)],
-                   check=True, env={**os.environ, decode_override.ENV: "128"})
-    np.testing.assert_array_equal(load(out).hashes["find"], small)
+                   check=True, env={**os.environ, decode_override.ENV: "1024"})
+    np.testing.assert_array_equal(load(out).hashes["find"], larger)
 
 
 def test_upsampled_setting_gives_findings_stages_the_reference_thumbnail_size(photos, tmp_path):
@@ -102,7 +104,8 @@ def test_upsampled_setting_gives_findings_stages_the_reference_thumbnail_size(ph
     for setting in ("128", "128+up"):
         with decode_override.override(setting):
             for path in paths_of(photos):
-                image, _ = read_image(path, min_size=resolution.min_decode_size(["find"], "reduced", ("plain",)))
+                image, _ = read_image(path, min_size=resolution.min_decode_size(["find"], resolution.DECODE_REDUCED,
+                                                                                ("plain",)))
                 stage = algorithms.get("find").stages[0]
                 small = stage.function(image)  # a Pillow image or an (H, W, 3) array
                 thumbnail_sizes[setting, Path(path).name] = (small.size if isinstance(small, Image.Image)

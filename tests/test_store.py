@@ -291,7 +291,7 @@ def test_show_info_prints_the_settings_record(two_folders, tmp_path):
     run("hash", a, "-o", out, "-a", "find", "-a", "dhash", "-j", "1", "--no-exif-transpose", "--views", "plain")
     info = json.loads(run("show", out, "--info").stdout)
     assert info["format_version"] == 2 and info["algorithms"] == ["find", "dhash"]
-    assert info["decode"] == "reduced" and info["views"] == ["plain"] and info["exif_transpose"] is False
+    assert info["decode"] == "reduced-1x" and info["views"] == ["plain"] and info["exif_transpose"] is False
     assert info["files"] == 4 and info["rows"] == {"find": 4, "dhash": 4} and "finder_version" in info
 
 
@@ -353,7 +353,7 @@ def test_a_run_keeps_the_settings_of_the_store_it_adds_to():
     from finder.store.update import run_settings
     from tests.helpers import synthetic_hashset
 
-    assert run_settings(None) == (["find"], ("plain", "mirror", "trimmed"), "reduced")
+    assert run_settings(None) == (["find"], ("plain", "mirror", "trimmed"), "reduced-1x")
     old = synthetic_hashset(["a.jpg"], {"dhash": np.zeros((1, 1), np.uint64)})  # made before views and policies
     assert run_settings(old) == (["dhash"], ("plain",), "full")
     old.settings.update(views=["plain", "mirror"], decode="reduced")
@@ -361,6 +361,9 @@ def test_a_run_keeps_the_settings_of_the_store_it_adds_to():
     assert run_settings(old, ["PHash"], "dihedral", exact=True) == (
         ["phash"], ("plain", "mirror", "trimmed", "rot90", "rot180", "rot270", "flip_v", "transpose", "transverse"),
         "full")
-    assert run_settings(None, exact=False, views="mirror")[1:] == (("plain", "mirror"), "reduced")
+    assert run_settings(None, exact=False, views="mirror")[1:] == (("plain", "mirror"), "reduced-1x")
+    assert run_settings(old, exact=False)[2] == "reduced"  # --reduced keeps the store's 2x policy
+    assert run_settings(old, decode="reduced-1x")[2] == "reduced-1x"  # --decode names one outright
+    assert run_settings(old, exact=True)[2] == "full"
     with pytest.raises(ValueError, match="unknown view 'sideways'"):
         run_settings(old, views="sideways")

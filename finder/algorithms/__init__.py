@@ -44,8 +44,8 @@ class Algorithm:
     stages_from : ``"module:ATTRIBUTE"`` holding the stages (a tuple of
         :class:`~finder.algorithms.base.Stage`), imported on first use.
     working_size : the (longer side, shorter side) its stages resample a
-        decoded image to (0: no minimum on that side); a reduced decode keeps twice that
-        (:mod:`finder.store.resolution`).
+        decoded image to (0: no minimum on that side); a reduced decode keeps it times its policy's
+        margin (:mod:`finder.store.resolution`).
     view_stage : the stage whose output a flip or rotation may transform
         (:mod:`finder.views.geometry`); only the stages after it run again.
         Empty: the decoded image is transformed and every stage runs.

@@ -21,6 +21,9 @@ from finder.cli.options import (
 )
 from finder.errors import FinderError
 
+#: ``finder.io.decode.DECODE_POLICIES``, spelled out so the CLI does not import Pillow to build its options.
+DECODE_CHOICES = ("reduced-1x", "reduced", "full")
+
 
 @click.command("hash")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, allow_dash=True))
@@ -38,8 +41,11 @@ from finder.errors import FinderError
                    "list of views. Default: the output's views if it exists, else default.")
 @click.option("--exact/--reduced", "exact", default=None,
               help="--exact decodes every pixel (hashes bit-exact with the reference); --reduced decodes JPEGs "
-                   "at the smallest scale that keeps twice each hash's working size (several times faster on "
+                   "at the smallest scale that keeps each hash's working size (several times faster on "
                    "large photos). Default: the output's policy if it exists, else --reduced.")
+@click.option("--decode", "decode_policy", type=click.Choice(DECODE_CHOICES), default=None,
+              help="The decode policy by name: reduced-1x (what --reduced means for a new store), reduced "
+                   "(twice each working size: stores made before 2026-12 keep it), full (--exact).")
 @click.option("--prune", is_flag=True,
               help="Also drop entries outside the walked folders whose files no longer exist.")
 @click.option("--checkpoint", "checkpoint_seconds", type=click.FloatRange(min=0), default=60.0, show_default=True,
@@ -62,7 +68,7 @@ from finder.errors import FinderError
 @click.option("--device", type=click.Choice(["cpu", "cuda"]), default="cpu", show_default=True,
               help="Where FINd's stages run once an image is decoded: cpu, or cuda (an NVIDIA GPU through "
                    "numba-cuda, pip install 'finder[gpu]'; decoding stays in this process). The hashes are the same.")
-def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, checkpoint_seconds, wait,
+def hash_command(paths, algorithms, output, jobs, update, views, exact, decode_policy, prune, checkpoint_seconds, wait,
                  follow_symlinks, hidden, exclude, no_default_excludes, null, no_exif_transpose, strict, quiet, summary,
                  scheduler, device) -> None:
     """Hash every image under PATH... into a hash file (a store that runs add to).
@@ -85,6 +91,8 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
 
     if jobs is not None and scheduler:
         raise click.UsageError("give -j (local worker processes) or --scheduler, not both")
+    if exact is not None and decode_policy is not None:
+        raise click.UsageError("give --exact/--reduced or --decode, not both")
     reporter = Reporter(quiet)
     if device == "cuda":
         from finder.engine.gpu import require
@@ -99,7 +107,7 @@ def hash_command(paths, algorithms, output, jobs, update, views, exact, prune, c
             except FinderError as exc:
                 raise FinderError(f"refusing to overwrite {output}: {exc}") from None
         try:
-            names, views, decode = run_settings(previous, algorithms, views, exact)
+            names, views, decode = run_settings(previous, algorithms, views, exact, decode_policy)
         except ValueError as exc:  # the only value not checked by click: --views
             raise click.BadParameter(str(exc), param_hint="'--views'") from None
         filters = Filters(hidden=hidden, exclude=tuple(exclude), default_excludes=not no_default_excludes)

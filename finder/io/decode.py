@@ -31,12 +31,14 @@ ORIENTATION_TAG = 0x0112
 BASE_EXTENSIONS = frozenset({".jpg", ".jpeg", ".png", ".gif", ".bmp", ".tif", ".tiff", ".webp"})
 HEIF_EXTENSIONS = frozenset({".heic", ".heif"})
 READ_ATTEMPTS = 3
-#: Decode policies: ``reduced`` (the default of ``finder hash``) lets a format that can decode at a smaller
-#: scale (JPEG's DCT scaling through Pillow's ``Image.draft``) do so, keeping at least the size the hashes
-#: need; ``full`` decodes every pixel (``--exact``: hashes bit-exact with the reference's).
-DECODE_REDUCED = "reduced"
+#: Decode policies: ``reduced-1x`` (the default of ``finder hash``) lets a format that can decode at a
+#: smaller scale (JPEG's DCT scaling through Pillow's ``Image.draft``) do so, keeping at least the size each
+#: hash works at; ``reduced`` (the default before 2026-12, kept for the stores that record it) keeps twice
+#: that; ``full`` decodes every pixel (``--exact``: hashes bit-exact with the reference's).
+DECODE_REDUCED = "reduced-1x"
+DECODE_REDUCED_2X = "reduced"
 DECODE_FULL = "full"
-DECODE_POLICIES = (DECODE_REDUCED, DECODE_FULL)
+DECODE_POLICIES = (DECODE_REDUCED, DECODE_REDUCED_2X, DECODE_FULL)
 #: The smallest decoded size a reduced decode must keep: (longer side, shorter side) in pixels.
 MinSize = tuple[int, int]
 

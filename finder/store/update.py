@@ -37,7 +37,7 @@ from finder.engine import Executor, local_executor
 from finder.errors import SettingsError
 from finder.io.decode import FileError, FileStat, stat_file
 from finder.store.hashset import HashSet, PathColumn, default_settings
-from finder.store.resolution import DECODE_FULL, DECODE_REDUCED, check_policy
+from finder.store.resolution import DECODE_FULL, DECODE_REDUCED, check_policy, is_reduced
 from finder.store.rows import Row, hash_chunk, hash_chunk_gpu, warm_up
 
 Progress = Callable[[int], None]
@@ -168,26 +168,34 @@ DEFAULT_VIEWS = "default"
 
 
 def run_settings(previous: HashSet | None, algorithms: Sequence[str] = (), views: str | Sequence[str] | None = None,
-                 exact: bool | None = None) -> tuple[list[str], tuple[str, ...], str]:
+                 exact: bool | None = None, decode: str | None = None) -> tuple[list[str], tuple[str, ...], str]:
     """What a run hashes with: what was asked, else what the store it adds to was made with, else the defaults.
 
     So a re-run of ``finder hash`` without options keeps a store's algorithms,
     views and decode policy, and its entries stay reusable; a store from before
     finder recorded views or the decode policy was made with plain views and full decodes.
+    ``exact`` False (``--reduced``) asks for a reduced decode: the store's own
+    reduced policy if it has one (a store made under the 2x margin keeps it),
+    else the default; ``decode`` names a policy outright (``--decode``).
 
     Returns
     -------
-    (algorithm names, views in canonical order, decode policy ``"reduced"`` or ``"full"``).
-    ValueError names an unknown view.
+    (algorithm names, views in canonical order, decode policy, one of ``finder.store.resolution.DECODE_POLICIES``).
+    ValueError names an unknown view or decode policy.
     """
     names = [a.lower() for a in algorithms] or (previous.algorithms if previous is not None
                                                 else list(DEFAULT_ALGORITHMS))
     if views is None:
         views = tuple(previous.settings.get("views", ["plain"])) if previous is not None else DEFAULT_VIEWS
-    if exact is None:
-        decode = str(previous.settings.get("decode") or DECODE_FULL) if previous is not None else DECODE_REDUCED
+    recorded = str(previous.settings.get("decode") or DECODE_FULL) if previous is not None else None
+    if decode is not None:
+        decode = check_policy(decode)
+    elif exact:
+        decode = DECODE_FULL
+    elif exact is False:
+        decode = recorded if recorded is not None and is_reduced(recorded) else DECODE_REDUCED
     else:
-        decode = DECODE_FULL if exact else DECODE_REDUCED
+        decode = recorded or DECODE_REDUCED
     return names, _views.resolve_views(views), decode
 
 
@@ -239,10 +247,11 @@ def hash_paths(
         ``"default"`` (plain, mirror, trimmed), ``"dihedral"`` or a list of view names.
     device : ``"cpu"``, or ``"cuda"``: FINd's stages after its RGB thumbnail run on a CUDA GPU, a chunk at a
         time, with decoding in this process (:func:`finder.store.rows.hash_chunk_gpu`; the same hashes).
-    decode : the decode policy, recorded in the store's settings: ``"reduced"`` (default) decodes a
-        JPEG at the smallest DCT scale that keeps twice every algorithm's working resolution
-        (``finder.store.resolution``); ``"full"`` decodes every pixel, for hashes bit-exact with the
-        reference's (``finder hash --exact``).  A store made under the other policy is not reused.
+    decode : the decode policy, recorded in the store's settings: ``"reduced-1x"`` (default) decodes a
+        JPEG at the smallest DCT scale that keeps every algorithm's working resolution, ``"reduced"``
+        twice it (the default before 2026-12; ``finder.store.resolution``); ``"full"`` decodes every
+        pixel, for hashes bit-exact with the reference's (``finder hash --exact``).  A store made under
+        another policy is not reused.
 
     Returns
     -------
