@@ -196,7 +196,9 @@ def test_a_store_is_not_reused_under_the_other_policy(tmp_path):
     assert hash_paths([path], ["dhash"], jobs=1, previous=exact, decode="full").reused == 1
 
 
-def test_cli_policy_defaults_to_the_outputs(tmp_path):
+@pytest.fixture
+def one_photo(tmp_path):
+    """A folder with one 2400x1600 JPEG, the output path, and ``run(*flags)``: ``finder hash`` of it (dHash)."""
     folder = tmp_path / "photos"
     folder.mkdir()
     save_jpeg(folder / "a.jpg", photo(2400, 1600))
@@ -206,6 +208,12 @@ def test_cli_policy_defaults_to_the_outputs(tmp_path):
     def run(*args: str):
         return runner.invoke(cli, ["hash", str(folder), "-o", out, "-j", "1", "-q", "-a", "dhash", *args])
 
+    return folder, out, run
+
+
+def test_cli_policy_defaults_to_the_outputs(tmp_path, one_photo):
+    folder, out, run = one_photo
+    runner = CliRunner()
     assert run("--exact").exit_code == 0
     assert load(out).settings["decode"] == "full"
     assert run().exit_code == 0  # no flag: the output's policy
@@ -222,18 +230,10 @@ def test_cli_policy_defaults_to_the_outputs(tmp_path):
     assert to_hex(load(fresh).plain("find")[0], 256) != ""
 
 
-def test_a_store_made_under_the_2x_policy_keeps_it(tmp_path):
+def test_a_store_made_under_the_2x_policy_keeps_it(one_photo):
     """A store from before the 1x default records ``reduced``: a re-run, with or without ``--reduced``, keeps
     its policy (its entries stay reusable, no hashes of two margins mixed); ``--decode`` moves it on purpose."""
-    folder = tmp_path / "photos"
-    folder.mkdir()
-    save_jpeg(folder / "a.jpg", photo(2400, 1600))
-    out = str(tmp_path / "h.npz")
-    runner = CliRunner()
-
-    def run(*args: str):
-        return runner.invoke(cli, ["hash", str(folder), "-o", out, "-j", "1", "-q", "-a", "dhash", *args])
-
+    folder, out, run = one_photo
     assert run("--decode", "reduced").exit_code == 0
     assert load(out).settings["decode"] == "reduced"
     save_jpeg(folder / "b.jpg", photo(2400, 1600, seed=2))
