@@ -20,14 +20,22 @@ ROT90 = view_code("rot90")
 BOX = (TRIMMED, INSET)
 
 
-def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False, rotated: float = 0.5) -> HashSet:
+FIND_MIRROR = np.uint64(0x5555555555555555)  # the bits a mirror inverts: from FIND_SPEC.md, see finder.algorithms
+
+
+def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False, rotated: float = 0.5,
+                 mirrored: bool = False) -> HashSet:
     """``n`` files, each with a plain and a mirror row and sometimes a box row (trimmed or inset).
 
     Every row is one of a few prototypes with 0-60 of its other bits flipped and, for half the rows, 4-9
     of its layout bits, so row pairs fall at every distance around FINd's radius (96) and view radius
-    (86), with layout bits agreeing or not.
+    (86), with layout bits agreeing or not.  ``mirrored``: as FINd's are, each mirror row is its file's
+    plain row with the mirror bits inverted and 0-30 other bits flipped, and half the prototypes are the
+    mirrors of the others (so mirror rows match plain rows).
     """
     protos = np.random.default_rng(0).integers(0, 2**64, (prototypes, 4), dtype=np.uint64, endpoint=False)
+    if mirrored:
+        protos = np.concatenate([protos, protos ^ FIND_MIRROR])
     rng = np.random.default_rng(seed)
     layout = np.unpackbits(layout_mask("find").astype(">u8").view(np.uint8)).astype(bool)  # bit k, MSB first
     free = np.flatnonzero(~layout)
@@ -40,6 +48,9 @@ def random_views(n: int, seed: int, prototypes: int = 5, dihedral: bool = False,
             flips = rng.choice(free, int(rng.integers(0, 61)), replace=False)  # layout bits kept ...
             if rng.random() < 0.5:                                           # ... or 4-9 of them flipped too
                 flips = np.concatenate([flips, rng.choice(np.flatnonzero(layout), int(rng.integers(4, 10)), False)])
+            if mirrored and kind == MIRROR:
+                row = rows[-1] ^ FIND_MIRROR  # the file's plain row, just appended
+                flips = rng.choice(256, 2 * int(rng.integers(0, 16)), replace=False)
             for bit in flips:
                 row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
             rows.append(row)
@@ -134,6 +145,69 @@ def test_pairs_across_two_sets_follow_the_rules(seed, dihedral):
     want = reference(a, b, d)
     assert len(want) > 20
     assert as_dict(find_pairs(a, "find", max_distance=d, b=b)) == want
+
+
+@pytest.mark.parametrize("seed,across", [(7, False), (8, False), (9, True)])
+def test_one_pass_of_plain_and_mirror_rows_follows_the_rules(seed, across, monkeypatch):
+    """The one-pass search (finder.pairs.mirrored), which the cpu backend's vector loop takes for FINd's default
+    views: the reference's pairs, with mirror rows both within and beyond MIRROR_EXTRA_MAX of their estimate."""
+    from finder.match import search
+    from finder.pairs import mirrored
+
+    monkeypatch.setenv("FINDER_PAIRS_BACKEND", "cpu")
+    monkeypatch.setenv("FINDER_POPCOUNT", "vector")
+    calls = []
+    real = mirrored.pairs_with_mirror
+    monkeypatch.setattr(mirrored, "pairs_with_mirror", lambda *args, **kw: calls.append(args[2]) or real(*args, **kw))
+    a = random_views(90, seed, mirrored=True)
+    b = random_views(60, seed + 100, mirrored=True) if across else None
+    d = radius(256, 0.375)
+    want = reference(a, b, d)
+    mirror_pairs = {(i, j) for (i, j), dist in want.items() if dist <= view_radius(d)}
+    assert len(want) > 50 and len(mirror_pairs) > 10
+    got = as_dict(find_pairs(a, "find", max_distance=d, b=b))
+    assert calls, "the one pass was not taken"
+    limits = np.concatenate(calls)
+    assert (limits >= 0).any() and (limits < 0).any()  # some mirror rows in the one pass, some left out of it
+    assert got == want
+    monkeypatch.setattr(search, "MIRROR_EXTRA_MAX", 256)  # every mirror row in the one pass: the same pairs
+    assert as_dict(find_pairs(a, "find", max_distance=d, b=b)) == want
+
+
+def test_one_pass_finds_mirror_matches_beyond_their_estimate(monkeypatch):
+    """Mirror rows planted at the view radius (and 1, 2 bits inside) from a later file's plain row, their estimate
+    (plain row with the mirror bits inverted) ``e`` bits further: the estimate alone would miss every one; the
+    one pass finds them through its ``view radius + e`` window, at their exact distance, as the reference does."""
+    monkeypatch.setenv("FINDER_PAIRS_BACKEND", "cpu")
+    monkeypatch.setenv("FINDER_POPCOUNT", "vector")
+    rng = np.random.default_rng(12)
+    d = radius(256, 0.375)
+    dv = view_radius(d)
+
+    def flip(row, bits):
+        row = row.copy()
+        for bit in bits:
+            row[bit // 64] ^= np.uint64(1) << np.uint64(63 - bit % 64)
+        return row
+
+    rows, planted = [], {}
+    for k in range(30):
+        later = rng.integers(0, 2**64, 4, dtype=np.uint64, endpoint=False)
+        apart = rng.permutation(256)
+        short, extra = int(k % 3), 2 + int(k % 8) * 2  # 0-2 bits inside the view radius; e = 2..16
+        mirror = flip(later, apart[:dv - short])
+        plain = flip(mirror, apart[dv - short:dv - short + extra]) ^ FIND_MIRROR  # e bits outside the difference
+        rows += [plain, mirror, later, flip(later ^ FIND_MIRROR, rng.choice(256, 6, replace=False))]
+        planted[(2 * k, 2 * k + 1)] = dv - short
+    n = 60
+    hs = HashSet(paths=[f"/p/{f:04d}.jpg" for f in range(n)], hashes={"find": np.array(rows)}, bits={"find": 256},
+                 size=np.ones(n, np.int64), mtime_ns=np.ones(n, np.int64),
+                 owner={"find": np.repeat(np.arange(n), 2)},
+                 view={"find": np.tile([PLAIN, MIRROR], n).astype(np.uint8)},
+                 quality={"find": np.full(2 * n, 100, np.uint8)})
+    want = reference(hs, None, d)
+    assert all(want.get(pair) == dist for pair, dist in planted.items())
+    assert as_dict(find_pairs(hs, "find", max_distance=d)) == want
 
 
 def test_every_rule_is_exercised():
@@ -297,3 +371,45 @@ def test_query_k_marks_a_pair_a_rule_blocked_and_names_the_matching_row_pair(tmp
     assert "both files are framed" in by_query["b.jpg"]["blocked"]
     assert by_query["a-black.jpg"]["match"] == "True" and by_query["a-black.jpg"]["view"] in (
         "inset x trimmed", "trimmed x inset") and not by_query["a-black.jpg"]["blocked"]
+
+
+def test_split_words_keeps_distances_and_puts_the_mirror_bits_in_the_second_half():
+    """The one pass's bit order (finder.pairs.mirrored.split_words), checked bit by bit with numpy."""
+    from finder.pairs.mirrored import extra_bits, split_words
+
+    rng = np.random.default_rng(3)
+    rows = rng.integers(0, 2**64, (50, 4), dtype=np.uint64, endpoint=False)
+    split = split_words(rows, int(FIND_MIRROR))
+    bits = np.unpackbits(rows.astype(">u8").view(np.uint8), axis=1)  # bit k of the hash, MSB first
+    split_bits = np.unpackbits(split.astype(">u8").view(np.uint8), axis=1)
+    inverted = np.arange(256) % 2 == 1  # position 63 - k % 64 even: k odd
+    assert np.array_equal(split_bits[:, :128], bits[:, ~inverted]) and np.array_equal(split_bits[:, 128:],
+                                                                                        bits[:, inverted])
+    apart = np.bitwise_count(rows[:, None] ^ rows[None]).sum(axis=2)
+    assert np.array_equal(np.bitwise_count(split[:, None] ^ split[None]).sum(axis=2), apart)
+    assert np.array_equal(extra_bits(rows, rows ^ FIND_MIRROR, int(FIND_MIRROR)), np.zeros(50))
+    with pytest.raises(ValueError):
+        split_words(rows, 0x0F0F0F0F0F0F0F0F)
+    with pytest.raises(ValueError):
+        split_words(rows[:, :3], int(FIND_MIRROR))
+
+
+def test_findings_mirror_rows_are_the_plain_rows_with_the_recorded_bits_inverted():
+    """FIND_MIRROR_INVERTS follows from FINd's definition; on real photos (the bundled examples) each mirror row
+    is within a few bits of its plain row with those bits inverted, and far from it with the other half."""
+    import os
+
+    from finder.algorithms import ALGORITHMS
+    from finder.pairs.mirrored import extra_bits
+    from finder.store.update import hash_paths
+
+    examples = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "examples", "images")
+    paths = sorted(os.path.join(examples, f) for f in os.listdir(examples) if f.endswith(".jpg"))[:12]
+    hs = hash_paths(paths, jobs=1, views="plain,mirror").hashset
+    w, v = hs.hashes["find"], hs.view["find"]
+    plain, mirror = w[v == PLAIN], w[v == MIRROR]
+    inverts = ALGORITHMS["find"].mirror_inverts
+    assert inverts == int(FIND_MIRROR)
+    near = extra_bits(plain, mirror, inverts)
+    assert near.max() <= 32 and np.median(near) <= 12
+    assert extra_bits(plain, mirror, 0xAAAAAAAAAAAAAAAA).min() > 200

@@ -60,6 +60,9 @@ class Algorithm:
         (``finder hash --device cuda``; ``gpu_batch`` names the function); empty: on the CPU only.
     gpu_batch : ``"module:FUNCTION"`` taking the ``gpu_from`` outputs of a batch and returning
         (words, the ``view_stage`` outputs), imported on first use.
+    mirror_inverts : the bits of every word that a left-right mirror of the image inverts, where its
+        definition makes them so (all but the few near its median threshold); 0: none known.  Matching
+        with the mirror view then finds plain and mirror pairs in one pass (:mod:`finder.pairs.mirrored`).
     """
 
     name: str
@@ -74,6 +77,7 @@ class Algorithm:
     layout_side: int = 0
     gpu_from: str = ""
     gpu_batch: str = ""
+    mirror_inverts: int = 0
 
     @property
     def words(self) -> int:
@@ -114,12 +118,18 @@ class Algorithm:
 # matters; wHash works at the largest power of two not above the shorter side, capped at 2048 (classic.py).
 # Default thresholds (normalised distance) are the best-F1 thresholds of `finder evaluate` on the shared
 # near-duplicate corpus (945 images, 135 groups); see the docs, "Accuracy".
+# FINd's bit for coefficient (i, j) of B = D A D^T, where D's row j is the cosine of frequency j + 1, sits at
+# flattened position 255 - (16 i + j) (FIND_SPEC.md, section 6), i.e. at bit 63 - k % 64 of its word. A
+# left-right mirror negates the coefficients of odd horizontal frequency (even j): the odd k, the even bit
+# positions of every word.
+FIND_MIRROR_INVERTS = 0x5555555555555555
 ALGORITHMS: dict[str, Algorithm] = {
     a.name: a
     for a in (
         Algorithm("find", 256, 0.375, "FINd, FIN's 256-bit DCT hash", "finder.algorithms.find:STAGES", (512, 0),
                   view_stage="blur_decimate", crop_stage="rgb", quality_stage="blur_decimate", layout_side=5,
-                  gpu_from="rgb", gpu_batch="finder.algorithms.find_cuda:find_batch_views"),
+                  gpu_from="rgb", gpu_batch="finder.algorithms.find_cuda:find_batch_views",
+                  mirror_inverts=FIND_MIRROR_INVERTS),
         Algorithm("ahash", 64, 0.05, "imagehash average_hash, 8x8", "finder.algorithms.classic:AHASH", (0, 8),
                   view_stage="reduce"),
         Algorithm("dhash", 64, 0.22, "imagehash dhash, 8x8", "finder.algorithms.classic:DHASH", (0, 9),

@@ -269,6 +269,69 @@ def _layout_filter(rows: Pairs, a: HashSet, b: HashSet, name: str, dv: int) -> P
     return rows.select(keep)
 
 
+#: A file whose mirror row is more than this many bits from its estimate (the plain row with the bits a mirror
+#: inverts inverted, :mod:`finder.pairs.mirrored`) has its mirror row searched on its own, outside the one-pass
+#: search: each bit of slack widens the estimate's window for every candidate.  A cost cut-off, not a rule: the
+#: pairs are the same either way (on the shared corpus 98 % of FINd's mirror rows are within 16 bits).
+MIRROR_EXTRA_MAX = 16
+_ONE_PASS_VIEWS = frozenset({0, view_code("mirror"), *(int(c) for c in BOX_CODES)})
+
+
+def _file_rows(hs: HashSet, name: str, code: int) -> np.ndarray:
+    """int64[files]: each file's row of view ``code``, or -1 for a file without one."""
+    rows = np.full(len(hs), -1, dtype=np.int64)
+    found = np.flatnonzero(hs.view[name] == code)
+    rows[hs.owner[name][found]] = found
+    return rows
+
+
+def _one_pass(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int,
+              within: bool) -> tuple[list[Pairs], np.ndarray] | None:
+    """Plain x plain and mirror x plain row pairs of the files of rows ``[r0, r1)`` in one pass, and the
+    block's mirror rows left to the row-by-row search (those further than :data:`MIRROR_EXTRA_MAX` from their
+    estimate); None where the one pass does not apply: an algorithm without a known mirror relation, views
+    other than plain, mirror and content boxes, or a search the ``cpu`` backend would not make (multi-index
+    hashing at small radii, numpy for small sets) or with the ``bitsliced`` loop (the CPU's choice without a
+    vector popcount, or ``FINDER_POPCOUNT``) -- those search the rows as before.  The one pass has the
+    ``vector`` loop only: where the bit-sliced loop is the faster, two bit-sliced passes measured faster than
+    one vector pass (AVX2 code emulated with ``NUMBA_CPU_NAME=haswell``, docs/concepts/views.md).
+    """
+    inverts = _algorithms.ALGORITHMS[name].mirror_inverts if name in _algorithms.ALGORITHMS else 0
+    words = a.hashes[name]
+    if not inverts or words.shape[1] % 2 or r1 <= r0:
+        return None
+    mirror = view_code("mirror")
+    codes = set(np.unique(a.view[name]).tolist()) | set(np.unique(other.view[name]).tolist())
+    if mirror not in codes or not codes <= _ONE_PASS_VIEWS or any(
+            np.count_nonzero(hs.view[name] == 0) != len(hs) for hs in (a, other)):  # one plain row per file
+        return None
+    owner = a.owner[name]
+    f0, f1 = int(owner[r0]), int(owner[r1 - 1]) + 1
+    offset = f0 if within else 0
+    candidates = len(other) - offset
+    if _pairs.choose_backend(d, 64 * words.shape[1], candidates, f1 - f0) != "cpu":
+        return None
+    from finder.pairs import mirrored, simd
+
+    if simd.cpu_loop() != "vector":
+        return None
+    plain_a, mirror_a = _plain_rows(a, name)[f0:f1], _file_rows(a, name, mirror)[f0:f1]
+    plain_o = _plain_rows(other, name)
+    has = mirror_a >= 0
+    mirror_a = np.where(has, mirror_a, plain_a)
+    p_words, m_words = words[plain_a], words[mirror_a]
+    dv = view_radius(d)
+    extra = mirrored.extra_bits(p_words, m_words, inverts)
+    searched = has & (extra <= MIRROR_EXTRA_MAX)
+    limit = np.where(searched, dv + extra, -1)
+    b_rows = plain_o[offset:]
+    plain, flipped = mirrored.pairs_with_mirror(p_words, m_words, limit, other.hashes[name][b_rows], d, dv,
+                                                inverts, triangular=within)
+    parts = [Pairs(plain_a[plain.i], b_rows[plain.j], plain.distance),
+             Pairs(mirror_a[flipped.i], b_rows[flipped.j], flipped.distance)]
+    return parts, mirror_a[has & ~searched]
+
+
 def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int, within: bool) -> list[Pairs]:
     """Row pairs for the files whose rows are ``a``'s ``[r0, r1)``, when files have extra views.
 
@@ -295,13 +358,17 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     # comparison of every box with every file; they come with --views dihedral, which asks for every
     # orientation, not with the default views.
     geometric_boxes = bool(np.isin(view, DIHEDRAL_CODES).any() or np.isin(o_view, DIHEDRAL_CODES).any())
+    one_pass = _one_pass(a, other, name, d, r0, r1, within)
     if within:
         rest, later = np.arange(r0, len(o_words)), np.arange(r1, len(o_words))
         plain_rest, plain_later = rest[o_view[r0:] == 0], later[o_view[r1:] == 0]
-        inside = _within(words[plain_a], d)
-        parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
-                 _rows_pairs(words, plain_a, o_words, plain_later, d),
-                 _rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
+        if one_pass is None:
+            inside = _within(words[plain_a], d)
+            parts = [Pairs(plain_a[inside.i], plain_a[inside.j], inside.distance),
+                     _rows_pairs(words, plain_a, o_words, plain_later, d)]
+        else:
+            parts = one_pass[0]
+        parts += [_rows_pairs(words, trimmed_a, o_words, plain_rest, dv),
                  _rows_pairs(words, plain_a, o_words, later[o_is_box[r1:]], dv)]
         if geometric_boxes:
             geometric_later = later[(o_view[r1:] != 0) & ~o_is_box[r1:]]
@@ -318,8 +385,10 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
             return Pairs(found.i[later_file], found.j[later_file], found.distance[later_file])
 
         parts.append(one_way(trimmed_a, rest[o_is_box[r0:]]))
+        if one_pass is not None:  # the mirror rows the one pass left
+            parts.append(one_way(one_pass[1], plain_rest))
         s0 = r0
-        while s0 < r1:  # sub-blocks end on a file boundary
+        while one_pass is None and s0 < r1:  # sub-blocks end on a file boundary
             s1 = min(int(np.searchsorted(owner, owner[min(s0 + SUB_BLOCK_ROWS, r1) - 1], side="right")), r1)
             sub, after = np.arange(s0, s1), np.arange(s0, len(o_words))
             parts.append(one_way(sub[(view[s0:s1] != 0) & ~is_box[s0:s1]], after[o_view[s0:] == 0]))
@@ -327,11 +396,14 @@ def _view_row_pairs(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: 
     else:
         every = np.arange(len(o_words))
         plain_o, trimmed_o = every[o_view == 0], every[o_is_box]
-        parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
-                 _rows_pairs(words, geometric_a, o_words, plain_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, plain_o, dv),
-                 _rows_pairs(words, plain_a, o_words, trimmed_o, dv),
-                 _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
+        if one_pass is None:
+            parts = [_rows_pairs(words, plain_a, o_words, plain_o, d),
+                     _rows_pairs(words, geometric_a, o_words, plain_o, dv)]
+        else:
+            parts = [*one_pass[0], _rows_pairs(words, one_pass[1], o_words, plain_o, dv)]
+        parts += [_rows_pairs(words, trimmed_a, o_words, plain_o, dv),
+                  _rows_pairs(words, plain_a, o_words, trimmed_o, dv),
+                  _rows_pairs(words, trimmed_a, o_words, trimmed_o, dv)]
         if geometric_boxes:
             geometric_o = every[(o_view != 0) & ~o_is_box]
             parts += [_rows_pairs(words, geometric_a, o_words, trimmed_o, dv),

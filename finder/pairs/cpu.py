@@ -117,6 +117,13 @@ def _popcount(typingctx, x):
 
 
 @njit(cache=True, inline="always")
+def _four_words(a, i, b, lo, hi):
+    """Row ``i``'s four words of ``a`` and the four word columns ``lo:hi`` of ``b`` (both word-major), as
+    separate values: the unrolled form LLVM vectorises (also :mod:`finder.pairs.mirrored`)."""
+    return a[0, i], a[1, i], a[2, i], a[3, i], b[0, lo:hi], b[1, lo:hi], b[2, lo:hi], b[3, lo:hi]
+
+
+@njit(cache=True, inline="always")
 def _block_prefix(a, i, b, p, lo, hi, buf):
     # Loops index with ``k in range(hi - lo)`` on slices starting at ``lo``:
     # indices numba knows to be non-negative, so no wraparound selects get in
@@ -150,14 +157,7 @@ def _block_prefix(a, i, b, p, lo, hi, buf):
             buf[k] = d
             m = min(m, d)
     elif p == 4:
-        a0 = a[0, i]
-        a1 = a[1, i]
-        a2 = a[2, i]
-        a3 = a[3, i]
-        b0 = b[0, lo:hi]
-        b1 = b[1, lo:hi]
-        b2 = b[2, lo:hi]
-        b3 = b[3, lo:hi]
+        a0, a1, a2, a3, b0, b1, b2, b3 = _four_words(a, i, b, lo, hi)
         for k in range(b0.shape[0]):
             d = (
                 _popcount(a0 ^ b0[k])
@@ -435,6 +435,11 @@ def _run_pairs(a: np.ndarray, b: np.ndarray, triangular: bool, dmax: int, prepar
         run = bitsliced.launcher(a, b, triangular, dmax, None if prepared is None else prepared.planes)
     else:
         run = _vector_launcher(a, b, triangular, dmax, None if prepared is None else prepared.cols)
+    return _drive(run, na, triangular)
+
+
+def _drive(run: Launch, na: int, triangular: bool) -> Pairs:
+    """Run ``run`` over all chunks of ``na`` query rows with adaptive output slots; the pairs sorted by (i, j)."""
     nc = -(-na // _BLOCK_ROWS)
     order = _interleaved(nc) if triangular else np.arange(nc, dtype=np.int64)
     threads = numba.get_num_threads()
