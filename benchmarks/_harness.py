@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import subprocess
 import time
+from pathlib import Path
 
 
 def finder_command() -> list[str]:
@@ -58,3 +59,29 @@ def emit_json_or_machine(rows: list[dict], as_json: bool, note: str = "") -> boo
         return True
     print(f"# {machine['cpu']}, {machine['cores']} cores" + (f"; {note}" if note else ""))
     return False
+
+
+def corpus_sample(cache: Path, corpus: Path, count: int = 500) -> Path:
+    """The first ``count`` files of ``corpus`` (sorted by name), copied once into ``cache/mixed-COUNT``."""
+    import shutil
+
+    folder = cache / f"mixed-{count}"
+    if not folder.is_dir():
+        images = sorted(p for p in corpus.iterdir() if p.is_file())[:count]
+        if len(images) < count:
+            raise SystemExit(f"{corpus}: fewer than {count} images")
+        tmp = cache / f".mixed-{count}.tmp"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for p in images:
+            shutil.copy2(p, tmp / p.name)
+        tmp.rename(folder)
+    return folder
+
+
+def print_table(columns: list[str], rows: list[list]) -> None:
+    """A Markdown table: the header, its rule, one line per row (cells as given, or ``str()`` of them)."""
+    print("| " + " | ".join(columns) + " |")
+    print("|" + "---|" * len(columns))
+    for row in rows:
+        print("| " + " | ".join(str(cell) for cell in row) + " |")

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _harness import emit_json_or_machine  # noqa: E402
+from _harness import corpus_sample, emit_json_or_machine, print_table  # noqa: E402
 from phone_photos import build_folder  # noqa: E402
 
 CZKAWKA = "czkawka==0.1.2"
@@ -50,21 +50,6 @@ PLAIN_LOOP = ("import sys, pathlib, imagehash\nfrom PIL import Image\n"
               "        except Exception: pass\n")
 CZKAWKA_RUN = ("import sys\nfrom czkawka import ImageSimilarity\n"
                "f = ImageSimilarity(); f.set_directories([sys.argv[1]]); print(len(f.find_similar()))\n")
-
-
-def mixed_folder(cache: Path, corpus: Path, count: int = 500) -> Path:
-    folder = cache / f"mixed-{count}"
-    if not folder.is_dir():
-        images = sorted(p for p in corpus.iterdir() if p.is_file())[:count]
-        if len(images) < count:
-            raise SystemExit(f"{corpus}: fewer than {count} images")
-        tmp = cache / f".mixed-{count}.tmp"
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        for p in images:
-            shutil.copy2(p, tmp / p.name)
-        tmp.rename(folder)
-    return folder
 
 
 def czkawka_python(cache: Path) -> Path:
@@ -148,19 +133,17 @@ def main() -> None:
     args = parser.parse_args()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    folders = {"mixed": mixed_folder(cache, Path(args.corpus))}
+    folders = {"mixed": corpus_sample(cache, Path(args.corpus))}
     if args.phone_count:
         folders["phone 12 MP"] = build_folder(cache / "phone", args.phone_count)
     rows = measure(folders, args.repeat, czkawka_python(cache), findimagedupes())
     if emit_json_or_machine(rows, args.json, f"one core each (taskset -c 0), medians of {args.repeat}"):
         return
-    print("| folder | files | MB | finder s | czkawka s | findimagedupes s | plain loop s | finder / czkawka | "
-          "finder / findimagedupes | finder / plain loop |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
-    for r in rows:
-        s, share = r["seconds"], r["finder_share"]
-        print(f"| {r['folder']} | {r['files']} | {r['mb']} | {s['finder']} | {s['czkawka']} | {s['findimagedupes']} | "
-              f"{s['plain loop']} | {share['czkawka']} | {share['findimagedupes']} | {share['plain loop']} |")
+    print_table(["folder", "files", "MB", "finder s", "czkawka s", "findimagedupes s", "plain loop s",
+                 "finder / czkawka", "finder / findimagedupes", "finder / plain loop"],
+                [[r["folder"], r["files"], r["mb"], *(r["seconds"][t] for t in ("finder", "czkawka", "findimagedupes",
+                                                                                  "plain loop")),
+                  *(r["finder_share"][t] for t in ("czkawka", "findimagedupes", "plain loop"))] for r in rows])
 
 
 if __name__ == "__main__":

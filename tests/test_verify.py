@@ -84,6 +84,44 @@ def test_the_homography_maps_the_crop_where_it_was_cut(features):
     assert np.allclose(shift, [x0, y0], atol=2.0)
 
 
+def _opencv_tentative(a: np.ndarray, b: np.ndarray) -> set[tuple[int, int]]:
+    """The ratio test and one-to-one rule on OpenCV's ``BFMatcher.knnMatch(k=2)``: the reference."""
+    import cv2
+
+    found = [(m[0].queryIdx, m[0].trainIdx, m[0].distance) for m in cv2.BFMatcher(cv2.NORM_HAMMING).knnMatch(a, b, k=2)
+             if len(m) == 2 and m[0].distance < 0.8 * m[1].distance]
+    best: dict[int, tuple[float, int]] = {}
+    for q, t, d in found:
+        best[t] = min(best.get(t, (d, q)), (d, q))
+    return {(q, t) for t, (d, q) in best.items()}
+
+
+def test_tentative_matches_are_opencvs(features):
+    """finder's two-nearest kernel gives OpenCV's matches: on real features (copies and unrelated photos, both
+    ways, and mirrored), and on random descriptors with planted near copies and exact ties."""
+    import cv2
+
+    from finder.verify.geometry import _tentative
+
+    edited = {k: extract(v) for k, v in _edits(_open(ORIGINALS[1])).items()}
+    sets = [features[n].descriptors for n in ORIGINALS] + [f.descriptors for f in edited.values()]
+    sets.append(features[ORIGINALS[0]].mirror_descriptors)
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (300, 32), dtype=np.uint8)
+    b = rng.integers(0, 256, (280, 32), dtype=np.uint8)
+    b[:60] = a[:60] ^ (rng.random((60, 32)) < 0.03).astype(np.uint8)
+    b[60:80], b[80:100] = a[60:80], a[60:80]  # two exact copies of each: a tie for the nearest, rejected
+    checked = 0
+    for x, y in [*((p, q) for p in sets[:6] for q in sets[:6]), (a, b), (b, a), (sets[1], sets[-1])]:
+        q, t = _tentative(cv2, x, y)
+        want = _opencv_tentative(x, y)
+        assert set(zip(q.tolist(), t.tolist())) == want
+        checked += len(want)
+    assert checked > 1000
+    q, _ = _tentative(cv2, a, b)
+    assert not set(range(60, 80)) & set(q.tolist()) and set(range(60)) <= set(q.tolist())
+
+
 def test_flat_images_are_undecided(features):
     flat = Image.new("RGB", (300, 200), (120, 130, 140))
     result = check(features[ORIGINALS[0]], extract(flat))

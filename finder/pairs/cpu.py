@@ -81,7 +81,7 @@ from finder.pairs import Pairs
 
 config.prepare_numba_cache(__file__)
 
-__all__ = ["distance_histogram", "knn", "pairs_across", "pairs_within"]
+__all__ = ["distance_histogram", "knn", "pairs_across", "pairs_within", "two_nearest"]
 
 # Query rows per chunk (one unit of parallel work and one output slot).
 _BLOCK_ROWS = 128
@@ -681,3 +681,50 @@ def knn(words: np.ndarray, queries: np.ndarray, k: int) -> Pairs:
     out_d = np.empty((nq, k), dtype=np.int32)
     _knn_kernel(_columns(queries), _columns(words), k, out_j, out_d)
     return Pairs(np.repeat(np.arange(nq, dtype=np.int64), k), out_j.ravel(), out_d.ravel())
+
+
+@njit(cache=True)
+def _two_nearest_kernel(q_cols, cols, out_j, out_d1, out_d2):
+    """For every query column: the nearest row of ``cols`` (the first of equals), its distance, and the second
+    smallest distance (equal to the first when two rows tie).  One thread: callers run many small searches."""
+    words = cols.shape[0]
+    n = cols.shape[1]
+    buf = np.empty(n, dtype=np.uint64)
+    for q in range(q_cols.shape[1]):
+        best = _BIG
+        for lo in range(0, n, _SUB):  # the distances and their minimum, vectorised
+            hi = min(lo + _SUB, n)
+            best = min(best, _block_prefix(q_cols, q, cols, words, lo, hi, buf[lo:hi]))
+        nearest = 0
+        while buf[nearest] != best:
+            nearest += 1
+        second = _BIG
+        for x in range(n):  # branch-free: a vectorised reduction
+            second = min(second, _BIG if x == nearest else buf[x])
+        out_j[q] = nearest
+        out_d1[q] = np.int32(best)
+        out_d2[q] = np.int32(second)
+
+
+def two_nearest(words: np.ndarray, queries: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each query row, the nearest row of ``words`` and the two smallest distances, for Lowe's ratio test.
+
+    Parameters
+    ----------
+    words : uint64[n, w], n >= 2
+    queries : uint64[nq, w]
+
+    Returns
+    -------
+    (nearest row int64[nq], its distance int32[nq], the second smallest distance int32[nq]); where two rows
+    tie for the nearest, the first of them and a second distance equal to the first.
+    """
+    if words.shape[0] < 2:
+        raise ValueError("two_nearest needs at least two rows")
+    nq = queries.shape[0]
+    out_j = np.empty(nq, dtype=np.int64)
+    out_d1 = np.empty(nq, dtype=np.int32)
+    out_d2 = np.empty(nq, dtype=np.int32)
+    _two_nearest_kernel(_columns(np.ascontiguousarray(queries)), _columns(np.ascontiguousarray(words)),
+                        out_j, out_d1, out_d2)
+    return out_j, out_d1, out_d2

@@ -29,6 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from numba import njit
 
 from finder import pairs as _pairs
 from finder.verify.features import DESCRIPTOR_BYTES, Features
@@ -80,18 +81,38 @@ def k_majority(codes: np.ndarray, k: int, rng: np.random.Generator, iterations: 
     if len(unique) <= k:
         return unique[np.arange(k) % len(unique)] if len(unique) else np.zeros((k, codes.shape[1]), np.uint64)
     centres = unique[np.sort(rng.choice(len(unique), k, replace=False))]
-    bits = np.unpackbits(codes.view(np.uint8), axis=1)
+    codes = np.ascontiguousarray(codes)
     for _ in range(iterations):
-        assigned = _nearest(centres, codes)
-        order = np.argsort(assigned, kind="stable")
-        members = np.bincount(assigned, minlength=k)
-        starts = np.concatenate([[0], np.cumsum(members)[:-1]])
-        used = members > 0
-        sums = np.add.reduceat(bits[order], starts[used], axis=0, dtype=np.int32)
-        majority = np.packbits((2 * sums > members[used, None]).astype(np.uint8), axis=1)
-        centres = centres.copy()
-        centres[used] = majority.view(np.uint64).reshape(int(used.sum()), -1)
+        centres = _majority(codes, _nearest(centres, codes), centres)
     return centres
+
+
+@njit(cache=True)
+def _majority(codes, assigned, centres):  # pragma: no cover - numba
+    """Each centre with members replaced by their bit-wise majority (a bit is set when more than half the
+    members set it); a centre without members is kept.  One pass over the codes' bits."""
+    k, words = centres.shape
+    ones = np.zeros((k, 64 * words), dtype=np.int64)
+    members = np.zeros(k, dtype=np.int64)
+    one = np.uint64(1)
+    for r in range(codes.shape[0]):
+        c = assigned[r]
+        members[c] += 1
+        for w in range(words):
+            x = codes[r, w]
+            for b in range(64):
+                ones[c, 64 * w + b] += np.int64((x >> np.uint64(b)) & one)
+    out = centres.copy()
+    for c in range(k):
+        if members[c] == 0:
+            continue
+        for w in range(words):
+            x = np.uint64(0)
+            for b in range(64):
+                if 2 * ones[c, 64 * w + b] > members[c]:
+                    x |= one << np.uint64(b)
+            out[c, w] = x
+    return out
 
 
 def train(descriptors: Sequence[np.ndarray], seed: int = 0) -> Vocabulary:
