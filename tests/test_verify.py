@@ -445,3 +445,23 @@ def test_cli_report_verify_shows_the_verified_groups(edited_set, tmp_path):
     assert figures["verified"] and int(figures["verified"][1]) == 12
     assert figures["plain"] and int(figures["plain"][1]) < 12
     assert "geometric verification" in pages["verified"] and "geometric verification" not in pages["plain"]
+
+
+def test_features_of_a_large_jpeg_come_from_a_reduced_decode(tmp_path):
+    """A JPEG is decoded at the smallest DCT scale keeping the working image's 512 px (2400 px wide: 1/4), not in
+    full: the features are those of that decode."""
+    from finder.io.decode import read_image
+    from finder.verify.features import DECODE_MIN, _extract_chunk
+
+    path = tmp_path / "big.jpg"
+    _open(ORIGINALS[1]).resize((2400, 1600), Image.Resampling.BICUBIC).save(path, quality=92)
+    [(_, got, size, _, reason)] = _extract_chunk(([str(path)], True))
+    assert reason == "" and got is not None and size == path.stat().st_size
+    reduced = read_image(str(path), True, DECODE_MIN)
+    full = read_image(str(path), True)
+    assert isinstance(reduced, tuple) and isinstance(full, tuple)
+    assert reduced[0].size == (600, 400) and full[0].size == (2400, 1600)
+    want = extract(reduced[0])
+    np.testing.assert_array_equal(got.descriptors, want.descriptors)
+    np.testing.assert_array_equal(got.xy, want.xy)
+    assert not np.array_equal(got.descriptors, extract(full[0]).descriptors)

@@ -37,6 +37,9 @@ from finder.errors import FinderError
 
 #: Long side, in pixels, of the greyscale image the features are computed on.
 FEATURE_SIDE = 512
+#: The smallest decode features need (longer side, shorter side): the working image's long side, so a JPEG is
+#: decoded at the smallest DCT scale that keeps it (a 12-MP photo at 1/4), as hashing's default policy does.
+DECODE_MIN = (FEATURE_SIDE, 0)
 #: Keypoints kept per image (OpenCV's ORB default): enough for RANSAC, bounded matching cost.
 N_FEATURES = 500
 #: Bytes per ORB descriptor (256 bits).
@@ -94,7 +97,7 @@ class Features:
 
 def settings(exif_transpose: bool) -> dict:
     """What the cached features depend on; a cache made with other settings is recomputed."""
-    return {"detector": "orb", "n_features": N_FEATURES, "work_side": FEATURE_SIDE,
+    return {"detector": "orb", "n_features": N_FEATURES, "work_side": FEATURE_SIDE, "decode_min": list(DECODE_MIN),
             "exif_transpose": bool(exif_transpose), "format_version": FORMAT_VERSION}
 
 
@@ -150,7 +153,7 @@ def _extract_chunk(chunk: tuple[list[str], bool]) -> list[tuple[str, Features | 
     paths, exif_transpose = chunk
     out: list[tuple[str, Features | None, int, int, str]] = []
     for path in paths:
-        result = read_image(path, exif_transpose)
+        result = read_image(path, exif_transpose, DECODE_MIN)
         if isinstance(result, tuple):
             image, stat = result
             try:
