@@ -465,3 +465,15 @@ def test_features_of_a_large_jpeg_come_from_a_reduced_decode(tmp_path):
     np.testing.assert_array_equal(got.descriptors, want.descriptors)
     np.testing.assert_array_equal(got.xy, want.xy)
     assert not np.array_equal(got.descriptors, extract(full[0]).descriptors)
+
+
+def test_ransac_iterations_are_the_fewest_that_find_an_accepted_fit_with_its_confidence():
+    """With the least inlier share the check accepts, N iterations miss every all-inlier sample with probability
+    at most 1 - confidence, and N - 1 would not."""
+    from finder.verify.geometry import MIN_INLIER_RATIO, RANSAC_CONFIDENCE, SAMPLE_POINTS, ransac_iterations
+
+    for model, points in SAMPLE_POINTS.items():
+        n = ransac_iterations(points)
+        miss = 1 - MIN_INLIER_RATIO ** points
+        assert miss ** n <= 1 - RANSAC_CONFIDENCE < miss ** (n - 1), model
+    assert (ransac_iterations(3), ransac_iterations(4)) == (337, 1354)
