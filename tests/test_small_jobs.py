@@ -14,6 +14,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -185,13 +186,15 @@ def test_file_distances_with_views_match_brute_force():
         assert (got < plain_only).sum() > 50  # the extra rows do decide many of them
 
 
-def _run_finder(args: list[str], cwd, env: dict[str, str] | None = None
+def _run_finder(args: list[str], cwd, env: dict[str, str] | None = None, watch: tuple[str, ...] = HEAVY
                 ) -> tuple[subprocess.CompletedProcess, list[str]]:
-    """Run ``finder ARGS`` in a fresh interpreter; its result and the heavy modules it imported."""
+    """Run ``finder ARGS`` in a fresh interpreter; its result and which of the modules ``watch`` names (top-level
+    packages, or dotted modules) it imported."""
     code = ("import sys\nfrom finder.cli import main\n"
             f"sys.argv = ['finder', *{args!r}]\n"
             "try:\n    main()\nexcept SystemExit as exc:\n    code = exc.code\nelse:\n    code = 0\n"
-            f"sys.stderr.write('\\nHEAVY ' + repr(sorted({{m.split('.')[0] for m in sys.modules}} & {set(HEAVY)!r})))\n"
+            "loaded = set(sys.modules) | {m.split('.')[0] for m in sys.modules}\n"
+            f"sys.stderr.write('\\nHEAVY ' + repr(sorted(loaded & {set(watch)!r})))\n"
             "sys.exit(code)")
     environment = {k: v for k, v in os.environ.items() if k != pairs.BACKEND_ENV} | (env or {})
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=TIMEOUT, cwd=cwd,
@@ -214,6 +217,20 @@ def test_cluster_and_compare_on_a_small_hash_file_import_neither_numba_nor_scipy
         proc, heavy = _run_finder(args, tmp_path)
         assert proc.returncode == 0, proc.stderr
         assert proc.stdout.count("\n") > 10 and heavy == [], (args, heavy)
+
+
+def test_a_second_cluster_of_real_images_opens_none_and_imports_no_image_library(tmp_path):
+    """Once the keep rules' looks are cached beside the store, ``finder cluster`` opens no image: Pillow,
+    numpy.ma (which ``np.unique`` imports) and the worker pool stay unimported (issue 21, goal 1's fixed cost)."""
+    store = tmp_path / "h.npz"
+    examples = Path(__file__).resolve().parents[1] / "examples" / "images"
+    proc, _ = _run_finder(["hash", str(examples), "-o", str(store), "-q", "-j", "1"], tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    watch = ("PIL", "numpy.ma", "multiprocessing.pool")
+    first, loaded = _run_finder(["cluster", str(store)], tmp_path, watch=watch)
+    assert first.returncode == 0 and "PIL" in loaded  # the first run looks at the pictures: the check can fail
+    second, loaded = _run_finder(["cluster", str(store)], tmp_path, watch=watch)
+    assert second.returncode == 0 and second.stdout == first.stdout and loaded == []
 
 
 def test_the_check_sees_numba_when_a_command_does_import_it(tmp_path):

@@ -21,14 +21,14 @@ import os
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
-from PIL import Image, ImageOps
 
-from finder.io.decode import open_file, register_codecs
-from finder.views.content import content_box
 from finder.views.detail import detail
+
+if TYPE_CHECKING:  # Pillow is imported where a file is opened: a cluster whose facts are all cached opens none
+    from PIL import Image
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -173,6 +173,8 @@ def parse_exif_date(value: Any, offset: Any = None) -> tuple[str, int] | None:
 
 def header_facts(image: Image.Image, path: str, size: int, mtime_ns: int) -> FileFacts:
     """Facts from an opened (not loaded) image: pixel size, format, EXIF date and camera."""
+    from PIL import Image
+
     width, height = image.size
     taken = camera = None
     taken_ns = None
@@ -198,6 +200,8 @@ def header_facts(image: Image.Image, path: str, size: int, mtime_ns: int) -> Fil
 
 def open_header(path: str) -> Image.Image:
     """``Image.open`` with the same codecs as hashing (HEIF when installed); raises what Pillow raises."""
+    from finder.io.decode import open_file, register_codecs
+
     register_codecs()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -217,6 +221,10 @@ def describe(exc: BaseException) -> str:
 
 def look_at(image: Image.Image) -> Look:
     """The :class:`Look` of an opened image (decoded here, reduced where its format allows)."""
+    from PIL import Image, ImageOps
+
+    from finder.views.content import content_box
+
     full = image.size
     if image.format == "JPEG":
         image.draft("RGB", (LOOK_SIDE, LOOK_SIDE))  # the smallest DCT scale keeping both sides >= LOOK_SIDE
@@ -304,6 +312,8 @@ def gather(files: Iterable[tuple[str, int, int]], jobs: int | None = None,
             found[path] = known
     if progress is not None and found:
         progress(len(found))
+    if not missing:  # every look cached: no executor, nothing opened
+        return found
     for f in run_chunks(looks_chunk, missing, jobs, progress, 4, LOOK_POOL_MIN_FILES):
         found[f.path] = f
         stat = now.get(f.path)

@@ -66,7 +66,7 @@ import numpy as np
 from finder.errors import KeepRuleError
 from finder.groups.facts import FileFacts, Look
 from finder.groups.linkage import Group, Member
-from finder.io.raw import RAW_EXTENSIONS
+from finder.io import RAW_EXTENSIONS
 
 DEFAULT_RULES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "oldest", "size")
 RULE_NAMES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "pixels", "size",

@@ -5,3 +5,8 @@ place that opens images (and catches Pillow's and the OS's errors); ``atomic`` w
 temp file + rename; ``lock`` keeps two runs off one output; ``npzsafe`` reads ``.npz`` files
 without pickle, checking every array before it is used.
 """
+
+#: Camera RAW files by extension (decoded by :mod:`finder.io.raw` with the ``raw`` extra); here, without
+#: Pillow, so that the keep rules can tell a RAW file by its name without importing it.
+RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf",
+                            ".rw2", ".raf", ".pef", ".srw", ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".x3f"})

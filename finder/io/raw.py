@@ -25,9 +25,8 @@ from typing import Any
 from PIL import Image, ImageFile
 
 from finder import config
+from finder.io import RAW_EXTENSIONS  # noqa: F401  (re-exported: the extensions this module decodes)
 
-RAW_EXTENSIONS = frozenset({".dng", ".cr2", ".cr3", ".crw", ".nef", ".nrw", ".arw", ".srf", ".sr2", ".orf",
-                            ".rw2", ".raf", ".pef", ".srw", ".3fr", ".iiq", ".erf", ".kdc", ".mrw", ".x3f"})
 FORMAT = "RAW"
 
 
