@@ -360,3 +360,34 @@ def test_serve_warns_when_it_listens_beyond_loopback_and_names_a_missing_store(t
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_a_stop_signal_landing_in_a_garbage_collector_callback_still_stops_the_server():
+    """SIGTERM delivered while a weakref callback runs (the collector runs them at any moment): finder's usual
+    handler raises there and Python prints and drops the exception, so the server went on serving (seen as a
+    hung test).  While serving, the signal sets uvicorn's flag instead and is remembered."""
+    import os
+    import signal
+    import weakref
+    from types import SimpleNamespace
+
+    from finder.cli.serve import stop_signals
+    from finder.cli.signals import raise_terminated
+
+    class Thing:
+        pass
+
+    def signal_inside_a_callback() -> None:
+        thing = Thing()
+        weakref.finalize(thing, os.kill, os.getpid(), signal.SIGTERM)
+        del thing  # the callback runs now; the handler runs inside it
+
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    try:
+        server = SimpleNamespace(should_exit=False)
+        with stop_signals(server) as stopped:
+            signal_inside_a_callback()
+        assert server.should_exit and stopped == [signal.SIGTERM]
+        assert signal.getsignal(signal.SIGTERM) is raise_terminated  # restored on the way out
+    finally:
+        signal.signal(signal.SIGTERM, previous)

@@ -2,9 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
+import signal
+from collections.abc import Iterator
+from typing import Any
+
 import click
 
 from finder.cli.options import DEFAULT_HASHES
+from finder.cli.signals import Terminated
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
@@ -72,11 +78,39 @@ def serve_command(hashfile, host, port, no_browser, threshold, keep, max_upload,
     shown = "127.0.0.1" if host in LOOPBACK else (f"[{host}]" if ":" in host else host)
     url = f"http://{shown}:{bound}/?token={token}"
     summary = review.summary()
-    reporter.info(f"{summary['groups']:,} groups of {summary['files']:,} files; decisions in "
-                  f"{review.decisions.path}; Ctrl-C stops")
-    sys.stdout.write(url + "\n")
-    sys.stdout.flush()
-    if not no_browser:
-        webbrowser.open(url)
-    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
-    uvicorn.Server(config).run(sockets=[sock])
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False))
+    with stop_signals(server) as stopped:
+        reporter.info(f"{summary['groups']:,} groups of {summary['files']:,} files; decisions in "
+                      f"{review.decisions.path}; Ctrl-C stops")
+        sys.stdout.write(url + "\n")
+        sys.stdout.flush()
+        if not no_browser:
+            webbrowser.open(url)
+        server.run(sockets=[sock])
+    if stopped:
+        raise Terminated() if stopped[0] == signal.SIGTERM else KeyboardInterrupt()
+
+
+@contextlib.contextmanager
+def stop_signals(server: Any) -> Iterator[list[int]]:
+    """While serving, Ctrl-C and SIGTERM ask ``server`` (uvicorn's) to stop, and are listed in what this yields.
+
+    finder's own handlers raise an exception wherever the signal lands; one that lands in a weakref or
+    ``__del__`` callback -- the garbage collector runs them at any moment -- is printed and dropped, and the
+    server would go on serving.  A flag cannot be lost: uvicorn polls ``should_exit``, installs its own
+    handlers while it runs, and on the way out restores these and raises again what it caught.  A caller's
+    ignored Ctrl-C stays ignored.
+    """
+    stopped: list[int] = []
+
+    def stop(signum: int, frame: Any) -> None:
+        stopped.append(signum)
+        server.should_exit = True
+
+    wanted = [signal.SIGTERM] + ([] if signal.getsignal(signal.SIGINT) is signal.SIG_IGN else [signal.SIGINT])
+    previous = {signum: signal.signal(signum, stop) for signum in wanted}
+    try:
+        yield stopped
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
