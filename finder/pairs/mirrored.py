@@ -83,31 +83,38 @@ def extra_bits(plain: np.ndarray, mirror: np.ndarray, inverts: int) -> np.ndarra
 
 
 @njit(cache=True, inline="always")
-def _split_block(a, i, b, half, lo, hi, keep, flip, dmax, lim, flipped):
-    """Per candidate column in ``lo:hi``: popcounts over the kept and the flipped words; returns the
-    smallest of ``plain - dmax`` and ``estimate - lim`` (a block is skipped when it is positive)."""
+def _split_block(a, i, b, half, lo, hi, score, dmax, lim, flipped):
+    """Per candidate column in ``lo:hi``: the smaller of ``plain - dmax`` and ``estimate - lim`` into ``score``
+    (a candidate is looked at again only where it is <= 0); returns the block's minimum."""
     m = _NONE
     if a.shape[0] == 4 and half == 2:  # FINd's width, unrolled as finder.pairs.cpu._block_prefix is, to vectorise
         a0, a1, a2, a3, b0, b1, b2, b3 = _four_words(a, i, b, lo, hi)
         for k in range(b0.shape[0]):
             kp = np.int64(_popcount(a0 ^ b0[k]) + _popcount(a1 ^ b1[k]))
             fp = np.int64(_popcount(a2 ^ b2[k]) + _popcount(a3 ^ b3[k]))
-            keep[k] = kp
-            flip[k] = fp
-            m = min(m, min(kp + fp - dmax, kp + flipped - fp - lim))
+            x = min(kp + fp - dmax, kp + flipped - fp - lim)
+            score[k] = x
+            m = min(m, x)
     else:
         words = a.shape[0]
         for k in range(hi - lo):
-            kp = np.int64(0)
-            fp = np.int64(0)
-            for w in range(half):
-                kp += np.int64(_popcount(a[w, i] ^ b[w, lo + k]))
-            for w in range(half, words):
-                fp += np.int64(_popcount(a[w, i] ^ b[w, lo + k]))
-            keep[k] = kp
-            flip[k] = fp
-            m = min(m, min(kp + fp - dmax, kp + flipped - fp - lim))
+            kp, fp = _halves(a, i, b, lo + k, half, words)
+            x = min(kp + fp - dmax, kp + flipped - fp - lim)
+            score[k] = x
+            m = min(m, x)
     return m
+
+
+@njit(cache=True, inline="always")
+def _halves(a, i, b, j, half, words):
+    """Popcounts of row ``i`` of ``a`` XOR column ``j`` of ``b`` over the kept words and over the flipped ones."""
+    kp = np.int64(0)
+    fp = np.int64(0)
+    for w in range(half):
+        kp += np.int64(_popcount(a[w, i] ^ b[w, j]))
+    for w in range(half, words):
+        fp += np.int64(_popcount(a[w, i] ^ b[w, j]))
+    return kp, fp
 
 
 @njit(cache=True, inline="always")
@@ -126,8 +133,7 @@ def _mirror_chunk(a, mirror, b, triangular, dmax, dview, half, limit, i0, i1, ca
     words = a.shape[0]
     nb = b.shape[1]
     flipped = np.int64(64 * (words - half))
-    keep = np.empty(_SUB, dtype=np.int64)
-    flip = np.empty(_SUB, dtype=np.int64)
+    score = np.empty(_SUB, dtype=np.int64)
     cnt = 0
     js = i0 + 1 if triangular else 0
     while js < nb:
@@ -137,14 +143,16 @@ def _mirror_chunk(a, mirror, b, triangular, dmax, dview, half, limit, i0, i1, ca
             lim = limit[i]
             for s in range(lo, je, _SUB):
                 hi = min(s + _SUB, je)
-                if _split_block(a, i, b, half, s, hi, keep, flip, dmax, lim, flipped) > 0:
+                if _split_block(a, i, b, half, s, hi, score, dmax, lim, flipped) > 0:
                     continue
                 for k in range(hi - s):
+                    if score[k] > 0:
+                        continue
                     j = s + k
-                    plain = keep[k] + flip[k]
-                    if plain <= dmax:
-                        cnt = _emit(cnt, cap, out_i, out_j, out_d, i, j, plain)
-                    if keep[k] + flipped - flip[k] <= lim:
+                    kp, fp = _halves(a, i, b, j, half, words)
+                    if kp + fp <= dmax:
+                        cnt = _emit(cnt, cap, out_i, out_j, out_d, i, j, kp + fp)
+                    if kp + flipped - fp <= lim:
                         d = np.int64(0)
                         for w in range(words):
                             d += np.int64(_popcount(mirror[w, i] ^ b[w, j]))
