@@ -277,14 +277,6 @@ MIRROR_EXTRA_MAX = 16
 _ONE_PASS_VIEWS = frozenset({0, view_code("mirror"), *(int(c) for c in BOX_CODES)})
 
 
-def _file_rows(hs: HashSet, name: str, code: int) -> np.ndarray:
-    """int64[files]: each file's row of view ``code``, or -1 for a file without one."""
-    rows = np.full(len(hs), -1, dtype=np.int64)
-    found = np.flatnonzero(hs.view[name] == code)
-    rows[hs.owner[name][found]] = found
-    return rows
-
-
 def _one_pass(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int,
               within: bool) -> tuple[list[Pairs], np.ndarray] | None:
     """Plain x plain and mirror x plain row pairs of the files of rows ``[r0, r1)`` in one pass, and the
@@ -315,7 +307,7 @@ def _one_pass(a: HashSet, other: HashSet, name: str, d: int, r0: int, r1: int,
 
     if simd.cpu_loop() != "vector":
         return None
-    plain_a, mirror_a = _plain_rows(a, name)[f0:f1], _file_rows(a, name, mirror)[f0:f1]
+    plain_a, mirror_a = _plain_rows(a, name)[f0:f1], _view_rows(a, name, np.array([mirror]))[f0:f1, 0]
     plain_o = _plain_rows(other, name)
     has = mirror_a >= 0
     mirror_a = np.where(has, mirror_a, plain_a)
