@@ -95,6 +95,12 @@ class Features:
         return cls(xy, des, size, xy, des)
 
 
+def descriptor_words(descriptors: np.ndarray) -> np.ndarray:
+    """ORB descriptors (uint8[m, 32]) as uint64[m, 4] Hamming rows for :mod:`finder.pairs` (the bit order does
+    not matter to a Hamming distance)."""
+    return np.ascontiguousarray(descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES).view(np.uint64)
+
+
 def settings(exif_transpose: bool) -> dict:
     """What the cached features depend on; a cache made with other settings is recomputed."""
     return {"detector": "orb", "n_features": N_FEATURES, "work_side": FEATURE_SIDE, "decode_min": list(DECODE_MIN),

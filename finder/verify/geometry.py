@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from finder.verify.features import DESCRIPTOR_BYTES, Features, require_cv2
+from finder.verify.features import Features, descriptor_words, require_cv2
 
 #: Lowe's ratio test (Lowe 2004): nearest / second-nearest descriptor distance below this.
 RATIO = 0.8
@@ -76,6 +76,8 @@ def ransac_iterations(points: int, inlier_ratio: float = MIN_INLIER_RATIO,
     OpenCV's default is 2,000 for both; most checked pairs are unrelated photos, whose fits run every
     iteration."""
     return math.ceil(math.log(1 - confidence) / math.log(1 - inlier_ratio ** points))
+
+
 #: The inliers' convex hull must cover this share of the area spanned by one image's keypoints.
 MIN_OVERLAP = 0.1
 #: Fewer keypoints than this in either image and a failed check is *undecided*: a real copy that keeps a
@@ -113,13 +115,6 @@ def _hull_area(cv2, points: np.ndarray) -> float:
     return float(cv2.contourArea(cv2.convexHull(np.ascontiguousarray(points, dtype=np.float32))))
 
 
-def _words(descriptors: np.ndarray) -> np.ndarray:
-    """ORB descriptors (uint8[m, 32]) as aligned uint64[m, 4] rows: the Hamming distance is the same."""
-    out = np.empty((len(descriptors), DESCRIPTOR_BYTES // 8), dtype=np.uint64)
-    out.view(np.uint8).reshape(len(descriptors), DESCRIPTOR_BYTES)[:] = descriptors
-    return out
-
-
 def _tentative(cv2, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Ratio-test, one-to-one matches: (rows of a, rows of b).
 
@@ -131,7 +126,7 @@ def _tentative(cv2, a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarra
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
     from finder.pairs.cpu import two_nearest
 
-    nearest, d1, d2 = two_nearest(_words(b), _words(a))
+    nearest, d1, d2 = two_nearest(descriptor_words(b), descriptor_words(a))
     passed = np.flatnonzero(d1 < RATIO * d2)
     if not len(passed):
         return np.zeros(0, np.int64), np.zeros(0, np.int64)

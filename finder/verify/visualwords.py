@@ -32,7 +32,7 @@ import numpy as np
 from numba import njit
 
 from finder import pairs as _pairs
-from finder.verify.features import DESCRIPTOR_BYTES, Features
+from finder.verify.features import Features, descriptor_words
 
 #: Children per node of the two-level vocabulary tree: at most BRANCH ** 2 = 4096 words.
 BRANCH = 64
@@ -57,11 +57,6 @@ class Vocabulary:
     @property
     def size(self) -> int:
         return int(self.leaves.shape[0] * self.leaves.shape[1])
-
-
-def _codes(descriptors: np.ndarray) -> np.ndarray:
-    """uint8[m, 32] ORB descriptors as uint64[m, 4] rows (the bit order is irrelevant to Hamming distance)."""
-    return np.ascontiguousarray(descriptors, dtype=np.uint8).reshape(-1, DESCRIPTOR_BYTES).view(np.uint64)
 
 
 def _nearest(centres: np.ndarray, codes: np.ndarray) -> np.ndarray:
@@ -117,7 +112,7 @@ def _majority(codes, assigned, centres):  # pragma: no cover - numba
 
 def train(descriptors: Sequence[np.ndarray], seed: int = 0) -> Vocabulary:
     """A vocabulary tree from the descriptors of a set of images (a seeded sample of at most SAMPLE)."""
-    codes = np.concatenate([_codes(d) for d in descriptors]) if descriptors else np.zeros((0, 4), np.uint64)
+    codes = np.concatenate([descriptor_words(d) for d in descriptors]) if descriptors else np.zeros((0, 4), np.uint64)
     if len(codes) == 0:
         codes = np.zeros((1, 4), np.uint64)
     rng = np.random.default_rng(seed)
@@ -140,7 +135,7 @@ def words(vocabulary: Vocabulary, descriptors: Sequence[np.ndarray]) -> list[np.
     one per branch (a few dozen searches whatever the number of images).
     """
     counts = [len(d) for d in descriptors]
-    codes = np.concatenate([_codes(d) for d in descriptors]) if descriptors else np.zeros((0, 4), np.uint64)
+    codes = np.concatenate([descriptor_words(d) for d in descriptors]) if descriptors else np.zeros((0, 4), np.uint64)
     out = np.zeros(len(codes), np.int64)
     if len(codes):
         branch = _nearest(vocabulary.top, codes)
