@@ -370,3 +370,38 @@ def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_ch
     open(cache_path, "wb").write(bytes(data))
     rebuilt = LookCache.load(cache_path)
     assert rebuilt.changed and not rebuilt.entries
+
+
+def test_noise_level_estimates_added_gaussian_noise():
+    """Immerkær's estimate against known noise: zero on a flat image and on a plane, sigma on noise added to them."""
+    from finder.views.detail import noise_level
+
+    rng = np.random.default_rng(3)
+    y, x = np.mgrid[0:400, 0:600]
+    for base in (np.full((400, 600), 120.0), 40 + 0.2 * x + 0.1 * y):
+        assert noise_level(base) < 1e-3
+        for sigma in (2.0, 5.0, 12.0):
+            assert abs(noise_level(base + rng.normal(0, sigma, base.shape)) - sigma) < 0.05 * sigma
+    assert noise_level(np.zeros((2, 50))) == 0.0
+
+
+def test_a_copy_with_noise_added_is_not_the_keeper(tmp_path):
+    """A photo, a copy with Gaussian noise added (which looks more detailed), a re-encode and a mirror: the default
+    rules keep the photo, and the noise rule is what rules the noisy copy out (without it, it is kept)."""
+    from finder.groups.keep import DEFAULT_RULES, decide_groups
+
+    original = str(tmp_path / "photo.jpg")
+    source = Image.open(os.path.join(EXAMPLES, ORIGINALS[0])).convert("RGB")
+    source.save(original, quality=92)
+    noisy = np.asarray(source, np.float32) + np.random.default_rng(0).normal(0, 12, (source.height, source.width, 3))
+    paths = {"noisy": str(tmp_path / "noisy.jpg"), "again": str(tmp_path / "again.jpg"),
+             "mirror": str(tmp_path / "mirror.jpg")}
+    Image.fromarray(noisy.clip(0, 255).round().astype(np.uint8)).save(paths["noisy"], quality=92)
+    source.save(paths["again"], quality=80)
+    source.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(paths["mirror"], quality=92)
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in (original, *paths.values())]
+    [with_noise], _ = decide_groups([Group(0, original, members)], parse_rules([]), jobs=1)
+    assert with_noise.keeper == original and "noise:" in with_noise.keeper_reason, with_noise.keeper_reason
+    others = [r for r in DEFAULT_RULES if r != "noise"]
+    [without], _ = decide_groups([Group(0, original, members)], parse_rules([",".join(others)]), jobs=1)
+    assert without.keeper == paths["noisy"], without.keeper_reason

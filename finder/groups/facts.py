@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
-from finder.views.detail import detail
+from finder.views.detail import detail, noise_level
 
 if TYPE_CHECKING:  # Pillow is imported where a file is opened: a cluster whose facts are all cached opens none
     from PIL import Image
@@ -67,6 +67,8 @@ class Look:
     colour : whether the picture has colour (a greyscale copy of a colour photo has none).
     thumb : uint8 (32, 32, 3): the content, reduced, for comparing members.
     picture_share : the content box's share of the canvas (1.0: no frame).
+    noise : the picture's noise, in grey levels (:func:`finder.views.detail.noise_level`): comparable between
+        copies of one picture, where added noise stands out.
     """
 
     content: tuple[int, int]
@@ -75,6 +77,7 @@ class Look:
     thumb: np.ndarray = field(compare=False, repr=False)
     picture_share: float = 1.0  # the content box's share of the canvas (1.0: no frame)
     canvas: tuple[int, int] = (0, 0)
+    noise: float = 0.0
 
     @property
     def sharpness(self) -> float:
@@ -243,7 +246,7 @@ def look_at(image: Image.Image) -> Look:
     colour = float(np.abs(small - small.mean(axis=2, keepdims=True)).mean()) > COLOUR_LEVELS
     share = (box[2] - box[0]) * (box[3] - box[1]) / (picture.width * picture.height)
     canvas = (round(picture.width * scale[0]), round(picture.height * scale[1]))
-    return Look(content, detail(luma), colour, thumb, share, canvas)
+    return Look(content, detail(luma), colour, thumb, share, canvas, noise_level(luma))
 
 
 def read_facts(path: str, size: int, mtime_ns: int, look: bool = False) -> FileFacts:
@@ -331,7 +334,7 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 
 LOOKS_FORMAT = "finder.looks"  # the cache format's marker: never change it
-LOOKS_VERSION = 2  # 2: with the header facts
+LOOKS_VERSION = 3  # 2: with the header facts; 3: with the noise level
 
 
 class LookCache:
@@ -348,10 +351,11 @@ class LookCache:
 
     @staticmethod
     def settings() -> dict:
-        from finder.views.detail import DETAIL_SHARE, SAMPLED_LINES
+        from finder.views.detail import DETAIL_SHARE, NOISE_ROWS, SAMPLED_LINES
 
         return {"look_side": LOOK_SIDE, "thumb_side": THUMB_SIDE, "detail_share": DETAIL_SHARE,
-                "sampled_lines": SAMPLED_LINES, "colour_levels": COLOUR_LEVELS, "version": LOOKS_VERSION}
+                "sampled_lines": SAMPLED_LINES, "noise_rows": NOISE_ROWS, "colour_levels": COLOUR_LEVELS,
+                "version": LOOKS_VERSION}
 
     @classmethod
     def load(cls, path: str | None) -> LookCache:
@@ -378,16 +382,18 @@ class LookCache:
         detail = npz.read("detail", "f", (n, 2))
         colour = npz.read("colour", "b", (n,))
         share = npz.read("share", "f", (n,))
+        noise = npz.read("noise", "f", (n,))
         thumbs = npz.read("thumbs", "u", (n, THUMB_SIDE, THUMB_SIDE, 3))
         headers = json.loads(npz.read("headers", "u", (None,)).tobytes().decode())
-        if (sizes < 0).any() or not np.isfinite(detail).all() or not np.isfinite(share).all():
+        if ((sizes < 0).any() or not np.isfinite(detail).all() or not np.isfinite(share).all()
+                or not np.isfinite(noise).all() or (noise < 0).any()):
             raise ValueError("a look out of range")
         if not isinstance(headers, list) or len(headers) != n or not all(_header_ok(h) for h in headers):
             raise ValueError("header facts out of shape")
         for k in range(n):
             look = Look((int(sizes[k, 0]), int(sizes[k, 1])), (float(detail[k, 0]), float(detail[k, 1])),
                         bool(colour[k]), thumbs[k].astype(np.uint8), float(share[k]),
-                        (int(sizes[k, 2]), int(sizes[k, 3])))
+                        (int(sizes[k, 2]), int(sizes[k, 3])), float(noise[k]))
             self.entries[paths[k]] = (int(size[k]), int(mtime[k]), tuple(headers[k]), look)
 
     def fresh(self, path: str, stat: tuple[int, int] | None, size: int, mtime_ns: int) -> FileFacts | None:
@@ -424,6 +430,7 @@ class LookCache:
             "detail": np.array([k.detail for k in looks], np.float64).reshape(-1, 2),
             "colour": np.array([k.colour for k in looks], bool),
             "share": np.array([k.picture_share for k in looks], np.float64),
+            "noise": np.array([k.noise for k in looks], np.float64),
             "thumbs": (np.stack([k.thumb for k in looks]) if looks
                        else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
             "headers": np.frombuffer(json.dumps([list(h) for h, _ in values]).encode(), np.uint8),

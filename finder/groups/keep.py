@@ -16,6 +16,8 @@ choice never depends on anything but the facts.  The rules:
 =================  ===================================================================
 ``shape``          the content's aspect ratio that most members share (within 3 %):
                    a stretched or squeezed copy, or a crop of another shape, stands alone
+``noise``          not much noisier than the group: a noise level above twice the group's
+                   median plus one grey level is added noise (:func:`finder.views.detail.noise_level`)
 ``detail``         not upsampled: detail per pixel at least half the best member's
                    (an upscale by 1.4x or more per side has less; :mod:`finder.views.detail`)
 ``content``        the largest picture, frames and screenshot chrome not counted
@@ -39,8 +41,8 @@ choice never depends on anything but the facts.  The rules:
                    wildcards means that folder and everything under it)
 =================  ===================================================================
 
-Default: ``shape,detail,content,frame,colour,camera,formats,central,oldest,size``,
-then path order.  ``shape``, ``detail``, ``content``, ``frame``, ``colour`` and
+Default: ``shape,noise,detail,content,frame,colour,camera,formats,central,oldest,size``,
+then path order.  ``shape``, ``noise``, ``detail``, ``content``, ``frame``, ``colour`` and
 ``central`` look at the pictures (:class:`finder.groups.facts.Look`, one
 reduced decode of each grouped file); a member that cannot be decoded is
 passed over by them.  A file whose header cannot be read now (gone, damaged)
@@ -68,9 +70,10 @@ from finder.groups.facts import FileFacts, Look
 from finder.groups.linkage import Group, Member
 from finder.io import RAW_EXTENSIONS
 
-DEFAULT_RULES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "oldest", "size")
-RULE_NAMES = ("shape", "detail", "content", "frame", "colour", "camera", "formats", "central", "pixels", "size",
-              "oldest", "newest", "shortest-path", "format:NAME", "path:GLOB")
+DEFAULT_RULES = ("shape", "noise", "detail", "content", "frame", "colour", "camera", "formats", "central", "oldest",
+                 "size")
+RULE_NAMES = ("shape", "noise", "detail", "content", "frame", "colour", "camera", "formats", "central", "pixels",
+              "size", "oldest", "newest", "shortest-path", "format:NAME", "path:GLOB")
 WILDCARDS = "*?["
 FORMAT_ALIASES = {"JPG": "JPEG", "JPE": "JPEG", "TIF": "TIFF", "HEIC": "HEIF", "HIF": "HEIF"}
 # formats: a camera's or scanner's own formats first, then lossy delivery formats, then screenshot formats.
@@ -88,6 +91,13 @@ FRAME_RATIO = 0.98
 # central (and shape's mode): at most this many members are compared with each candidate (the first by
 # path): a group of thousands is no duplicate group anyway (see the guard rails).
 CENTRAL_SAMPLE = 200
+#: ``noise``: a member whose noise level exceeds this times its group's median, plus NOISE_LEVELS grey levels,
+#: has noise added.  Gaussian noise of sigma s over a source's own s0 shows as sqrt(s0^2 + s^2); the copies of
+#: one source share s0, and an original measured at most 1.45x its group's median on the corpus and on a
+#: synth set outside it, so twice the median leaves a margin; the grey level keeps smooth groups (median
+#: noise well under one level) from taking coding ringing for noise.
+NOISE_RATIO = 2.0
+NOISE_LEVELS = 1.0
 
 Key = Callable[[FileFacts], tuple]
 # A group rule: (candidates, every member of the group) -> the candidates it prefers (never none).
@@ -222,6 +232,16 @@ def prefer_shape(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[
     return [f for f, look in _looked(pool) if any(_near(s, mode) for s in _shapes(look))]
 
 
+def prefer_quiet(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
+    """The members not noisier than the group: a noise level above :data:`NOISE_RATIO` times the group's
+    median plus :data:`NOISE_LEVELS` grey levels is added noise (the other copies share their source's)."""
+    levels = sorted(m.look.noise for m in group if m.look is not None)
+    if len(levels) < 3:  # with two copies, neither is the group's typical one
+        return list(pool)
+    median = float(np.median(levels))
+    return [f for f, look in _looked(pool) if look.noise <= NOISE_RATIO * median + NOISE_LEVELS]
+
+
 def prefer_detail(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
     """The members not upsampled: detail per pixel at least :data:`DETAIL_RATIO` of the best."""
     return _at_least(pool, lambda look: look.sharpness, DETAIL_RATIO)
@@ -288,6 +308,7 @@ def prefer_central(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> lis
 
 GROUP_RULES: dict[str, tuple[Prefer, str]] = {
     "shape": (prefer_shape, "the shape most copies share (the others are stretched, squeezed or cut)"),
+    "noise": (prefer_quiet, "no added noise (the others are much noisier than their group)"),
     "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel)"),
     "content": (prefer_content, "the largest picture (frames, borders and screenshot chrome not counted)"),
     "frame": (prefer_frame, "no added frame (the others are the same picture with a border or on a canvas)"),
