@@ -60,6 +60,7 @@ import fnmatch
 import functools
 import math
 import os
+import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -238,7 +239,7 @@ def prefer_quiet(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[
     levels = sorted(m.look.noise for m in group if m.look is not None)
     if len(levels) < 3:  # with two copies, neither is the group's typical one
         return list(pool)
-    median = float(np.median(levels))
+    median = statistics.median(levels)  # not np.median, which imports numpy.ma (a small cluster's start-up)
     return [f for f, look in _looked(pool) if look.noise <= NOISE_RATIO * median + NOISE_LEVELS]
 
 
