@@ -405,3 +405,19 @@ def test_a_copy_with_noise_added_is_not_the_keeper(tmp_path):
     others = [r for r in DEFAULT_RULES if r != "noise"]
     [without], _ = decide_groups([Group(0, original, members)], parse_rules([",".join(others)]), jobs=1)
     assert without.keeper == paths["noisy"], without.keeper_reason
+
+
+def test_content_counts_an_upscales_extra_pixels_only_as_far_as_they_hold_detail():
+    """An upscale by 1.25 per side (below what the detail rule sees: 1.4) has 1.56x the pixels and 1/1.56 the detail
+    per pixel: its effective resolution is the original's, so it counts the original's area and the two tie; a
+    larger copy with the detail to match (a bigger original) still wins; a downscale stays smaller."""
+    from finder.groups.keep import prefer_content
+
+    original = replace_look(facts("/p/original.jpg"), _look((800, 600), (0.8, 0.8)))
+    upscale = replace_look(facts("/p/upscale.jpg"), _look((1000, 750), (0.64, 0.64)))
+    downscale = replace_look(facts("/p/down.jpg"), _look((400, 300), (0.9, 0.9)))
+    group = [original, upscale, downscale]
+    assert {f.path for f in prefer_content(group, group)} == {"/p/original.jpg", "/p/upscale.jpg"}
+    detailed = replace_look(facts("/p/bigger.jpg"), _look((1000, 750), (0.8, 0.8)))
+    group = [original, detailed, downscale]
+    assert {f.path for f in prefer_content(group, group)} == {"/p/bigger.jpg"}

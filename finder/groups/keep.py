@@ -21,7 +21,8 @@ choice never depends on anything but the facts.  The rules:
 ``detail``         not upsampled: detail per pixel at least half the best member's
                    (an upscale by 1.4x or more per side has less; :mod:`finder.views.detail`)
 ``content``        the largest picture, frames and screenshot chrome not counted
-                   (the content box, in pixels as shown; within 10 %)
+                   (the content box, in pixels as shown; within 10 %), an area counting only as
+                   far as it holds detail (an upscale's extra pixels hold none)
 ``frame``          the least added frame: the largest share of the canvas is picture
                    (within 2 %; a padded or bordered copy of the same picture loses)
 ``colour``         in colour rather than greyscale
@@ -260,8 +261,22 @@ def _by_picture(pool: Sequence[FileFacts], group: Sequence[FileFacts], value: Ca
 
 
 def prefer_content(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
-    """The members with the largest picture (:func:`pictures`; areas within :data:`CONTENT_RATIO` alike)."""
-    return _by_picture(pool, group, lambda f, picture: picture[0] * picture[1], CONTENT_RATIO)
+    """The members with the largest picture (:func:`pictures`; areas within :data:`CONTENT_RATIO` alike), a
+    picture's area counted only as far as it holds detail: a member whose effective resolution (area times
+    detail per pixel) is no more than a smaller member's (within the ratio) counts that member's area -- its
+    extra pixels are an upscale's, holding nothing the smaller one does not."""
+    _, chosen = pictures(group)
+    looked = [(f, chosen[f.path][0] * chosen[f.path][1]) for f, _ in _looked(pool) if f.path in chosen]
+
+    def area(f: FileFacts, picture: tuple) -> float:
+        assert f.look is not None
+        own = picture[0] * picture[1]
+        effective = own * f.look.sharpness
+        below = [a for g, a in looked if a < own and g.look is not None
+                 and a * g.look.sharpness >= CONTENT_RATIO * effective]
+        return max(below, default=own)
+
+    return _by_picture(pool, group, area, CONTENT_RATIO)
 
 
 def prefer_frame(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
