@@ -237,7 +237,7 @@ def prefer_shape(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[
 def prefer_quiet(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
     """The members not noisier than the group: a noise level above :data:`NOISE_RATIO` times the group's
     median plus :data:`NOISE_LEVELS` grey levels is added noise (the other copies share their source's)."""
-    levels = sorted(m.look.noise for m in group if m.look is not None)
+    levels = [m.look.noise for m in group if m.look is not None]
     if len(levels) < 3:  # with two copies, neither is the group's typical one
         return list(pool)
     median = statistics.median(levels)  # not np.median, which imports numpy.ma (a small cluster's start-up)
@@ -266,17 +266,16 @@ def prefer_content(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> lis
     detail per pixel) is no more than a smaller member's (within the ratio) counts that member's area -- its
     extra pixels are an upscale's, holding nothing the smaller one does not."""
     _, chosen = pictures(group)
-    looked = [(f, chosen[f.path][0] * chosen[f.path][1]) for f, _ in _looked(pool) if f.path in chosen]
-
-    def area(f: FileFacts, picture: tuple) -> float:
-        assert f.look is not None
-        own = picture[0] * picture[1]
-        effective = own * f.look.sharpness
-        below = [a for g, a in looked if a < own and g.look is not None
-                 and a * g.look.sharpness >= CONTENT_RATIO * effective]
-        return max(below, default=own)
-
-    return _by_picture(pool, group, area, CONTENT_RATIO)
+    looked = [(f.path, look) for f, look in _looked(pool) if f.path in chosen]
+    own = np.array([chosen[path][0] * chosen[path][1] for path, _ in looked], dtype=np.float64)
+    effective = own * np.array([look.sharpness for _, look in looked], dtype=np.float64)
+    # counted[k]: the largest area of a smaller member holding at least CONTENT_RATIO of k's effective
+    # resolution, else k's own (all pairs at once: a group's pool is compared once, not member by member)
+    smaller_enough = (own[None, :] < own[:, None]) & (effective[None, :] >= CONTENT_RATIO * effective[:, None])
+    counted = np.where(smaller_enough.any(axis=1),
+                       np.where(smaller_enough, own[None, :], 0.0).max(axis=1, initial=0.0), own)
+    area = {path: float(a) for (path, _), a in zip(looked, counted)}
+    return _by_picture(pool, group, lambda f, picture: area[f.path], CONTENT_RATIO)
 
 
 def prefer_frame(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
