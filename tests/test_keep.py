@@ -421,3 +421,49 @@ def test_content_counts_an_upscales_extra_pixels_only_as_far_as_they_hold_detail
     detailed = replace_look(facts("/p/bigger.jpg"), _look((1000, 750), (0.8, 0.8)))
     group = [original, detailed, downscale]
     assert {f.path for f in prefer_content(group, group)} == {"/p/bigger.jpg"}
+
+
+def test_a_mirrored_copy_is_not_the_keeper(tmp_path):
+    """A photo saved coarsely, its mirror saved finer (closer in pixels to the other copies, which were made from the
+    same source), a greyscale copy and a downscale: the default rules keep the photo for its orientation; without that
+    rule the mirror is kept."""
+    from finder.groups.keep import DEFAULT_RULES, decide_groups
+
+    source = Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB")  # in colour
+    paths = {name: str(tmp_path / name) for name in ("a-mirror.jpg", "photo.jpg", "grey.jpg", "small.jpg")}
+    source.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(paths["a-mirror.jpg"], quality=98)
+    source.save(paths["photo.jpg"], quality=60)
+    source.convert("L").save(paths["grey.jpg"], quality=92)
+    source.resize((source.width * 3 // 4, source.height * 3 // 4)).save(paths["small.jpg"], quality=92)
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths.values()]
+    [chosen], _ = decide_groups([Group(0, paths["photo.jpg"], members)], parse_rules([]), jobs=1)
+    assert chosen.keeper == paths["photo.jpg"] and "orientation:" in chosen.keeper_reason, chosen.keeper_reason
+    others = [r for r in DEFAULT_RULES if r != "orientation"]
+    [without], _ = decide_groups([Group(0, paths["photo.jpg"], members)], parse_rules([",".join(others)]), jobs=1)
+    assert without.keeper == paths["a-mirror.jpg"], without.keeper_reason
+
+
+def test_orientation_decides_only_what_its_group_shows():
+    """The majority decides: one mirror among copies the same way round loses; an original and its mirror alone, or
+    with a copy that is neither (a near-symmetric picture), decide nothing; most copies mirrored makes the
+    unmirrored one the odd one out (the rule reads a majority, not which is first)."""
+    from finder.groups.keep import prefer_orientation
+
+    rng = np.random.default_rng(5)
+    picture = rng.integers(0, 255, (32, 32, 3), dtype=np.uint8)
+    flipped = picture[:, ::-1].copy()
+
+    def member(name, thumb):
+        return replace_look(facts(f"/p/{name}.jpg"), _look(thumb=thumb))
+
+    def kept(*members):
+        return sorted(f.path.rsplit("/", 1)[1][:-4] for f in prefer_orientation(members, members))
+
+    noisy = np.clip(picture + rng.normal(0, 6, picture.shape), 0, 255).astype(np.uint8)
+    assert kept(member("o", picture), member("m", flipped), member("x", noisy), member("y", picture)) == ["o", "x",
+                                                                                                           "y"]
+    assert kept(member("o", picture), member("m", flipped)) == ["m", "o"]
+    symmetric = np.concatenate([picture[:, :16], picture[:, :16][:, ::-1]], axis=1)
+    assert kept(member("o", picture), member("m", flipped), member("s", symmetric)) == ["m", "o", "s"]
+    assert kept(member("o", picture), member("m", flipped), member("n", flipped), member("p", flipped)) == ["m", "n",
+                                                                                                             "p"]
