@@ -34,7 +34,6 @@ from finder.pairs.cpu import (
     _SUB,
     _TILE,
     Launch,
-    _columns,
     _drive,
     _four_words,
     _popcount,
@@ -48,13 +47,49 @@ _ODD = 0xAAAAAAAAAAAAAAAA
 _NONE = np.int64(1) << np.int64(40)
 
 
-def _gather_even(x: np.ndarray) -> np.ndarray:
-    """The 32 bits at even positions of each uint64, packed into its low half (in order)."""
+@njit(cache=True, inline="always")
+def _gather_even(x):
+    """The 32 bits at even positions of a uint64, packed into its low half (in order)."""
     x = x & np.uint64(_EVEN)
-    for shift, mask in ((1, 0x3333333333333333), (2, 0x0F0F0F0F0F0F0F0F), (4, 0x00FF00FF00FF00FF),
-                        (8, 0x0000FFFF0000FFFF), (16, 0x00000000FFFFFFFF)):
-        x = (x | (x >> np.uint64(shift))) & np.uint64(mask)
-    return x
+    x = (x | (x >> np.uint64(1))) & np.uint64(0x3333333333333333)
+    x = (x | (x >> np.uint64(2))) & np.uint64(0x0F0F0F0F0F0F0F0F)
+    x = (x | (x >> np.uint64(4))) & np.uint64(0x00FF00FF00FF00FF)
+    x = (x | (x >> np.uint64(8))) & np.uint64(0x0000FFFF0000FFFF)
+    return (x | (x >> np.uint64(16))) & np.uint64(0x00000000FFFFFFFF)
+
+
+@njit(cache=True)
+def _split_columns(words, odd_kept):
+    """:func:`split_words`, word-major (``out[w, k]`` is word ``w`` of row ``k``: the kernels' layout)."""
+    n, w = words.shape
+    half = w // 2
+    out = np.empty((w, n), dtype=np.uint64)
+    one = np.uint64(1)
+    for k in range(n):
+        for q in range(half):
+            x, y = words[k, 2 * q], words[k, 2 * q + 1]
+            ex, ey = _gather_even(x), _gather_even(y)
+            ox, oy = _gather_even(x >> one), _gather_even(y >> one)
+            if odd_kept:
+                kx, ky, fx, fy = ox, oy, ex, ey
+            else:
+                kx, ky, fx, fy = ex, ey, ox, oy
+            out[q, k] = (kx << np.uint64(32)) | ky
+            out[half + q, k] = (fx << np.uint64(32)) | fy
+    return out
+
+
+def _check_split(words: np.ndarray, inverts: int) -> None:
+    if inverts not in (_EVEN, _ODD):
+        raise ValueError("split_words handles masks of every even or every odd bit position")
+    if words.shape[1] % 2:
+        raise ValueError("split_words needs an even number of words")
+
+
+def split_columns(words: np.ndarray, inverts: int) -> np.ndarray:
+    """:func:`split_words` of ``words``, word-major: uint64[w, n], C-contiguous (the kernels' layout)."""
+    _check_split(words, inverts)
+    return _split_columns(np.ascontiguousarray(words, dtype=np.uint64), inverts == _EVEN)
 
 
 def split_words(words: np.ndarray, inverts: int) -> np.ndarray:
@@ -63,17 +98,7 @@ def split_words(words: np.ndarray, inverts: int) -> np.ndarray:
 
     A fixed permutation of bit positions, so Hamming distances between rows split alike are unchanged.
     """
-    if inverts not in (_EVEN, _ODD):
-        raise ValueError("split_words handles masks of every even or every odd bit position")
-    if words.shape[1] % 2:
-        raise ValueError("split_words needs an even number of words")
-    even, odd = _gather_even(words), _gather_even(words >> np.uint64(1))
-    flipped, kept = (even, odd) if inverts == _EVEN else (odd, even)
-
-    def pack(halves: np.ndarray) -> np.ndarray:
-        return (halves[:, 0::2] << np.uint64(32)) | halves[:, 1::2]
-
-    return np.ascontiguousarray(np.concatenate([pack(kept), pack(flipped)], axis=1))
+    return np.ascontiguousarray(split_columns(words, inverts).T)
 
 
 def extra_bits(plain: np.ndarray, mirror: np.ndarray, inverts: int) -> np.ndarray:
@@ -194,9 +219,9 @@ def pairs_with_mirror(plain_a: np.ndarray, mirror_a: np.ndarray, limit: np.ndarr
     (plain pairs, mirror pairs), each sorted by (i, j), in row numbers of ``plain_a`` and ``plain_b``.
     """
     half = plain_a.shape[1] // 2
-    a_cols = _columns(split_words(plain_a, inverts))
-    m_cols = _columns(split_words(mirror_a, inverts))
-    b_cols = _columns(split_words(plain_b, inverts))
+    a_cols = split_columns(plain_a, inverts)
+    m_cols = split_columns(mirror_a, inverts)
+    b_cols = split_columns(plain_b, inverts)
     limits = np.ascontiguousarray(limit, dtype=np.int64)
     d64, v64 = np.int64(dmax), np.int64(dview)
 
