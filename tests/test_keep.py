@@ -467,3 +467,21 @@ def test_orientation_decides_only_what_its_group_shows():
     assert kept(member("o", picture), member("m", flipped), member("s", symmetric)) == ["m", "o", "s"]
     assert kept(member("o", picture), member("m", flipped), member("n", flipped), member("p", flipped)) == ["m", "n",
                                                                                                              "p"]
+
+
+def test_detail_judges_against_the_groups_median_not_its_most_detailed_copy():
+    """Copies that keep the source's resolution hold its detail per pixel; a grainy copy (too little noise for the
+    noise rule) measures more than twice the source's, and judged against that best copy the source would look
+    upsampled.  Against the group's median it is not; an upscale by 1.5 per side still is, in a group and in a
+    pair (where the better member is the reference)."""
+    from finder.groups.keep import prefer_detail
+
+    def member(name, detail):
+        return replace_look(facts(f"/p/{name}.jpg"), _look(detail=detail))
+
+    group = [member("original", (0.3, 0.3)), member("again", (0.3, 0.3)), member("crop", (0.32, 0.3)),
+             member("grainy", (0.5, 0.5)), member("upscale", (0.2, 0.2))]
+    kept = {f.path for f in prefer_detail(group, group)}
+    assert kept == {"/p/original.jpg", "/p/again.jpg", "/p/crop.jpg", "/p/grainy.jpg"}
+    pair = [group[0], group[-1]]
+    assert [f.path for f in prefer_detail(pair, pair)] == ["/p/original.jpg"]

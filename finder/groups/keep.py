@@ -21,8 +21,8 @@ choice never depends on anything but the facts.  The rules:
                    way round is at most half as far in pixels as the other)
 ``noise``          not much noisier than the group: a noise level above twice the group's
                    median plus one grey level is added noise (:func:`finder.views.detail.noise_level`)
-``detail``         not upsampled: detail per pixel at least half the best member's
-                   (an upscale by 1.4x or more per side has less; :mod:`finder.views.detail`)
+``detail``         not upsampled: detail per pixel at least half the group's median (an
+                   upscale by 1.4x or more per side has less; :mod:`finder.views.detail`)
 ``content``        the largest picture, frames and screenshot chrome not counted
                    (the content box, in pixels as shown; within 10 %), an area counting only as
                    far as it holds detail (an upscale's extra pixels hold none)
@@ -86,8 +86,8 @@ FORMAT_PRIORITY = ("RAW", "HEIF", "TIFF", "JPEG", "WEBP", "AVIF", "PNG")
 # shape: aspect ratios within 3 % are one shape (rounding a side to whole pixels, and a content box a pixel
 # or two off, stay well inside it; the corpus's stretches start at 10 %).
 SHAPE_TOLERANCE = 0.03
-# detail: a copy with less than half the best member's detail per pixel is upsampled (by 1.4x per side or
-# more) or blurred.
+# detail: a copy with less than half its group's median detail per pixel (the best member's, in a pair) is
+# upsampled (by 1.4x per side or more) or blurred.
 DETAIL_RATIO = 0.5
 # content: picture areas within 10 % are alike (a content box is found on a reduced copy, a few pixels off).
 CONTENT_RATIO = 0.9
@@ -253,8 +253,16 @@ def prefer_quiet(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[
 
 
 def prefer_detail(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
-    """The members not upsampled: detail per pixel at least :data:`DETAIL_RATIO` of the best."""
-    return _at_least(pool, lambda look: look.sharpness, DETAIL_RATIO)
+    """The members not upsampled: detail per pixel at least :data:`DETAIL_RATIO` of the group's median (of
+    the best member's in a group of two).  Most copies of a picture hold its source's detail per pixel
+    (re-encodes, colour edits, crops, frames), so the median is the source's, and one copy whose coding
+    noise or grain raises the measure does not make the source look upsampled, as the best member would."""
+    levels = [m.look.sharpness for m in group if m.look is not None]
+    if len(levels) < 3:
+        return _at_least(pool, lambda look: look.sharpness, DETAIL_RATIO)
+    median = statistics.median(levels)
+    looked = _looked(pool)
+    return [f for f, look in looked if look.sharpness >= DETAIL_RATIO * median] or [f for f, _ in looked]
 
 
 def _by_picture(pool: Sequence[FileFacts], group: Sequence[FileFacts], value: Callable[[FileFacts, tuple], float],
@@ -359,7 +367,7 @@ GROUP_RULES: dict[str, tuple[Prefer, str]] = {
     "shape": (prefer_shape, "the shape most copies share (the others are stretched, squeezed or cut)"),
     "orientation": (prefer_orientation, "the orientation most copies share (the others see it mirrored)"),
     "noise": (prefer_quiet, "no added noise (the others are much noisier than their group)"),
-    "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel)"),
+    "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel than the group)"),
     "content": (prefer_content, "the largest picture (frames, borders and screenshot chrome not counted)"),
     "frame": (prefer_frame, "no added frame (the others are the same picture with a border or on a canvas)"),
     "colour": (prefer_colour, "in colour (the others are greyscale)"),
