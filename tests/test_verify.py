@@ -84,6 +84,50 @@ def test_the_homography_maps_the_crop_where_it_was_cut(features):
     assert np.allclose(shift, [x0, y0], atol=2.0)
 
 
+def test_a_perspective_copy_passes(features):
+    """A copy seen at an angle (a projective warp, the keystone of a photo of a screen) is a copy."""
+    image = _open(ORIGINALS[2])
+    w, h = image.size
+    # PIL maps each output point (x, y) to the input ((a x + b y + c) / (g x + h y + 1), ...): a mild keystone
+    warped = image.transform((w, h), Image.Transform.PERSPECTIVE, (1.05, 0.08, -0.03 * w, 0.0, 1.1, -0.05 * h,
+                                                                    0.0002, 0.0001), Image.Resampling.BICUBIC)
+    result = check(features[ORIGINALS[2]], extract(warped))
+    assert result.ok, result
+
+
+def _planted(consistent: int, total: int = 40, seed: int = 0) -> tuple[Features, Features]:
+    """Two feature sets whose ``total`` descriptors match one to one, ``consistent`` of the matched positions
+    related by one affine map and the rest scattered at random."""
+    rng = np.random.default_rng(seed)
+    descriptors = rng.integers(0, 256, (total, 32), dtype=np.uint8)
+    xa = rng.uniform(20, 490, (total, 2)).astype(np.float32)
+    xb = rng.uniform(20, 490, (total, 2)).astype(np.float32)
+    xb[:consistent] = xa[:consistent] @ np.array([[0.9, 0.1], [-0.1, 0.9]], np.float32) + 15
+    none = np.zeros((0, 2), np.float32), np.zeros((0, 32), np.uint8)
+    return (Features(xa, descriptors, (512, 512), *none), Features(xb, descriptors.copy(), (512, 512), *none))
+
+
+def test_the_homography_is_fitted_only_after_an_affine_consensus(monkeypatch):
+    """A homography is fitted where the affine map found at least HOMOGRAPHY_AFTER inliers (matches of unrelated
+    photos agree on ~4), not on matches that agree on nothing; a pair of either kind fails (too few inliers)."""
+    from finder.verify import geometry
+
+    fitted = []
+    fit = geometry._fit
+
+    def counting(cv2, model, pa, pb):
+        fitted.append(model)
+        return fit(cv2, model, pa, pb)
+
+    monkeypatch.setattr(geometry, "_fit", counting)
+    for consistent, homography in ((0, False), (geometry.HOMOGRAPHY_AFTER + 2, True)):
+        fitted.clear()
+        a, b = _planted(consistent)
+        result = check(a, b)
+        assert not result.ok and result.matches == 40, (consistent, result)
+        assert ("homography" in fitted) == homography, (consistent, fitted, result)
+
+
 def _opencv_tentative(a: np.ndarray, b: np.ndarray) -> set[tuple[int, int]]:
     """The ratio test and one-to-one rule on OpenCV's ``BFMatcher.knnMatch(k=2)``: the reference."""
     import cv2
