@@ -233,6 +233,22 @@ def test_a_second_cluster_of_real_images_opens_none_and_imports_no_image_library
     assert second.returncode == 0 and second.stdout == first.stdout and loaded == []
 
 
+def test_a_command_imports_its_own_module_only_and_help_lists_them_all(tmp_path):
+    """Commands are loaded when asked for (click's lazy-loading pattern): ``finder cluster`` builds no other
+    command's options; ``finder --help`` still lists every command."""
+    from finder.cli.app import COMMANDS
+
+    views_hashset(50, 2).save(tmp_path / "a.npz")
+    modules = tuple(f"finder.cli.{name}" for name, _ in COMMANDS)
+    proc, loaded = _run_finder(["cluster", str(tmp_path / "a.npz")], tmp_path, watch=modules)
+    assert proc.returncode == 0, proc.stderr
+    assert loaded == ["finder.cli.cluster"]
+    proc, loaded = _run_finder(["--help"], tmp_path, watch=modules)
+    assert proc.returncode == 0 and sorted(loaded) == sorted(modules)
+    listed = proc.stdout.split("Commands:", 1)[1].split()
+    assert all(name in listed for name, _ in COMMANDS)
+
+
 def test_the_check_sees_numba_when_a_command_does_import_it(tmp_path):
     # the same kind of command with the numba backend forced: the check above can fail
     a = tmp_path / "a.npz"

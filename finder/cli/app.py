@@ -21,7 +21,22 @@ class OneLineError(click.ClickException):
 
 
 class FinderGroup(click.Group):
-    """Turns library errors, Ctrl-C, SIGTERM and closed pipes into messages and exit codes."""
+    """Turns library errors, Ctrl-C, SIGTERM and closed pipes into messages and exit codes, and imports a
+    command's module only when that command is asked for (click's lazy-loading pattern: ``list_commands`` and
+    ``get_command``), so ``finder cluster`` does not build the options of twelve other commands."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *(module for module, _ in COMMANDS)})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in self.commands:
+            attribute = dict(COMMANDS).get(cmd_name)
+            if attribute is None:
+                return None
+            import importlib
+
+            self.add_command(getattr(importlib.import_module(f"finder.cli.{cmd_name}"), attribute))
+        return self.commands.get(cmd_name)
 
     def invoke(self, ctx: click.Context):
         previous = signal.signal(signal.SIGTERM, raise_terminated)
@@ -60,8 +75,8 @@ def cli() -> None:
     """
 
 
-# One line per command: (module in finder/cli/, click command object in it), in the order of ``finder --help``'s
-# listing (click sorts them by name).
+# One line per command: (module in finder/cli/, named after the command; the click command object in it).
+# ``finder --help`` lists them by name (click sorts them).
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("hash", "hash_command"),
     ("show", "show_command"),
@@ -77,14 +92,3 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("serve", "serve_command"),
     ("synth", "synth_command"),
 )
-
-
-def _add_commands() -> None:
-    """Each command module is small (click and the shared options only); heavy imports wait inside the commands."""
-    import importlib
-
-    for module, name in COMMANDS:
-        cli.add_command(getattr(importlib.import_module(f"finder.cli.{module}"), name))
-
-
-_add_commands()
