@@ -232,19 +232,25 @@ def test_detail_falls_by_the_upsampling_factor_along_that_axis():
     assert detail(np.full((64, 64), 7, np.uint8)) == (0.0, 0.0)  # flat: no detail
 
 
-def test_thumb_distances_match_a_brute_force_with_mirrors():
-    from finder.groups.keep import thumb_distances
+def test_thumbnail_distances_match_a_brute_force_with_mirrors():
+    """The distances the orientation and central rules read (Thumbs: members to the group's sample, as they are
+    and with the sample mirrored), against numpy's RMS pixel by pixel."""
+    from finder.groups.keep import Thumbs
 
     rng = np.random.default_rng(0)
     a, b = rng.integers(0, 256, (3, 32, 32, 3)), rng.integers(0, 256, (4, 32, 32, 3))
     b[1] = a[0][:, ::-1]  # a mirrored copy is at distance 0
-    got = thumb_distances(a.astype(np.uint8), b.astype(np.uint8))
+    members = [replace_look(facts(f"/p/a{i}.jpg"), _look(thumb=t.astype(np.uint8))) for i, t in enumerate(a)]
+    group = [replace_look(facts(f"/p/b{j}.jpg"), _look(thumb=t.astype(np.uint8))) for j, t in enumerate(b)]
+    got = Thumbs.of(members, group)
+    assert got.sample == tuple(f"/p/b{j}.jpg" for j in range(4))
     for i in range(3):
         for j in range(4):
             plain = np.sqrt(((a[i] - b[j]) ** 2).mean())
             mirrored = np.sqrt(((a[i] - b[j][:, ::-1]) ** 2).mean())
-            assert got[i, j] == pytest.approx(min(plain, mirrored), abs=1e-2)
-    assert got[0, 1] == pytest.approx(0, abs=1e-2)
+            assert got.plain[i, j] == pytest.approx(plain, abs=1e-2)
+            assert got.mirrored[i, j] == pytest.approx(mirrored, abs=1e-2)
+    assert got.mirrored[0, 1] == pytest.approx(0, abs=1e-2)
 
 
 def _look(shape=(100, 100), detail=(0.8, 0.8), colour=True, thumb=None, share=1.0):

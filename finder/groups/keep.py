@@ -64,7 +64,6 @@ import fnmatch
 import functools
 import math
 import os
-import statistics
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -192,6 +191,14 @@ def _at_least(pool: Sequence[FileFacts], value: Callable[[Look], float], ratio: 
     return [f for f, look in looked if value(look) >= ratio * best]
 
 
+def _median(values: Sequence[float]) -> float:
+    """The median (not np.median, which imports numpy.ma, nor statistics, which imports fractions and decimal:
+    both a few ms of a small cluster's start-up)."""
+    ordered = sorted(values)
+    half = len(ordered) // 2
+    return ordered[half] if len(ordered) % 2 else (ordered[half - 1] + ordered[half]) / 2
+
+
 def _near(a: float, b: float, tolerance: float = SHAPE_TOLERANCE) -> bool:
     return abs(math.log(a / b)) <= tolerance
 
@@ -209,6 +216,10 @@ class Members(list):
     @functools.cached_property
     def pictures(self) -> tuple[float | None, dict[str, tuple[int, int]]]:
         return _pictures(self)
+
+    @functools.cached_property
+    def thumbs(self) -> Thumbs:
+        return Thumbs.of(self, self)
 
 
 def pictures(group: Sequence[FileFacts]) -> tuple[float | None, dict[str, tuple[int, int]]]:
@@ -248,7 +259,7 @@ def prefer_quiet(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[
     levels = [m.look.noise for m in group if m.look is not None]
     if len(levels) < 3:  # with two copies, neither is the group's typical one
         return list(pool)
-    median = statistics.median(levels)  # not np.median, which imports numpy.ma (a small cluster's start-up)
+    median = _median(levels)
     return [f for f, look in _looked(pool) if look.noise <= NOISE_RATIO * median + NOISE_LEVELS]
 
 
@@ -260,7 +271,7 @@ def prefer_detail(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list
     levels = [m.look.sharpness for m in group if m.look is not None]
     if len(levels) < 3:
         return _at_least(pool, lambda look: look.sharpness, DETAIL_RATIO)
-    median = statistics.median(levels)
+    median = _median(levels)
     looked = _looked(pool)
     return [f for f, look in looked if look.sharpness >= DETAIL_RATIO * median] or [f for f, _ in looked]
 
@@ -318,16 +329,41 @@ def _rms(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.sqrt(np.maximum(d, 0) / x.shape[1])
 
 
-def thumb_distances(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """RMS pixel distance of every thumbnail in ``a`` (k, 32, 32, 3) to every one in ``b`` (m, ...), each
-    pair also compared with ``b`` mirrored (a mirrored copy is a copy): (k, m)."""
-    return np.minimum(_rms(a, b), _rms(a, b[:, :, ::-1]))
+@dataclass(frozen=True)
+class Thumbs:
+    """The thumbnail distances the group rules compare with: from members (``rows``, by path) to a sample of
+    their group (at most :data:`CENTRAL_SAMPLE` members, by path), as they are and with the sample mirrored,
+    worked out once per group (:class:`Members`) for the rules that read them."""
+
+    rows: dict[str, int]
+    sample: tuple[str, ...]
+    plain: np.ndarray  # float32 (rows, sample)
+    mirrored: np.ndarray
+
+    @classmethod
+    def of(cls, members: Sequence[FileFacts], group: Sequence[FileFacts]) -> Thumbs:
+        looked = [(m.path, m.look.thumb) for m in members if m.look is not None]
+        sample = sorted(((m.path, m.look.thumb) for m in group if m.look is not None),
+                        key=lambda item: os.fsencode(item[0]))[:CENTRAL_SAMPLE]
+        if not looked or not sample:
+            empty = np.zeros((len(looked), len(sample)), np.float32)
+            return cls({p: k for k, (p, _) in enumerate(looked)}, tuple(p for p, _ in sample), empty, empty)
+        thumbs = np.stack([t for _, t in looked])
+        columns = np.stack([t for _, t in sample])
+        return cls({p: k for k, (p, _) in enumerate(looked)}, tuple(p for p, _ in sample),
+                   _rms(thumbs, columns), _rms(thumbs, columns[:, :, ::-1]))
+
+    def select(self, looked: Sequence[tuple[FileFacts, Look]]) -> tuple[np.ndarray, np.ndarray]:
+        """(plain, mirrored) distances of these members' rows, in their order."""
+        rows = [self.rows[f.path] for f, _ in looked]
+        return self.plain[rows], self.mirrored[rows]
 
 
-def _sample(group: Sequence[FileFacts]) -> list[tuple[str, np.ndarray]]:
-    """The thumbnails the group rules compare candidates with: at most :data:`CENTRAL_SAMPLE`, by path."""
-    return sorted(((m.path, m.look.thumb) for m in group if m.look is not None),
-                  key=lambda item: os.fsencode(item[0]))[:CENTRAL_SAMPLE]
+def _thumbs_for(looked: Sequence[tuple[FileFacts, Look]], group: Sequence[FileFacts]) -> Thumbs:
+    """The group's :class:`Thumbs` (kept on a :class:`Members`), covering every member in ``looked``."""
+    if isinstance(group, Members) and all(f.path in group.thumbs.rows for f, _ in looked):
+        return group.thumbs
+    return Thumbs.of([f for f, _ in looked], group)
 
 
 def prefer_orientation(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
@@ -337,13 +373,11 @@ def prefer_orientation(pool: Sequence[FileFacts], group: Sequence[FileFacts]) ->
     candidate that more members see mirrored than not is dropped -- once some candidate is seen the same way
     round by more than see it mirrored (with an original and its mirror alone, neither is)."""
     looked = _looked(pool)
-    others = _sample(group)
-    if not looked or len(others) < 3:  # with two copies, each is the other's mirror
+    compared = _thumbs_for(looked, group)
+    if not looked or len(compared.sample) < 3:  # with two copies, each is the other's mirror
         return [f for f, _ in looked] or list(pool)
-    thumbs = np.stack([look.thumb for _, look in looked])
-    mine = np.stack([thumb for _, thumb in others])
-    plain, mirrored = _rms(thumbs, mine), _rms(thumbs, mine[:, :, ::-1])
-    other = np.array([[f.path != path for path, _ in others] for f, _ in looked])
+    plain, mirrored = compared.select(looked)
+    other = np.array([[f.path != path for path in compared.sample] for f, _ in looked])
     agree = ((plain < MIRROR_RATIO * mirrored) & other).sum(axis=1)
     disagree = ((mirrored < MIRROR_RATIO * plain) & other).sum(axis=1)
     if not np.any(agree > disagree):
@@ -352,13 +386,13 @@ def prefer_orientation(pool: Sequence[FileFacts], group: Sequence[FileFacts]) ->
 
 
 def prefer_central(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
-    """The member the others are closest to in pixels (smallest sum of thumbnail distances)."""
+    """The member the others are closest to in pixels (smallest sum of thumbnail distances, a mirrored copy
+    compared mirrored)."""
     looked = _looked(pool)
-    others = _sample(group)
-    if len(looked) < 2 or len(others) < 3:  # with two copies, each is as close to the other
+    compared = _thumbs_for(looked, group)
+    if len(looked) < 2 or len(compared.sample) < 3:  # with two copies, each is as close to the other
         return [f for f, _ in looked] or list(pool)
-    d = thumb_distances(np.stack([look.thumb for _, look in looked]), np.stack([thumb for _, thumb in others]))
-    total = d.sum(axis=1)
+    total = np.minimum(*compared.select(looked)).sum(axis=1)
     best = total.min()
     return [f for (f, _), t in zip(looked, total) if t == best]
 
