@@ -14,6 +14,13 @@ original, and the transforms kept instead.  The time the looks take (one reduced
 is the ``keep s`` column: the whole keeper choice, in one process.
 
     python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--json]
+
+``--pairs`` prints instead, for each labelled set, the evidence two rules read between every original and
+each of its copies, by transform: ``orientation`` (how many copies are decided mirrored, and how many the
+same way round, at the rule's ratio) and ``coding`` (of the same-size JPEG copies, how many are decided
+re-encodes of the original, and how many the wrong way) -- how their cut-offs were checked.
+
+    python benchmarks/keeper.py --pairs [--set DIR]...   (DIR holds images and a ground_truth.csv)
 """
 
 from __future__ import annotations
@@ -78,13 +85,80 @@ def score(folder: Path, work: Path, name: str) -> list[dict]:
     return rows
 
 
+def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
+    """Per transform: the orientation and coding decisions between each original and its copies in ``folder``."""
+    import csv
+
+    from finder.groups.facts import read_coded, read_facts, reencoding_residual
+    from finder.groups.keep import MIRROR_RATIO, RECODE_RATIO, Thumbs
+
+    rows = list(csv.DictReader(open(folder / "ground_truth.csv", newline="")))
+    groups: dict[str, list[dict]] = {}
+    for row in rows:
+        groups.setdefault(row["group"], []).append(row)
+    out: dict[str, dict[str, int]] = {}
+
+    def facts(row: dict):
+        path = folder / Path(row["path"]).name
+        st = path.stat()
+        return read_facts(str(path), st.st_size, st.st_mtime_ns, look=True)
+
+    for members in groups.values():
+        originals = [r for r in members if r["transform"] == "original"]
+        if not originals:
+            continue
+        original = facts(originals[0])
+        coded = read_coded(original.path)
+        for row in members:
+            if row is originals[0]:
+                continue
+            copy = facts(row)
+            counts = out.setdefault(row["transform"], {"copies": 0, "mirrored": 0, "same way": 0, "same-size jpeg": 0,
+                                                       "re-encode": 0, "reversed": 0})
+            counts["copies"] += 1
+            if original.look is not None and copy.look is not None:
+                t = Thumbs.of([original], [copy])
+                plain, mirrored = float(t.plain[0, 0]), float(t.mirrored[0, 0])
+                counts["mirrored"] += mirrored < MIRROR_RATIO * plain
+                counts["same way"] += plain < MIRROR_RATIO * mirrored
+            other = read_coded(copy.path)
+            if coded is not None and other is not None and coded.size == other.size:
+                forward, back = reencoding_residual(coded, other), reencoding_residual(other, coded)
+                if forward is not None and back is not None:
+                    counts["same-size jpeg"] += 1
+                    counts["re-encode"] += forward <= RECODE_RATIO * back and back > 0
+                    counts["reversed"] += back <= RECODE_RATIO * forward and forward > 0
+    return out
+
+
+def print_pairs(sets: list[Path], as_json: bool) -> None:
+    machine = f"{cpu_model()} ({simd_level()}), {__import__('os').cpu_count()} cores"
+    evidence = {str(folder): pair_evidence(folder) for folder in sets}
+    if as_json:
+        print(json.dumps({"machine": machine, "sets": evidence}, indent=2))
+        return
+    print(f"machine: {machine}")
+    columns = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "reversed")
+    for folder, table in evidence.items():
+        print(f"\n{folder}: original -> copy, by transform")
+        print(f"{'transform':<16}" + "".join(f"{c:>15}" for c in columns))
+        for transform, counts in sorted(table.items()):
+            print(f"{transform:<16}" + "".join(f"{counts[c]:>15}" for c in columns))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus"
                         / "images")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "finder-keeper-sources")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--pairs", action="store_true", help="the evidence of orientation and coding, by transform")
+    parser.add_argument("--set", dest="sets", type=Path, action="append", default=[],
+                        help="with --pairs: a labelled folder (default: the corpus)")
     args = parser.parse_args()
+    if args.pairs:
+        print_pairs(args.sets or [args.corpus], args.json)
+        return
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)

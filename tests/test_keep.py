@@ -378,6 +378,28 @@ def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_ch
     assert rebuilt.changed and not rebuilt.entries
 
 
+def test_reencoding_residuals_are_kept_in_the_look_cache_while_both_files_are_unchanged(tmp_path):
+    """The coding rule's pair residuals survive a save and a load (so a second cluster decodes nothing), are
+    given only for pairs of the asked paths, and are dropped for a pair once either file changes."""
+    from finder.groups.facts import LookCache
+
+    paths = [str(photo(tmp_path / f"{k}.jpg", size=(96, 64), seed=k)) for k in range(3)]
+    items = [(p, 0, 0) for p in paths]
+    cache_path = str(tmp_path / "h.looks.npz")
+    gather(items, jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
+    cache.keep_recoded({(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5, (paths[0], paths[2]): None,
+                        paths[0]: "a decoded picture, not a pair"})
+    cache.save()
+    again = LookCache.load(cache_path)
+    gather(items, jobs=1, look=True, cache=again)
+    assert again.recoded_among(paths) == {(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5,
+                                          (paths[0], paths[2]): None}
+    assert again.recoded_among(paths[:2]) == {(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5}
+    os.utime(paths[1], ns=(1, 10**9))  # changed since: its pairs no longer hold
+    gather(items, jobs=1, look=True, cache=again)
+    assert again.recoded_among(paths) == {(paths[0], paths[2]): None}
+
+
 def test_noise_level_estimates_added_gaussian_noise():
     """Immerkær's estimate against known noise: zero on a flat image and on a plane, sigma on noise added to them."""
     from finder.views.detail import noise_level
@@ -491,3 +513,45 @@ def test_detail_judges_against_the_groups_median_not_its_most_detailed_copy():
     assert kept == {"/p/original.jpg", "/p/again.jpg", "/p/crop.jpg", "/p/grainy.jpg"}
     pair = [group[0], group[-1]]
     assert [f.path for f in prefer_detail(pair, pair)] == ["/p/original.jpg"]
+
+
+def test_a_reencode_is_reproduced_from_its_source_and_not_the_other_way(tmp_path):
+    """JPEG's quantisation is deterministic: re-encoding a photo with a copy's tables gives the copy back exactly
+    (whatever the copy's quality), while re-encoding the copy cannot restore the photo -- over the window the
+    rule compares (coding units aligned, so it is coded as in the whole picture)."""
+    from finder.groups.facts import read_coded, recode_window, reencoding_residual
+
+    photo_path = tmp_path / "photo.jpg"
+    Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB").save(photo_path, quality=90)
+    for quality in (60, 85, 95):
+        copy_path = tmp_path / f"copy{quality}.jpg"
+        with Image.open(photo_path) as photo:
+            photo.save(copy_path, quality=quality)
+        a, b = read_coded(str(photo_path)), read_coded(str(copy_path))
+        assert a is not None and b is not None
+        assert reencoding_residual(a, b) == 0.0, quality
+        assert reencoding_residual(b, a) > 0.05, quality
+    x0, y0, x1, y1 = recode_window(1000, 700)
+    assert (x1 - x0, y1 - y0) == (256, 256) and x0 % 16 == 0 and y0 % 16 == 0
+    assert recode_window(10, 12) == (0, 0, 10, 12)
+
+
+def test_a_finer_reencode_is_not_the_keeper(tmp_path):
+    """A photo, its re-encode at a finer quality (a larger file, the same picture: every other rule ties, and
+    size would keep it) and a downscale: the default rules keep the photo with coding in its reason; without
+    coding (and central) the re-encode is kept."""
+    from finder.groups.keep import DEFAULT_RULES, decide_groups
+
+    source = Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB")
+    paths = {name: str(tmp_path / name) for name in ("again.jpg", "photo.jpg", "small.jpg")}
+    source.save(paths["photo.jpg"], quality=90)
+    with Image.open(paths["photo.jpg"]) as photo:
+        photo.save(paths["again.jpg"], quality=95)
+        photo.resize((photo.width // 2, photo.height // 2)).save(paths["small.jpg"], quality=90)
+    assert os.path.getsize(paths["again.jpg"]) > os.path.getsize(paths["photo.jpg"])
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths.values()]
+    [chosen], _ = decide_groups([Group(0, paths["photo.jpg"], members)], parse_rules([]), jobs=1)
+    assert chosen.keeper == paths["photo.jpg"] and "coding:" in chosen.keeper_reason, chosen.keeper_reason
+    others = [r for r in DEFAULT_RULES if r not in ("coding", "central")]
+    [without], _ = decide_groups([Group(0, paths["photo.jpg"], members)], parse_rules([",".join(others)]), jobs=1)
+    assert without.keeper == paths["again.jpg"], without.keeper_reason

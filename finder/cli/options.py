@@ -193,10 +193,10 @@ def keep_options(function):
     options = [
         click.option("--keep", "keep", multiple=True, metavar="RULE,...",
                      help="Choose each group's keeper by these rules, in order: shape, orientation, noise, "
-                          "detail, content, frame, colour, camera, formats, central, pixels, size, oldest, newest, "
-                          "shortest-path, format:NAME, path:GLOB (path: takes the rest of its value) [default: "
-                          "shape,orientation,noise,detail,content,frame,colour,camera,formats,central,oldest,size, "
-                          "then path order: the original, not a resized, framed or edited copy]."),
+                          "detail, content, frame, colour, camera, formats, coding, central, pixels, size, oldest, "
+                          "newest, shortest-path, format:NAME, path:GLOB (path: takes the rest of its value) "
+                          "[default: shape,orientation,noise,detail,content,frame,colour,camera,formats,coding,"
+                          "central,oldest,size, then path order: the original, not a resized, framed or edited copy]."),
         click.option("--reference", "references", multiple=True, metavar="DIR",
                      type=click.Path(exists=True, file_okay=False),
                      help="Images under DIR are never proposed for removal (the keeper is one of them); repeatable."),

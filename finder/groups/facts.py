@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as _dt
 import os
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -249,6 +249,83 @@ def look_at(image: Image.Image) -> Look:
     return Look(content, detail(luma), colour, thumb, share, canvas, noise_level(luma))
 
 
+#: Re-encoding (``coding``): the window re-encoded, at most this many pixels a side (blocks are coded
+#: independently, so a window aligned to the 16-pixel coding units is coded as in the whole picture), and the
+#: margin left out of the comparison (where a decoder's chroma upsampling reads the neighbouring units).
+RECODE_WINDOW = 256
+RECODE_MARGIN = 16
+
+
+def recode_window(width: int, height: int) -> tuple[int, int, int, int]:
+    """The central window of a ``width`` x ``height`` picture that :func:`reencoding_residual` re-encodes:
+    (x0, y0, x1, y1), aligned to 16-pixel coding units (the whole picture when it is smaller than one)."""
+    w, h = min(RECODE_WINDOW, width // 16 * 16), min(RECODE_WINDOW, height // 16 * 16)
+    if w < 16 or h < 16:
+        return 0, 0, width, height
+    x0, y0 = (width - w) // 32 * 16, (height - h) // 32 * 16
+    return x0, y0, x0 + w, y0 + h
+
+
+@dataclass(frozen=True)
+class Coded:
+    """The central window (:func:`recode_window`) of a decoded JPEG, with how the file was coded: what
+    :func:`reencoding_residual` compares."""
+
+    size: tuple[int, int]  # the whole picture's
+    window: Any  # PIL.Image.Image of the window, in the file's mode (L or RGB)
+    luma: np.ndarray  # float32, the window's luma
+    tables: dict
+    sampling: int
+
+
+def read_coded(path: str) -> Coded | None:
+    """A JPEG file in L or RGB, decoded at full size, with its quantisation tables and chroma subsampling;
+    None for anything else or a file that cannot be decoded."""
+    from PIL import JpegImagePlugin
+
+    try:
+        with open_header(path) as image:
+            tables = getattr(image, "quantization", None)
+            if image.format != "JPEG" or image.mode not in ("L", "RGB") or not tables:
+                return None
+            sampling = JpegImagePlugin.get_sampling(image)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                window = image.crop(recode_window(*image.size))
+            return Coded(image.size, window, np.asarray(window.convert("L"), np.float32), dict(tables),
+                         max(sampling, 0))
+    except Exception:  # Pillow plugins raise OSError, ValueError, SyntaxError, struct.error ...
+        return None
+
+
+def reencoding_residual(source: Coded, copy: Coded) -> float | None:
+    """How far ``copy`` is from ``source`` re-encoded as ``copy`` is encoded: the RMS luma difference (grey
+    levels) between ``copy`` and ``source`` saved as JPEG with ``copy``'s quantisation tables and chroma
+    subsampling, decoded again -- over their central window less a :data:`RECODE_MARGIN`.  0 when ``copy``
+    is that re-encode (JPEG's quantisation is deterministic); None for pictures of different sizes.
+
+    The evidence is one-sided: re-encoding a source reproduces its re-encode, while re-encoding the re-encode
+    cannot bring back what the coarser coding removed."""
+    import io
+
+    from PIL import Image
+
+    if source.size != copy.size:
+        return None
+    buffer = io.BytesIO()
+    try:
+        source.window.convert(copy.window.mode).save(buffer, "JPEG", qtables=copy.tables, subsampling=copy.sampling)
+        buffer.seek(0)
+        with Image.open(buffer) as again:
+            got = np.asarray(again.convert("L"), dtype=np.float32)
+    except Exception:  # tables Pillow will not write
+        return None
+    h, w = got.shape
+    margin = RECODE_MARGIN if min(h, w) > 4 * RECODE_MARGIN else 0
+    inner = (slice(margin, h - margin), slice(margin, w - margin))
+    return float(np.sqrt(np.mean((got[inner] - copy.luma[inner]) ** 2)))
+
+
 def read_facts(path: str, size: int, mtime_ns: int, look: bool = False) -> FileFacts:
     """Facts of one file from its header, and with ``look`` its :class:`Look` (one reduced decode); a
     FileFacts with ``problem`` set when it cannot be read (a file whose header reads but whose pixels do
@@ -334,7 +411,7 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 
 LOOKS_FORMAT = "finder.looks"  # the cache format's marker: never change it
-LOOKS_VERSION = 3  # 2: with the header facts; 3: with the noise level
+LOOKS_VERSION = 4  # 2: with the header facts; 3: with the noise level; 4: with pairs' re-encoding residuals
 
 
 class LookCache:
@@ -347,6 +424,9 @@ class LookCache:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.entries: dict[str, tuple[int, int, tuple, Look]] = {}  # size, mtime_ns, header facts, look
+        # (source, copy) -> (source's size and mtime, copy's, reencoding_residual or None), both as read
+        self.recoded: dict[tuple[str, str], tuple[int, int, int, int, float | None]] = {}
+        self._copies: dict[str, list[str]] = {}  # source -> the copies it has a pair with in recoded
         self.changed = False
 
     @staticmethod
@@ -369,6 +449,8 @@ class LookCache:
                                          "look cache")
             if cache.changed:
                 cache.entries.clear()
+                cache.recoded.clear()
+                cache._copies.clear()
         return cache
 
     def _read(self, npz: Any) -> None:
@@ -395,6 +477,50 @@ class LookCache:
                         bool(colour[k]), thumbs[k].astype(np.uint8), float(share[k]),
                         (int(sizes[k, 2]), int(sizes[k, 3])), float(noise[k]))
             self.entries[paths[k]] = (int(size[k]), int(mtime[k]), tuple(headers[k]), look)
+        pairs = npz.read("recoded_pairs", "i", (None, 2))
+        stats = npz.read("recoded_stats", "i", (len(pairs), 4))
+        residuals = npz.read("recoded_residual", "f", (len(pairs),))
+        if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any()):
+            raise ValueError("a re-encoding pair out of range")
+        for (a, b), stat, residual in zip(pairs, stats, residuals):
+            value = None if np.isnan(residual) else float(residual)
+            self._recode(paths[a], paths[b], (int(stat[0]), int(stat[1]), int(stat[2]), int(stat[3]), value))
+
+    def _recode(self, source: str, copy: str, entry: tuple[int, int, int, int, float | None]) -> None:
+        if (source, copy) not in self.recoded:
+            self._copies.setdefault(source, []).append(copy)
+        self.recoded[source, copy] = entry
+
+    def recoded_among(self, paths: Iterable[str]) -> dict[tuple[str, str], float | None]:
+        """The re-encoding residuals kept for pairs of ``paths`` whose files are both as they were read then
+        (their looks' sizes and mtimes, which :func:`gather` has just checked)."""
+        wanted = set(paths)
+        out: dict[tuple[str, str], float | None] = {}
+        for a in wanted:
+            for b in self._copies.get(a, ()):
+                size_a, mtime_a, size_b, mtime_b, residual = self.recoded[a, b]
+                if b in wanted and self._stat(a) == (size_a, mtime_a) and self._stat(b) == (size_b, mtime_b):
+                    out[a, b] = residual
+        return out
+
+    def keep_recoded(self, found: Mapping[Any, Any]) -> None:
+        """Keep the pair residuals in ``found`` (keys (source, copy); other keys are ignored) for files with
+        looks."""
+        for key, residual in found.items():
+            if not (isinstance(key, tuple) and len(key) == 2):
+                continue
+            a, b = key
+            stat_a, stat_b = self._stat(a), self._stat(b)
+            if stat_a is None or stat_b is None:
+                continue
+            entry = (*stat_a, *stat_b, residual)
+            if self.recoded.get(key) != entry:
+                self._recode(a, b, entry)
+                self.changed = True
+
+    def _stat(self, path: str) -> tuple[int, int] | None:
+        entry = self.entries.get(path)
+        return None if entry is None else (entry[0], entry[1])
 
     def fresh(self, path: str, stat: tuple[int, int] | None, size: int, mtime_ns: int) -> FileFacts | None:
         """``path``'s facts (with the recorded ``size`` and ``mtime_ns``) and look, if they were read from the
@@ -424,6 +550,8 @@ class LookCache:
         values, keys = sidecar.entry_arrays({p: (size, mtime, (header, look)) for p, (size, mtime, header, look)
                                              in self.entries.items()})
         looks = [look for _, look in values]
+        index = {path: k for k, path in enumerate(sorted(self.entries))}  # entry_arrays' order
+        pairs = [(key, value) for key, value in sorted(self.recoded.items()) if key[0] in index and key[1] in index]
         arrays = {
             **keys,
             "sizes": np.array([(*k.content, *k.canvas) for k in looks], np.int64).reshape(-1, 4),
@@ -434,6 +562,10 @@ class LookCache:
             "thumbs": (np.stack([k.thumb for k in looks]) if looks
                        else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
             "headers": np.frombuffer(json.dumps([list(h) for h, _ in values]).encode(), np.uint8),
+            "recoded_pairs": np.array([(index[a], index[b]) for (a, b), _ in pairs], np.int64).reshape(-1, 2),
+            "recoded_stats": np.array([value[:4] for _, value in pairs], np.int64).reshape(-1, 4),
+            "recoded_residual": np.array([np.nan if value[4] is None else value[4] for _, value in pairs],
+                                         np.float64),
         }
         sidecar.save(self.path, LOOKS_FORMAT, self.settings(), arrays, KeepRuleError, "look cache")
         self.changed = False
