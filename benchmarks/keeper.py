@@ -18,7 +18,9 @@ is the ``keep s`` column: the whole keeper choice, in one process.
 ``--pairs`` prints instead, for each labelled set, the evidence two rules read between every original and
 each of its copies, by transform: ``orientation`` (how many copies are decided mirrored, and how many the
 same way round, at the rule's ratio) and ``coding`` (of the same-size JPEG copies, how many are decided
-re-encodes of the original, and how many the wrong way) -- how their cut-offs were checked.
+re-encodes of the original, or mirrored re-encodes -- each test on its own, where the rule tries the mirror
+only when the plain test decides nothing --, and how many decisions go the wrong way) -- how their cut-offs
+were checked.
 
     python benchmarks/keeper.py --pairs [--set DIR]...   (DIR holds images and a ground_truth.csv)
 """
@@ -114,7 +116,7 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
                 continue
             copy = facts(row)
             counts = out.setdefault(row["transform"], {"copies": 0, "mirrored": 0, "same way": 0, "same-size jpeg": 0,
-                                                       "re-encode": 0, "reversed": 0})
+                                                       "re-encode": 0, "mirror re-encode": 0, "reversed": 0})
             counts["copies"] += 1
             if original.look is not None and copy.look is not None:
                 t = Thumbs.of([original], [copy])
@@ -123,11 +125,12 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
                 counts["same way"] += plain < MIRROR_RATIO * mirrored
             other = read_coded(copy.path)
             if coded is not None and other is not None and coded.size == other.size:
-                forward, back = reencoding_residual(coded, other), reencoding_residual(other, coded)
-                if forward is not None and back is not None:
-                    counts["same-size jpeg"] += 1
-                    counts["re-encode"] += forward <= RECODE_RATIO * back and back > 0
-                    counts["reversed"] += back <= RECODE_RATIO * forward and forward > 0
+                counts["same-size jpeg"] += 1
+                for key, flip in (("re-encode", False), ("mirror re-encode", True)):
+                    forward, back = reencoding_residual(coded, other, flip), reencoding_residual(other, coded, flip)
+                    if forward is not None and back is not None:
+                        counts[key] += forward <= RECODE_RATIO * back and back > 0
+                        counts["reversed"] += back <= RECODE_RATIO * forward and forward > 0
     return out
 
 
@@ -138,12 +141,12 @@ def print_pairs(sets: list[Path], as_json: bool) -> None:
         print(json.dumps({"machine": machine, "sets": evidence}, indent=2))
         return
     print(f"machine: {machine}")
-    columns = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "reversed")
+    columns = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "mirror re-encode", "reversed")
     for folder, table in evidence.items():
         print(f"\n{folder}: original -> copy, by transform")
-        print(f"{'transform':<16}" + "".join(f"{c:>15}" for c in columns))
+        print(f"{'transform':<16}" + "".join(f"{c:>17}" for c in columns))
         for transform, counts in sorted(table.items()):
-            print(f"{transform:<16}" + "".join(f"{counts[c]:>15}" for c in columns))
+            print(f"{transform:<16}" + "".join(f"{counts[c]:>17}" for c in columns))
 
 
 def main() -> None:

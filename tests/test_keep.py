@@ -387,17 +387,17 @@ def test_reencoding_residuals_are_kept_in_the_look_cache_while_both_files_are_un
     items = [(p, 0, 0) for p in paths]
     cache_path = str(tmp_path / "h.looks.npz")
     gather(items, jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
-    cache.keep_recoded({(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5, (paths[0], paths[2]): None,
-                        paths[0]: "a decoded picture, not a pair"})
+    kept = {(paths[0], paths[1], False): 0.0, (paths[1], paths[0], False): 2.5, (paths[0], paths[1], True): 7.0,
+            (paths[0], paths[2], False): None}
+    cache.keep_recoded({**kept, paths[0]: "a decoded picture, not a pair"})
     cache.save()
     again = LookCache.load(cache_path)
     gather(items, jobs=1, look=True, cache=again)
-    assert again.recoded_among(paths) == {(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5,
-                                          (paths[0], paths[2]): None}
-    assert again.recoded_among(paths[:2]) == {(paths[0], paths[1]): 0.0, (paths[1], paths[0]): 2.5}
+    assert again.recoded_among(paths) == kept
+    assert again.recoded_among(paths[:2]) == {k: v for k, v in kept.items() if paths[2] not in k}
     os.utime(paths[1], ns=(1, 10**9))  # changed since: its pairs no longer hold
     gather(items, jobs=1, look=True, cache=again)
-    assert again.recoded_among(paths) == {(paths[0], paths[2]): None}
+    assert again.recoded_among(paths) == {(paths[0], paths[2], False): None}
 
 
 def test_noise_level_estimates_added_gaussian_noise():
@@ -531,6 +531,13 @@ def test_a_reencode_is_reproduced_from_its_source_and_not_the_other_way(tmp_path
         assert a is not None and b is not None
         assert reencoding_residual(a, b) == 0.0, quality
         assert reencoding_residual(b, a) > 0.05, quality
+    mirror_path = tmp_path / "mirror.jpg"  # a mirrored re-encode: the same, once the source is mirrored
+    with Image.open(photo_path) as photo:
+        photo.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(mirror_path, quality=85)
+    a, m = read_coded(str(photo_path)), read_coded(str(mirror_path))
+    assert a is not None and m is not None
+    assert reencoding_residual(a, m, mirrored=True) == 0.0 < reencoding_residual(m, a, mirrored=True)
+    assert reencoding_residual(a, m) > 1.0
     x0, y0, x1, y1 = recode_window(1000, 700)
     assert (x1 - x0, y1 - y0) == (256, 256) and x0 % 16 == 0 and y0 % 16 == 0
     assert recode_window(10, 12) == (0, 0, 10, 12)
@@ -555,3 +562,27 @@ def test_a_finer_reencode_is_not_the_keeper(tmp_path):
     others = [r for r in DEFAULT_RULES if r not in ("coding", "central")]
     [without], _ = decide_groups([Group(0, paths["photo.jpg"], members)], parse_rules([",".join(others)]), jobs=1)
     assert without.keeper == paths["again.jpg"], without.keeper_reason
+
+
+def test_the_mirrored_reencode_of_a_symmetric_picture_is_not_the_keeper(tmp_path):
+    """A near-symmetric picture (orientation cannot tell it from its mirror), its mirror saved finer (a larger
+    file) and a downscale: coding finds the mirror is the picture's mirrored re-encode, so the picture is kept;
+    without coding (and central) the mirror is."""
+    from finder.groups.keep import DEFAULT_RULES, decide_groups
+
+    source = np.asarray(Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB"))
+    half = source[:, : source.shape[1] // 2]
+    symmetric = np.concatenate([half, half[:, ::-1]], axis=1).copy()
+    symmetric[150:180, 30:70] = (250, 20, 20)  # a mark on one side, inside the compared window
+    paths = {name: str(tmp_path / name) for name in ("mirror.jpg", "picture.jpg", "small.jpg")}
+    Image.fromarray(symmetric).save(paths["picture.jpg"], quality=90)
+    with Image.open(paths["picture.jpg"]) as picture:
+        picture.transpose(Image.Transpose.FLIP_LEFT_RIGHT).save(paths["mirror.jpg"], quality=95)
+        picture.resize((picture.width // 2, picture.height // 2)).save(paths["small.jpg"], quality=90)
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths.values()]
+    [chosen], _ = decide_groups([Group(0, paths["picture.jpg"], members)], parse_rules([]), jobs=1)
+    assert chosen.keeper == paths["picture.jpg"] and "coding:" in chosen.keeper_reason, chosen.keeper_reason
+    assert "orientation:" not in chosen.keeper_reason  # the case orientation cannot decide
+    others = [r for r in DEFAULT_RULES if r not in ("coding", "central")]
+    [without], _ = decide_groups([Group(0, paths["picture.jpg"], members)], parse_rules([",".join(others)]), jobs=1)
+    assert without.keeper == paths["mirror.jpg"], without.keeper_reason

@@ -276,12 +276,13 @@ class Coded:
     luma: np.ndarray  # float32, the window's luma
     tables: dict
     sampling: int
+    mirrored: Any  # the same window of the picture mirrored left to right (a mirrored copy's source there)
 
 
 def read_coded(path: str) -> Coded | None:
     """A JPEG file in L or RGB, decoded at full size, with its quantisation tables and chroma subsampling;
     None for anything else or a file that cannot be decoded."""
-    from PIL import JpegImagePlugin
+    from PIL import Image, JpegImagePlugin
 
     try:
         with open_header(path) as image:
@@ -289,20 +290,24 @@ def read_coded(path: str) -> Coded | None:
             if image.format != "JPEG" or image.mode not in ("L", "RGB") or not tables:
                 return None
             sampling = JpegImagePlugin.get_sampling(image)
+            x0, y0, x1, y1 = recode_window(*image.size)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                window = image.crop(recode_window(*image.size))
+                window = image.crop((x0, y0, x1, y1))
+                mirrored = image.crop((image.width - x1, y0, image.width - x0, y1)).transpose(
+                    Image.Transpose.FLIP_LEFT_RIGHT)
             return Coded(image.size, window, np.asarray(window.convert("L"), np.float32), dict(tables),
-                         max(sampling, 0))
+                         max(sampling, 0), mirrored)
     except Exception:  # Pillow plugins raise OSError, ValueError, SyntaxError, struct.error ...
         return None
 
 
-def reencoding_residual(source: Coded, copy: Coded) -> float | None:
+def reencoding_residual(source: Coded, copy: Coded, mirrored: bool = False) -> float | None:
     """How far ``copy`` is from ``source`` re-encoded as ``copy`` is encoded: the RMS luma difference (grey
     levels) between ``copy`` and ``source`` saved as JPEG with ``copy``'s quantisation tables and chroma
     subsampling, decoded again -- over their central window less a :data:`RECODE_MARGIN`.  0 when ``copy``
     is that re-encode (JPEG's quantisation is deterministic); None for pictures of different sizes.
+    ``mirrored``: ``source`` mirrored left to right first (is ``copy`` its mirrored re-encode?).
 
     The evidence is one-sided: re-encoding a source reproduces its re-encode, while re-encoding the re-encode
     cannot bring back what the coarser coding removed."""
@@ -314,7 +319,8 @@ def reencoding_residual(source: Coded, copy: Coded) -> float | None:
         return None
     buffer = io.BytesIO()
     try:
-        source.window.convert(copy.window.mode).save(buffer, "JPEG", qtables=copy.tables, subsampling=copy.sampling)
+        picture = source.mirrored if mirrored else source.window
+        picture.convert(copy.window.mode).save(buffer, "JPEG", qtables=copy.tables, subsampling=copy.sampling)
         buffer.seek(0)
         with Image.open(buffer) as again:
             got = np.asarray(again.convert("L"), dtype=np.float32)
@@ -424,9 +430,9 @@ class LookCache:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.entries: dict[str, tuple[int, int, tuple, Look]] = {}  # size, mtime_ns, header facts, look
-        # (source, copy) -> (source's size and mtime, copy's, reencoding_residual or None), both as read
-        self.recoded: dict[tuple[str, str], tuple[int, int, int, int, float | None]] = {}
-        self._copies: dict[str, list[str]] = {}  # source -> the copies it has a pair with in recoded
+        # (source, copy, mirrored) -> (source's size and mtime, copy's, reencoding_residual or None)
+        self.recoded: dict[tuple[str, str, bool], tuple[int, int, int, int, float | None]] = {}
+        self._copies: dict[str, list[tuple[str, bool]]] = {}  # source -> its (copy, mirrored) keys in recoded
         self.changed = False
 
     @staticmethod
@@ -480,42 +486,44 @@ class LookCache:
         pairs = npz.read("recoded_pairs", "i", (None, 2))
         stats = npz.read("recoded_stats", "i", (len(pairs), 4))
         residuals = npz.read("recoded_residual", "f", (len(pairs),))
+        mirrored = npz.read("recoded_mirrored", "b", (len(pairs),))
         if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any()):
             raise ValueError("a re-encoding pair out of range")
-        for (a, b), stat, residual in zip(pairs, stats, residuals):
+        for (a, b), stat, residual, flip in zip(pairs, stats, residuals, mirrored):
             value = None if np.isnan(residual) else float(residual)
-            self._recode(paths[a], paths[b], (int(stat[0]), int(stat[1]), int(stat[2]), int(stat[3]), value))
+            self._recode((paths[a], paths[b], bool(flip)),
+                         (int(stat[0]), int(stat[1]), int(stat[2]), int(stat[3]), value))
 
-    def _recode(self, source: str, copy: str, entry: tuple[int, int, int, int, float | None]) -> None:
-        if (source, copy) not in self.recoded:
-            self._copies.setdefault(source, []).append(copy)
-        self.recoded[source, copy] = entry
+    def _recode(self, key: tuple[str, str, bool], entry: tuple[int, int, int, int, float | None]) -> None:
+        if key not in self.recoded:
+            self._copies.setdefault(key[0], []).append((key[1], key[2]))
+        self.recoded[key] = entry
 
-    def recoded_among(self, paths: Iterable[str]) -> dict[tuple[str, str], float | None]:
-        """The re-encoding residuals kept for pairs of ``paths`` whose files are both as they were read then
-        (their looks' sizes and mtimes, which :func:`gather` has just checked)."""
+    def recoded_among(self, paths: Iterable[str]) -> dict[tuple[str, str, bool], float | None]:
+        """The re-encoding residuals kept for pairs of ``paths`` (keys (source, copy, mirrored)) whose files are
+        both as they were read then (their looks' sizes and mtimes, which :func:`gather` has just checked)."""
         wanted = set(paths)
-        out: dict[tuple[str, str], float | None] = {}
+        out: dict[tuple[str, str, bool], float | None] = {}
         for a in wanted:
-            for b in self._copies.get(a, ()):
-                size_a, mtime_a, size_b, mtime_b, residual = self.recoded[a, b]
+            for b, flip in self._copies.get(a, ()):
+                size_a, mtime_a, size_b, mtime_b, residual = self.recoded[a, b, flip]
                 if b in wanted and self._stat(a) == (size_a, mtime_a) and self._stat(b) == (size_b, mtime_b):
-                    out[a, b] = residual
+                    out[a, b, flip] = residual
         return out
 
     def keep_recoded(self, found: Mapping[Any, Any]) -> None:
-        """Keep the pair residuals in ``found`` (keys (source, copy); other keys are ignored) for files with
-        looks."""
+        """Keep the pair residuals in ``found`` (keys (source, copy, mirrored); other keys are ignored) for
+        files with looks."""
         for key, residual in found.items():
-            if not (isinstance(key, tuple) and len(key) == 2):
+            if not (isinstance(key, tuple) and len(key) == 3):
                 continue
-            a, b = key
+            a, b, flip = key
             stat_a, stat_b = self._stat(a), self._stat(b)
             if stat_a is None or stat_b is None:
                 continue
             entry = (*stat_a, *stat_b, residual)
             if self.recoded.get(key) != entry:
-                self._recode(a, b, entry)
+                self._recode((a, b, bool(flip)), entry)
                 self.changed = True
 
     def _stat(self, path: str) -> tuple[int, int] | None:
@@ -562,7 +570,8 @@ class LookCache:
             "thumbs": (np.stack([k.thumb for k in looks]) if looks
                        else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
             "headers": np.frombuffer(json.dumps([list(h) for h, _ in values]).encode(), np.uint8),
-            "recoded_pairs": np.array([(index[a], index[b]) for (a, b), _ in pairs], np.int64).reshape(-1, 2),
+            "recoded_pairs": np.array([(index[a], index[b]) for (a, b, _), _ in pairs], np.int64).reshape(-1, 2),
+            "recoded_mirrored": np.array([flip for (_, _, flip), _ in pairs], bool),
             "recoded_stats": np.array([value[:4] for _, value in pairs], np.int64).reshape(-1, 4),
             "recoded_residual": np.array([np.nan if value[4] is None else value[4] for _, value in pairs],
                                          np.float64),

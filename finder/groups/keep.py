@@ -418,8 +418,10 @@ def prefer_central(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> lis
 def prefer_source_coding(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
     """The members that are no other candidate's JPEG re-encode: B is A's where re-encoding A as B is encoded
     reproduces B, and re-encoding B as A is encoded does not reproduce A
-    (:func:`finder.groups.facts.reencoding_residual`, :data:`RECODE_RATIO`).  Compared among candidates of
-    one size that are JPEGs (at most :data:`RECODE_CANDIDATES` of at most :data:`RECODE_PIXELS` pixels)."""
+    (:func:`finder.groups.facts.reencoding_residual`, :data:`RECODE_RATIO`); where that decides nothing and
+    the two look closer mirrored, the same with each mirrored first (a mirrored re-encode: the mirror of a
+    near-symmetric picture, which ``orientation`` cannot tell).  Compared among candidates of one size that
+    are JPEGs (at most :data:`RECODE_CANDIDATES` of at most :data:`RECODE_PIXELS` pixels)."""
     from finder.groups.facts import read_coded, reencoding_residual
 
     looked = [f for f, _ in _looked(pool)]
@@ -430,28 +432,39 @@ def prefer_source_coding(pool: Sequence[FileFacts], group: Sequence[FileFacts]) 
         return looked or list(pool)
     known = group.recoded if isinstance(group, Members) else {}
 
-    def residual(source: str, copy: str) -> float | None:
-        if (source, copy) not in known:
+    def residual(source: str, copy: str, mirrored: bool) -> float | None:
+        if (source, copy, mirrored) not in known:
             for path in (source, copy):
                 if path not in known:
                     known[path] = read_coded(path)
             coded_source, coded_copy = known[source], known[copy]
-            known[source, copy] = (None if coded_source is None or coded_copy is None
-                                   else reencoding_residual(coded_source, coded_copy))
-        return known[source, copy]
+            known[source, copy, mirrored] = (None if coded_source is None or coded_copy is None
+                                             else reencoding_residual(coded_source, coded_copy, mirrored))
+        return known[source, copy, mirrored]
+
+    def derived(a: FileFacts, b: FileFacts, mirrored: bool) -> FileFacts | None:
+        """The one of ``a``, ``b`` that is the other's re-encode (mirrored first), or None."""
+        a_to_b, b_to_a = residual(a.path, b.path, mirrored), residual(b.path, a.path, mirrored)
+        if a_to_b is None or b_to_a is None:
+            return None
+        if a_to_b <= RECODE_RATIO * b_to_a and b_to_a > 0:
+            return b
+        if b_to_a <= RECODE_RATIO * a_to_b and a_to_b > 0:
+            return a
+        return None
 
     copies = set()
     for k, a in enumerate(jpegs):
         for b in jpegs[k + 1:]:
             if (a.width, a.height) != (b.width, b.height):
                 continue
-            a_to_b, b_to_a = residual(a.path, b.path), residual(b.path, a.path)
-            if a_to_b is None or b_to_a is None:
-                continue
-            if a_to_b <= RECODE_RATIO * b_to_a and b_to_a > 0:
-                copies.add(b.path)
-            elif b_to_a <= RECODE_RATIO * a_to_b and a_to_b > 0:
-                copies.add(a.path)
+            copy = derived(a, b, False)
+            if copy is None and a.look is not None and b.look is not None:  # a mirrored re-encode?
+                plain, mirrored = Thumbs.of([a], [b]).select([(a, a.look)])
+                if mirrored[0, 0] < plain[0, 0]:
+                    copy = derived(a, b, True)
+            if copy is not None:
+                copies.add(copy.path)
     return [f for f in looked if f.path not in copies] or looked or list(pool)
 
 
