@@ -87,13 +87,15 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
     with reporter.bar(len(files), "thumbnails") as advance:
         thumbs = make_thumbs(files, thumb_size, jobs, advance)
     facts = {p: t.facts for p, t in thumbs.items()}
+    cache = None
     if any(rule.looks for rule in keep_rules):  # the keep rules that look at the pictures: one reduced decode each
         cache = LookCache.load(path_beside(hashfile, "looks"))
         with reporter.bar(len(files), "looking at the grouped images") as advance:
             looks = gather(files, jobs, advance, look=True, cache=cache)
-        cache.save()
         facts = {p: replace(f, look=looks[p].look) if p in looks else f for p, f in facts.items()}
-    groups = decide(groups, facts, keep_rules, reference_dirs)
+    groups = decide(groups, facts, keep_rules, reference_dirs, cache)  # coding keeps its pair residuals there
+    if cache is not None:
+        cache.save()
     groups, _ = honour_decisions(groups, hashset, decisions, reporter)
     for caution in guard_warnings(groups, len(hashset), rules, linkage):
         reporter.warning(caution)
