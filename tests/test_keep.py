@@ -400,6 +400,30 @@ def test_reencoding_residuals_are_kept_in_the_look_cache_while_both_files_are_un
     assert again.recoded_among(paths) == {(paths[0], paths[2], False): None}
 
 
+def test_a_look_cache_with_a_pair_out_of_range_is_rebuilt_not_trusted(tmp_path):
+    """A look cache is hostile input: re-encoding pairs whose indices point past its files, or a negative
+    residual, make it a damaged cache (read as empty and written again), never a crash or a wrong pair."""
+    import zipfile
+
+    from finder.groups.facts import LookCache
+
+    paths = [str(photo(tmp_path / f"{k}.jpg", size=(96, 64), seed=k)) for k in range(2)]
+    cache_path = str(tmp_path / "h.looks.npz")
+    gather([(p, 0, 0) for p in paths], jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
+    cache.keep_recoded({(paths[0], paths[1], False): 0.0})
+    cache.save()
+    with np.load(cache_path, allow_pickle=False) as npz:
+        arrays = {name: npz[name] for name in npz.files}
+    for name, bad in (("recoded_pairs", np.array([[0, 7]], np.int64)), ("recoded_residual", np.array([-1.0]))):
+        with zipfile.ZipFile(cache_path, "w") as archive:
+            for key, value in {**arrays, name: bad}.items():
+                buffer = io.BytesIO()
+                np.save(buffer, value, allow_pickle=False)
+                archive.writestr(f"{key}.npy", buffer.getvalue())
+        loaded = LookCache.load(cache_path)
+        assert loaded.changed and not loaded.entries and not loaded.recoded, name
+
+
 def test_noise_level_estimates_added_gaussian_noise():
     """Immerkær's estimate against known noise: zero on a flat image and on a plane, sigma on noise added to them."""
     from finder.views.detail import noise_level

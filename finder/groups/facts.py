@@ -279,15 +279,18 @@ class Coded:
     mirrored: Any  # the same window of the picture mirrored left to right (a mirrored copy's source there)
 
 
-def read_coded(path: str) -> Coded | None:
+def read_coded(path: str, max_pixels: int | None = None) -> Coded | None:
     """A JPEG file in L or RGB, decoded at full size, with its quantisation tables and chroma subsampling;
-    None for anything else or a file that cannot be decoded."""
+    None for anything else, a file that cannot be decoded, or one of more than ``max_pixels`` pixels (checked
+    on the header before decoding: the file may have changed since its facts were read)."""
     from PIL import Image, JpegImagePlugin
 
     try:
         with open_header(path) as image:
             tables = getattr(image, "quantization", None)
             if image.format != "JPEG" or image.mode not in ("L", "RGB") or not tables:
+                return None
+            if max_pixels is not None and image.width * image.height > max_pixels:
                 return None
             sampling = JpegImagePlugin.get_sampling(image)
             x0, y0, x1, y1 = recode_window(*image.size)

@@ -436,7 +436,7 @@ def prefer_source_coding(pool: Sequence[FileFacts], group: Sequence[FileFacts]) 
         if (source, copy, mirrored) not in known:
             for path in (source, copy):
                 if path not in known:
-                    known[path] = read_coded(path)
+                    known[path] = read_coded(path, RECODE_PIXELS)
             coded_source, coded_copy = known[source], known[copy]
             known[source, copy, mirrored] = (None if coded_source is None or coded_copy is None
                                              else reencoding_residual(coded_source, coded_copy, mirrored))
