@@ -5,6 +5,13 @@ before it, camera-folder paths; kept in ``--cache``).  Each command runs as a us
 process; its wall time and peak resident memory (``wait4``'s ``ru_maxrss``) are printed with the CPU.
 
     python benchmarks/scale.py [--files 1000000 10000000] [--cache DIR] [--json]
+
+``--views-files N...`` also runs ``finder cluster`` at the default threshold on a store with default views
+(``big_store.py --views default``: mirror rows, and content-box rows for one file in five) of N files.  On
+random rows that radius is near chance (P(d <= 96) ~ 4e-5 for 256 random bits), so most files join chance
+groups: a worst case for the pairs streamed into the union-find, not a picture of a real photo folder.
+
+    python benchmarks/scale.py --files --views-files 1000000
 """
 
 from __future__ import annotations
@@ -42,7 +49,8 @@ def run(argv: list[str]) -> tuple[float, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--files", type=int, nargs="+", default=[1_000_000, 10_000_000])
+    parser.add_argument("--files", type=int, nargs="*", default=[1_000_000, 10_000_000])
+    parser.add_argument("--views-files", type=int, nargs="*", default=[])
     parser.add_argument("--cache", default="/tmp/finder-scale")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
@@ -58,6 +66,14 @@ def main() -> None:
             wall, rss = run(argv)
             rows.append({"files": n, "command": label, "seconds": round(wall, 1), "peak_rss_mib": round(rss)})
             print(f"{n:,} {label}: {wall:.1f} s, {rss:,.0f} MiB", file=sys.stderr)
+    for n in args.views_files:
+        store = cache / f"synthetic-views-{n}.npz"
+        if not store.exists():
+            write(str(store), n, views="default")
+        label = "cluster (default threshold and views)"
+        wall, rss = run(["cluster", str(store), "--keep", "oldest", "-o", str(cache / "groups-views.json")])
+        rows.append({"files": n, "command": label, "seconds": round(wall, 1), "peak_rss_mib": round(rss)})
+        print(f"{n:,} {label}: {wall:.1f} s, {rss:,.0f} MiB", file=sys.stderr)
     if emit_json_or_machine(rows, args.json):
         return
     print("| files | command | wall s | peak RSS MiB |")
