@@ -112,11 +112,12 @@ MIRROR_RATIO = 0.5
 #: ``coding``: B is A's re-encode where re-encoding A with B's tables comes at most this share as close to B as
 #: re-encoding B with A's tables comes to A (one direction reproduces, the other cannot restore what coarser
 #: coding removed).  A re-encode by the same encoder comes back exactly (0 on all 64 JPEG copies of the corpus,
-#: against 0.09-14 grey levels the other way); another encoder's rounding leaves a residue, and half keeps
-#: the decision to clear cases.
+#: against 0.03-14 grey levels the other way; ``benchmarks/keeper.py --pairs``); another encoder's rounding
+#: leaves a residue, and half keeps the decision to clear cases.
 RECODE_RATIO = 0.5
-#: ``coding``: candidates compared at most (pairs cost two decodes and two encodes each), and larger pictures
-#: than this many pixels are left to the next rule (a cost cut-off: ~0.1 s a pair at 4 megapixels).
+#: ``coding``: candidates compared at most (each is decoded once in full, each pair costs two window encodes),
+#: and pictures of more pixels than this are left to the next rule (a cost cut-off: a full decode of a
+#: 4-megapixel JPEG takes ~30 ms).
 RECODE_CANDIDATES = 8
 RECODE_PIXELS = 4_000_000
 
