@@ -236,8 +236,14 @@ class Members(list):
 
     @functools.cached_property
     def recoded(self) -> dict:
-        """What ``coding`` decoded (by path) and the re-encoding residuals it measured (by (source, copy)),
-        for the group's later questions; :func:`decide` fills it from the look cache and keeps what is new."""
+        """The re-encoding residuals ``coding`` measured, by (source, copy, mirrored), for the group's later
+        questions; :func:`decide` fills it from the look cache and keeps what is new."""
+        return {}
+
+    @functools.cached_property
+    def decoded(self) -> dict:
+        """What ``coding`` decoded, by path (:func:`finder.groups.facts.read_coded`; None: not a JPEG it can
+        compare)."""
         return {}
 
 
@@ -431,14 +437,14 @@ def prefer_source_coding(pool: Sequence[FileFacts], group: Sequence[FileFacts]) 
     jpegs = [f for f, size in zip(jpegs, sizes) if sizes.count(size) > 1]
     if len(jpegs) < 2 or len(jpegs) > RECODE_CANDIDATES:
         return looked or list(pool)
-    known = group.recoded if isinstance(group, Members) else {}
+    known, decoded = (group.recoded, group.decoded) if isinstance(group, Members) else ({}, {})
 
     def residual(source: str, copy: str, mirrored: bool) -> float | None:
         if (source, copy, mirrored) not in known:
             for path in (source, copy):
-                if path not in known:
-                    known[path] = read_coded(path, RECODE_PIXELS)
-            coded_source, coded_copy = known[source], known[copy]
+                if path not in decoded:
+                    decoded[path] = read_coded(path, RECODE_PIXELS)
+            coded_source, coded_copy = decoded[source], decoded[copy]
             known[source, copy, mirrored] = (None if coded_source is None or coded_copy is None
                                              else reencoding_residual(coded_source, coded_copy, mirrored))
         return known[source, copy, mirrored]
