@@ -401,8 +401,9 @@ def test_reencoding_residuals_are_kept_in_the_look_cache_while_both_files_are_un
 
 
 def test_a_look_cache_with_a_pair_out_of_range_is_rebuilt_not_trusted(tmp_path):
-    """A look cache is hostile input: re-encoding pairs whose indices point past its files, or a negative
-    residual, make it a damaged cache (read as empty and written again), never a crash or a wrong pair."""
+    """A look cache is hostile input: re-encoding pairs whose indices point past its files, or a negative or
+    infinite residual, make it a damaged cache (read as empty and written again), never a crash or a wrong
+    pair."""
     import zipfile
 
     from finder.groups.facts import LookCache
@@ -414,7 +415,8 @@ def test_a_look_cache_with_a_pair_out_of_range_is_rebuilt_not_trusted(tmp_path):
     cache.save()
     with np.load(cache_path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    for name, bad in (("recoded_pairs", np.array([[0, 7]], np.int64)), ("recoded_residual", np.array([-1.0]))):
+    for name, bad in (("recoded_pairs", np.array([[0, 7]], np.int64)), ("recoded_residual", np.array([-1.0])),
+                      ("recoded_residual", np.array([np.inf]))):
         with zipfile.ZipFile(cache_path, "w") as archive:
             for key, value in {**arrays, name: bad}.items():
                 buffer = io.BytesIO()

@@ -490,7 +490,7 @@ class LookCache:
         stats = npz.read("recoded_stats", "i", (len(pairs), 4))
         residuals = npz.read("recoded_residual", "f", (len(pairs),))
         mirrored = npz.read("recoded_mirrored", "b", (len(pairs),))
-        if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any()):
+        if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any() or np.isinf(residuals).any()):
             raise ValueError("a re-encoding pair out of range")
         for (a, b), stat, residual, flip in zip(pairs, stats, residuals, mirrored):
             value = None if np.isnan(residual) else float(residual)
