@@ -94,7 +94,8 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
     from finder.groups.facts import read_coded, read_facts, reencoding_residual
     from finder.groups.keep import MIRROR_RATIO, RECODE_RATIO, Thumbs
 
-    rows = list(csv.DictReader(open(folder / "ground_truth.csv", newline="")))
+    with open(folder / "ground_truth.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
     groups: dict[str, list[dict]] = {}
     for row in rows:
         groups.setdefault(row["group"], []).append(row)

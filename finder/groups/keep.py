@@ -66,6 +66,7 @@ import fnmatch
 import functools
 import math
 import os
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
@@ -433,8 +434,8 @@ def prefer_source_coding(pool: Sequence[FileFacts], group: Sequence[FileFacts]) 
 
     looked = [f for f, _ in _looked(pool)]
     jpegs = [f for f in looked if f.format == "JPEG" and f.width and f.height and f.width * f.height <= RECODE_PIXELS]
-    sizes = [(f.width, f.height) for f in jpegs]
-    jpegs = [f for f, size in zip(jpegs, sizes) if sizes.count(size) > 1]
+    sizes = Counter((f.width, f.height) for f in jpegs)
+    jpegs = [f for f in jpegs if sizes[f.width, f.height] > 1]
     if len(jpegs) < 2 or len(jpegs) > RECODE_CANDIDATES:
         return looked or list(pool)
     known, decoded = (group.recoded, group.decoded) if isinstance(group, Members) else ({}, {})

@@ -79,16 +79,12 @@ def _split_columns(words, odd_kept):
     return out
 
 
-def _check_split(words: np.ndarray, inverts: int) -> None:
+def split_columns(words: np.ndarray, inverts: int) -> np.ndarray:
+    """:func:`split_words` of ``words``, word-major: uint64[w, n], C-contiguous (the kernels' layout)."""
     if inverts not in (_EVEN, _ODD):
         raise ValueError("split_words handles masks of every even or every odd bit position")
     if words.shape[1] % 2:
         raise ValueError("split_words needs an even number of words")
-
-
-def split_columns(words: np.ndarray, inverts: int) -> np.ndarray:
-    """:func:`split_words` of ``words``, word-major: uint64[w, n], C-contiguous (the kernels' layout)."""
-    _check_split(words, inverts)
     return _split_columns(np.ascontiguousarray(words, dtype=np.uint64), inverts == _EVEN)
 
 
