@@ -15,12 +15,15 @@ is the ``keep s`` column: the whole keeper choice, in one process.
 
     python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--json]
 
-``--pairs`` prints instead, for each labelled set, the evidence two rules read between every original and
+``--pairs`` prints instead, for each labelled set, the evidence four rules read between every original and
 each of its copies, by transform: ``orientation`` (how many copies are decided mirrored, and how many the
-same way round, at the rule's ratio) and ``coding`` (of the same-size JPEG copies, how many are decided
+same way round, at the rule's ratio), ``coding`` (of the same-size JPEG copies, how many are decided
 re-encodes of the original, or mirrored re-encodes -- each test on its own, where the rule tries the mirror
-only when the plain test decides nothing --, and how many decisions go the wrong way) -- how their cut-offs
-were checked.
+only when the plain test decides nothing --, and how many decisions go the wrong way) and ``detail``'s
+resampling test (of the copies resized from the original or to it, how many larger ones are decided its
+upscale, and how many times the original is taken for an upscale of a smaller one) and ``central``'s tests
+for blurred copies and copies with noise added (of the copies of the original's size, how many are decided
+so, and how many times the original is) -- how their cut-offs were checked.
 
     python benchmarks/keeper.py --pairs [--set DIR]...   (DIR holds images and a ground_truth.csv)
 """
@@ -52,6 +55,13 @@ from phone_photos import fetch_sources  # noqa: E402
 PACKAGES = ("gnome-backgrounds", "ukui-wallpapers", "sway-backgrounds", "propaganda-debian")
 MIN_SIDE = 300
 RULE_SETS = {"default": [], "before (pixels,size,oldest)": ["pixels,size,oldest"]}
+#: ``--pairs``: the evidence counted per transform (resized: copies of the original's shape, one picture in one
+#: framing, at least 1/CONTENT_RATIO larger or smaller; upscale: the larger copy decided an upscale of the
+#: original; source as upscale: the original decided an upscale of its smaller copy, which is wrong; same size:
+#: copies of the original's content size, one picture in one framing; blurred or noisy: the copy decided the
+#: original blurred or with noise added, as ``central`` decides; source as edited: the original decided so).
+COLUMNS = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "mirror re-encode", "reversed", "resized",
+           "upscale", "source as upscale", "same size", "blurred or noisy", "source as edited")
 
 
 def outside_sources(cache: Path) -> list[Path]:
@@ -91,8 +101,18 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
     """Per transform: the orientation and coding decisions between each original and its copies in ``folder``."""
     import csv
 
-    from finder.groups.facts import read_coded, read_facts, reencoding_residual
-    from finder.groups.keep import MIRROR_RATIO, RECODE_RATIO, Thumbs
+    from finder.groups.facts import read_coded, read_content, read_facts, reencoding_residual, resampling_residual
+    from finder.groups.keep import (
+        CONTENT_RATIO,
+        MIRROR_RATIO,
+        RECODE_RATIO,
+        UPSCALE_RATIO,
+        UPSCALE_THUMBS,
+        Members,
+        Thumbs,
+        _near,
+        edited,
+    )
 
     with open(folder / "ground_truth.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
@@ -111,19 +131,34 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
         if not originals:
             continue
         original = facts(originals[0])
-        coded = read_coded(original.path)
+        coded, content = read_coded(original.path), read_content(original.path)
         for row in members:
             if row is originals[0]:
                 continue
             copy = facts(row)
-            counts = out.setdefault(row["transform"], {"copies": 0, "mirrored": 0, "same way": 0, "same-size jpeg": 0,
-                                                       "re-encode": 0, "mirror re-encode": 0, "reversed": 0})
+            counts = out.setdefault(row["transform"], dict.fromkeys(COLUMNS, 0))
             counts["copies"] += 1
             if original.look is not None and copy.look is not None:
                 t = Thumbs.of([original], [copy])
                 plain, mirrored = float(t.plain[0, 0]), float(t.mirrored[0, 0])
                 counts["mirrored"] += mirrored < MIRROR_RATIO * plain
                 counts["same way"] += plain < MIRROR_RATIO * mirrored
+                areas = original.look.content[0] * original.look.content[1], copy.look.content[0] * copy.look.content[1]
+                if (min(areas) <= CONTENT_RATIO * max(areas) and _near(original.look.shape, copy.look.shape)
+                        and plain <= UPSCALE_THUMBS):
+                    counts["resized"] += 1
+                    resized = read_content(copy.path)
+                    if content is not None and resized is not None:
+                        forward, back = resampling_residual(content, resized), resampling_residual(resized, content)
+                        if forward is not None and back is not None:
+                            bigger = "upscale" if areas[1] > areas[0] else "source as upscale"
+                            counts[bigger] += (forward if bigger == "upscale" else back) <= UPSCALE_RATIO * (
+                                back if bigger == "upscale" else forward)
+                if original.look.content == copy.look.content and plain <= UPSCALE_THUMBS:
+                    counts["same size"] += 1
+                    gone = edited([original, copy], Members([original, copy]))
+                    counts["blurred or noisy"] += copy.path in gone
+                    counts["source as edited"] += original.path in gone
             other = read_coded(copy.path)
             if coded is not None and other is not None and coded.size == other.size:
                 counts["same-size jpeg"] += 1
@@ -142,12 +177,11 @@ def print_pairs(sets: list[Path], as_json: bool) -> None:
         print(json.dumps({"machine": machine, "sets": evidence}, indent=2))
         return
     print(f"machine: {machine}")
-    columns = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "mirror re-encode", "reversed")
     for folder, table in evidence.items():
         print(f"\n{folder}: original -> copy, by transform")
-        print(f"{'transform':<16}" + "".join(f"{c:>17}" for c in columns))
+        print(f"{'transform':<16}" + "".join(f"{c:>18}" for c in COLUMNS))
         for transform, counts in sorted(table.items()):
-            print(f"{transform:<16}" + "".join(f"{counts[c]:>17}" for c in columns))
+            print(f"{transform:<16}" + "".join(f"{counts[c]:>18}" for c in COLUMNS))
 
 
 def main() -> None:

@@ -378,31 +378,33 @@ def test_looks_are_cached_beside_the_hash_file_and_measured_again_when_a_file_ch
     assert rebuilt.changed and not rebuilt.entries
 
 
-def test_reencoding_residuals_are_kept_in_the_look_cache_while_both_files_are_unchanged(tmp_path):
-    """The coding rule's pair residuals survive a save and a load (so a second cluster decodes nothing), are
-    given only for pairs of the asked paths, and are dropped for a pair once either file changes."""
-    from finder.groups.facts import LookCache
+def test_pair_residuals_are_kept_in_the_look_cache_while_both_files_are_unchanged(tmp_path):
+    """The coding and detail rules' pair residuals (re-encoded, mirrored, resampled) survive a save and a load
+    (so a second cluster decodes nothing), are given only for pairs of the asked paths, and are dropped for a
+    pair once either file changes; a key of no known kind is not kept."""
+    from finder.groups.facts import RECODED, RECODED_MIRRORED, RESAMPLED, LookCache
 
     paths = [str(photo(tmp_path / f"{k}.jpg", size=(96, 64), seed=k)) for k in range(3)]
     items = [(p, 0, 0) for p in paths]
     cache_path = str(tmp_path / "h.looks.npz")
     gather(items, jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
-    kept = {(paths[0], paths[1], False): 0.0, (paths[1], paths[0], False): 2.5, (paths[0], paths[1], True): 7.0,
-            (paths[0], paths[2], False): None}
-    cache.keep_recoded({**kept, paths[0]: "a decoded picture, not a pair"})
+    kept = {(paths[0], paths[1], RECODED): 0.0, (paths[1], paths[0], RECODED): 2.5,
+            (paths[0], paths[1], RECODED_MIRRORED): 7.0, (paths[0], paths[2], RECODED): None,
+            (paths[2], paths[1], RESAMPLED): 1.25}
+    cache.keep_pairs({**kept, paths[0]: "a decoded picture, not a pair", (paths[0], paths[1], 9): 1.0})
     cache.save()
     again = LookCache.load(cache_path)
     gather(items, jobs=1, look=True, cache=again)
-    assert again.recoded_among(paths) == kept
-    assert again.recoded_among(paths[:2]) == {k: v for k, v in kept.items() if paths[2] not in k}
+    assert again.pairs_among(paths) == kept
+    assert again.pairs_among(paths[:2]) == {k: v for k, v in kept.items() if paths[2] not in k}
     os.utime(paths[1], ns=(1, 10**9))  # changed since: its pairs no longer hold
     gather(items, jobs=1, look=True, cache=again)
-    assert again.recoded_among(paths) == {(paths[0], paths[2], False): None}
+    assert again.pairs_among(paths) == {(paths[0], paths[2], RECODED): None}
 
 
 def test_a_look_cache_with_a_pair_out_of_range_is_rebuilt_not_trusted(tmp_path):
-    """A look cache is hostile input: re-encoding pairs whose indices point past its files, or a negative or
-    infinite residual, make it a damaged cache (read as empty and written again), never a crash or a wrong
+    """A look cache is hostile input: pairs whose indices point past its files, a negative or infinite residual,
+    or a kind it does not know make it a damaged cache (read as empty and written again), never a crash or a wrong
     pair."""
     import zipfile
 
@@ -411,19 +413,19 @@ def test_a_look_cache_with_a_pair_out_of_range_is_rebuilt_not_trusted(tmp_path):
     paths = [str(photo(tmp_path / f"{k}.jpg", size=(96, 64), seed=k)) for k in range(2)]
     cache_path = str(tmp_path / "h.looks.npz")
     gather([(p, 0, 0) for p in paths], jobs=1, look=True, cache=(cache := LookCache.load(cache_path)))
-    cache.keep_recoded({(paths[0], paths[1], False): 0.0})
+    cache.keep_pairs({(paths[0], paths[1], 0): 0.0})
     cache.save()
     with np.load(cache_path, allow_pickle=False) as npz:
         arrays = {name: npz[name] for name in npz.files}
-    for name, bad in (("recoded_pairs", np.array([[0, 7]], np.int64)), ("recoded_residual", np.array([-1.0])),
-                      ("recoded_residual", np.array([np.inf]))):
+    for name, bad in (("pair_files", np.array([[0, 7]], np.int64)), ("pair_residual", np.array([-1.0])),
+                      ("pair_residual", np.array([np.inf])), ("pair_kind", np.array([7], np.int64))):
         with zipfile.ZipFile(cache_path, "w") as archive:
             for key, value in {**arrays, name: bad}.items():
                 buffer = io.BytesIO()
                 np.save(buffer, value, allow_pickle=False)
                 archive.writestr(f"{key}.npy", buffer.getvalue())
         loaded = LookCache.load(cache_path)
-        assert loaded.changed and not loaded.entries and not loaded.recoded, name
+        assert loaded.changed and not loaded.entries and not loaded.pairs, name
 
 
 def test_noise_level_estimates_added_gaussian_noise():
@@ -612,3 +614,162 @@ def test_the_mirrored_reencode_of_a_symmetric_picture_is_not_the_keeper(tmp_path
     others = [r for r in DEFAULT_RULES if r not in ("coding", "central")]
     [without], _ = decide_groups([Group(0, paths["picture.jpg"], members)], parse_rules([",".join(others)]), jobs=1)
     assert without.keeper == paths["mirror.jpg"], without.keeper_reason
+
+
+def _resized(path, factor, resample, target, quality=90):
+    with Image.open(path) as image:
+        size = (round(image.width * factor), round(image.height * factor))
+        image.convert("RGB").resize(size, resample).save(target, quality=quality)
+    return str(target)
+
+
+def test_resampling_is_one_sided_an_upscale_comes_back_from_its_source_a_downscale_does_not(tmp_path):
+    """A real photo upscaled (bicubic, 1.3x) comes back from the photo resampled up closer than the photo comes back
+    from it resampled down (the filter blurred what the photo held near its resolution); a downscale is the other
+    way round (upsampling cannot bring back the detail it lost), whatever filter made it."""
+    from finder.groups.facts import read_content, resampling_residual
+    from finder.groups.keep import UPSCALE_RATIO
+
+    source = os.path.join(EXAMPLES, ORIGINALS[2])
+    photo = read_content(source)
+    up = read_content(_resized(source, 1.3, Image.Resampling.BICUBIC, tmp_path / "up.jpg"))
+    assert photo is not None and up is not None and up.size == (292, 520)
+    assert resampling_residual(photo, up) <= UPSCALE_RATIO * resampling_residual(up, photo)
+    for name in ("NEAREST", "BILINEAR", "LANCZOS"):
+        down = read_content(_resized(source, 0.6, Image.Resampling[name], tmp_path / f"{name}.jpg"))
+        assert down is not None
+        assert resampling_residual(down, photo) > resampling_residual(photo, down) / UPSCALE_RATIO, name
+    assert resampling_residual(photo.resize((20, 12)), photo.resize((24, 14))) is None  # too small to tell
+
+
+def test_an_upscale_of_the_photo_is_not_the_keeper(tmp_path):
+    """A photo, its upscale by 1.25 per side (a larger picture), a re-encode and a downscale: detail finds the
+    upscale is the photo resampled and drops it (without the resampling test it passes detail, and content
+    weighs it by its detail per pixel alone), and the photo is kept with detail in its reason."""
+    from finder.groups import keep
+    from finder.groups.keep import Members, decide_groups, prefer_detail
+
+    source = os.path.join(EXAMPLES, ORIGINALS[2])
+    photo = str(tmp_path / "photo.jpg")
+    Image.open(source).convert("RGB").save(photo, quality=90)
+    paths = [photo, _resized(photo, 1.25, Image.Resampling.BICUBIC, tmp_path / "big.jpg"),
+             _resized(photo, 1.0, Image.Resampling.BICUBIC, tmp_path / "again.jpg", quality=75),
+             _resized(photo, 0.5, Image.Resampling.LANCZOS, tmp_path / "small.jpg")]
+    found = [read_facts(p, os.path.getsize(p), 1, look=True) for p in paths]
+    assert paths[1] not in [f.path for f in prefer_detail(found, Members(found))]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keep, "UPSCALE_RATIO", 0.0)
+        assert paths[1] in [f.path for f in prefer_detail(found, Members(found))]
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths]
+    [chosen], _ = decide_groups([Group(0, photo, members)], parse_rules([]), jobs=1)
+    assert chosen.keeper == photo and "detail:" in chosen.keeper_reason, chosen.keeper_reason
+
+
+def _photo_and_crop(tmp_path, part):
+    """A real photo saved as JPEG, and its centre crop of the same shape (1/part cut from each side)."""
+    photo, crop = str(tmp_path / "photo.jpg"), str(tmp_path / "crop.jpg")
+    Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB").save(photo, quality=90)
+    with Image.open(photo) as image:
+        w, h = image.size
+        image.crop((w // part, h // part, w - w // part, h - h // part)).save(crop, quality=90)
+    return photo, crop
+
+
+def test_a_source_is_not_taken_for_an_upscale_of_its_crop_or_downscales(tmp_path):
+    """The larger picture of a group is dropped as an upscale only of a copy that it is the same picture as, in one
+    framing: a photo with a centre crop of its own shape (which resamples to it as badly both ways), and
+    downscales by three filters: nothing is an upscale, and the photo is kept."""
+    from finder.groups.keep import Members, decide_groups, upscaled
+
+    photo, crop = _photo_and_crop(tmp_path, 10)
+    paths = [photo, crop] + [_resized(photo, 0.7, Image.Resampling[name], tmp_path / f"{name}.jpg")
+                             for name in ("NEAREST", "BILINEAR", "LANCZOS")]
+    found = [read_facts(p, os.path.getsize(p), 1, look=True) for p in paths]
+    group = Members(found)
+    assert upscaled(found, group) == set()
+    assert any(key[2] == 2 for key in group.pairs)  # the test ran (the photo against its nearest copies)
+    members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths]
+    [chosen], _ = decide_groups([Group(0, photo, members)], parse_rules([]), jobs=1)
+    assert chosen.keeper == photo, chosen.keeper_reason
+
+
+def test_the_resampling_test_compares_one_picture_in_one_framing_only(tmp_path):
+    """A crop resamples to its photo about as badly both ways, so only the ratio keeps the photo from being taken
+    for the crop's upscale; the thumbnail check keeps it even under a ratio loose enough to take it (and without
+    that check, it would be)."""
+    from finder.groups import keep
+    from finder.groups.keep import Members, upscaled
+
+    photo, crop = _photo_and_crop(tmp_path, 8)
+    found = [read_facts(p, os.path.getsize(p), 1, look=True) for p in (photo, crop)]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keep, "UPSCALE_RATIO", 1.5)
+        assert upscaled(found, Members(found)) == set()
+        patch.setattr(keep, "UPSCALE_THUMBS", 1e9)
+        assert upscaled(found, Members(found)) == {photo}
+
+
+def _photo_copies(tmp_path, edits):
+    """A real photo saved as JPEG and copies of it made by ``edits`` (name -> function of an RGB array)."""
+    photo = str(tmp_path / "photo.jpg")
+    source = Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB")
+    source.save(photo, quality=90)
+    with Image.open(photo) as decoded:
+        pixels = np.asarray(decoded.convert("RGB"), np.float32)
+    paths = {"photo": photo}
+    for name, edit in edits.items():
+        paths[name] = str(tmp_path / f"{name}.jpg")
+        Image.fromarray(np.clip(edit(pixels), 0, 255).round().astype(np.uint8)).save(paths[name], quality=90)
+    return paths
+
+
+def _blurred(pixels, radius=1.5):
+    from PIL import ImageFilter
+
+    return np.asarray(Image.fromarray(pixels.round().astype(np.uint8)).filter(ImageFilter.GaussianBlur(radius)),
+                      np.float32)
+
+
+def test_a_blur_and_added_noise_are_told_one_way_and_tone_edits_not_at_all(tmp_path):
+    """Against a real photo: its blurred copy is the photo blurred and not the other way round; a copy with Gaussian
+    noise (sigma 6) has that noise added over the photo and the photo has none over it; a contrast edit and a
+    re-encode are neither."""
+    from finder.groups.facts import added_noise, lowpass_residual, read_content
+    from finder.groups.keep import LOWPASS_RATIO, NOISE_ADDED
+
+    rng = np.random.default_rng(5)
+    paths = _photo_copies(tmp_path, {"blur": _blurred, "noise": lambda p: p + rng.normal(0, 6, p.shape),
+                                     "contrast": lambda p: 128 + 1.2 * (p - 128), "again": lambda p: p})
+    c = {name: read_content(path) for name, path in paths.items()}
+    assert added_noise(c["photo"], c["noise"]) >= NOISE_ADDED
+    assert added_noise(c["noise"], c["photo"]) == 0.0
+    for name in ("contrast", "again", "blur"):
+        assert added_noise(c["photo"], c[name]) < NOISE_ADDED, name
+        assert added_noise(c[name], c["photo"]) < NOISE_ADDED, name
+    def blurred(a, b):  # the rule's test: b is a blurred
+        forward, back = lowpass_residual(a, b), lowpass_residual(b, a)
+        return back > 0 and forward <= LOWPASS_RATIO * back
+
+    assert blurred(c["photo"], c["blur"]) and not blurred(c["blur"], c["photo"])
+    for name in ("contrast", "again", "noise"):
+        assert not blurred(c["photo"], c[name]) and not blurred(c[name], c["photo"]), name
+    assert lowpass_residual(c["photo"], c["photo"].resize((100, 100))) is None
+
+
+def test_a_blurred_copy_and_a_noisy_copy_are_not_central(tmp_path, monkeypatch):
+    """A photo, its blurred copy, a noisy copy, and three copies edited from the blurred one (brighter, darker, a
+    coarse re-encode), which put the blurred copy in the middle of the group: central drops the blurred and the
+    noisy copy and keeps the photo; without the pair tests it keeps the blurred copy."""
+    from finder.groups import keep
+    from finder.groups.keep import Members, edited, prefer_central
+
+    rng = np.random.default_rng(8)
+    paths = _photo_copies(tmp_path, {"blur": _blurred, "noise": lambda p: p + rng.normal(0, 8, p.shape),
+                                     "blur-bright": lambda p: _blurred(p) + 8, "blur-dark": lambda p: _blurred(p) - 8,
+                                     "blur-again": lambda p: _blurred(p) + rng.normal(0, 1, p.shape)})
+    found = [read_facts(p, os.path.getsize(p), 1, look=True) for p in paths.values()]
+    pool = found[:3]  # the photo, the blurred and the noisy copy: what is left for central
+    assert edited(pool, Members(found)) == {paths["blur"], paths["noise"]}
+    assert [f.path for f in prefer_central(pool, Members(found))] == [paths["photo"]]
+    monkeypatch.setattr(keep, "edited", lambda pool, group: set())
+    assert [f.path for f in prefer_central(pool, Members(found))] == [paths["blur"]]

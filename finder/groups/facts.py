@@ -222,21 +222,31 @@ def describe(exc: BaseException) -> str:
     return f"cannot read image header: {type(exc).__name__}: {exc}"
 
 
-def look_at(image: Image.Image) -> Look:
-    """The :class:`Look` of an opened image (decoded here, reduced where its format allows)."""
-    from PIL import Image, ImageOps
-
-    from finder.views.content import content_box
+def _look_picture(image: Image.Image) -> tuple[Image.Image, tuple[float, float]]:
+    """``image`` decoded as a look sees it: reduced where its format allows (a JPEG at the smallest DCT scale
+    keeping both sides >= :data:`LOOK_SIDE`), turned by its EXIF orientation, in RGB; and the scale from
+    those pixels to the file's."""
+    from PIL import ImageOps
 
     full = image.size
     if image.format == "JPEG":
-        image.draft("RGB", (LOOK_SIDE, LOOK_SIDE))  # the smallest DCT scale keeping both sides >= LOOK_SIDE
+        image.draft("RGB", (LOOK_SIDE, LOOK_SIDE))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         scale = (full[0] / image.size[0], full[1] / image.size[1])
         picture = ImageOps.exif_transpose(image).convert("RGB")
     if picture.size != image.size:  # turned by its EXIF orientation
         scale = scale[::-1]
+    return picture, scale
+
+
+def look_at(image: Image.Image) -> Look:
+    """The :class:`Look` of an opened image (decoded here, reduced where its format allows)."""
+    from PIL import Image
+
+    from finder.views.content import content_box
+
+    picture, scale = _look_picture(image)
     box = content_box(picture) or (0, 0, picture.width, picture.height)
     inner = picture.crop(box)
     luma = np.asarray(inner.convert("L"))
@@ -247,6 +257,131 @@ def look_at(image: Image.Image) -> Look:
     share = (box[2] - box[0]) * (box[3] - box[1]) / (picture.width * picture.height)
     canvas = (round(picture.width * scale[0]), round(picture.height * scale[1]))
     return Look(content, detail(luma), colour, thumb, share, canvas, noise_level(luma))
+
+
+def read_content(path: str, max_pixels: int | None = None) -> Image.Image | None:
+    """The content box of ``path``'s picture in grey (mode L), decoded as its look is (:func:`look_at`): what
+    :func:`resampling_residual` compares.  None for a file that cannot be decoded, or one of more than
+    ``max_pixels`` pixels (checked on the header first)."""
+    from finder.views.content import content_box
+
+    try:
+        with open_header(path) as image:
+            if max_pixels is not None and image.width * image.height > max_pixels:
+                return None
+            picture, _ = _look_picture(image)
+            box = content_box(picture) or (0, 0, picture.width, picture.height)
+            return picture.crop(box).convert("L")
+    except Exception:  # Pillow plugins raise OSError, ValueError, SyntaxError, struct.error ...
+        return None
+
+
+#: Resampling (``detail``): the central window compared, at most this many pixels a side of the smaller
+#: picture, a margin of this many of its pixels left out at the content box's edges (a box found a pixel
+#: off), and the filters a copy may have been resampled with: every one Pillow has, the best taken.
+RESAMPLE_WINDOW = 256
+RESAMPLE_MARGIN = 8
+RESAMPLE_FILTERS = ("NEAREST", "BOX", "BILINEAR", "HAMMING", "BICUBIC", "LANCZOS")
+
+
+def resampling_residual(source: Image.Image, copy: Image.Image) -> float | None:
+    """How far ``copy`` is from ``source`` resampled to its size: the RMS grey-level difference over a
+    central window (:data:`RESAMPLE_WINDOW`) with the filter that comes closest (:data:`RESAMPLE_FILTERS`);
+    None where the window is too small to compare.  Both are content boxes of one picture
+    (:func:`read_content`), matched corner to corner.
+
+    The evidence is one-sided, as for re-encoding: an upscale is its source resampled, so the source comes
+    back close to it, while downsampling the upscale loses what the filter blurred of the source; a
+    downscale loses the detail above its resolution, so upsampling it cannot bring its source back, while
+    downsampling the source remakes it."""
+    from PIL import Image
+
+    # the window, in units of the content: central, its sides at most RESAMPLE_WINDOW pixels of the smaller
+    # picture, clear of a margin of RESAMPLE_MARGIN of them
+    rel = []
+    for n in (min(source.width, copy.width), min(source.height, copy.height)):
+        half = min(RESAMPLE_WINDOW / n, 1.0 - 2 * RESAMPLE_MARGIN / n) / 2
+        rel.append((0.5 - half, 0.5 + half))
+    x0, x1 = (round(u * copy.width) for u in rel[0])
+    y0, y1 = (round(v * copy.height) for v in rel[1])
+    if x1 - x0 < 16 or y1 - y0 < 16:
+        return None
+    box = (x0 / copy.width * source.width, y0 / copy.height * source.height,
+           x1 / copy.width * source.width, y1 / copy.height * source.height)
+    target = np.asarray(copy.crop((x0, y0, x1, y1)), np.float32)
+    return min(float(np.sqrt(np.mean((np.asarray(source.resize((x1 - x0, y1 - y0), Image.Resampling[name], box=box),
+                                                 np.float32) - target) ** 2)))
+               for name in RESAMPLE_FILTERS)
+
+
+#: Low-pass (``central``): the Gaussian radii a blurred copy is matched with (0: as it is), in pixels of the
+#: picture as its look decodes it.
+LOWPASS_RADII = (0.0, 0.5, 0.8, 1.2, 1.8, 2.7, 4.0)
+
+
+def _same_window(source: Image.Image, copy: Image.Image, margin: int = 0) -> tuple[int, int, int, int] | None:
+    """The central window of at most :data:`RESAMPLE_WINDOW` pixels a side that two pictures of one size are
+    compared over, ``margin`` pixels clear of their edges; None for pictures of different sizes or too small."""
+    if source.size != copy.size:
+        return None
+    w, h = (min(RESAMPLE_WINDOW, n - 2 * margin - 2 * RESAMPLE_MARGIN) for n in copy.size)
+    if w < 16 or h < 16:
+        return None
+    x0, y0 = (copy.width - w) // 2, (copy.height - h) // 2
+    return x0, y0, x0 + w, y0 + h
+
+
+def lowpass_residual(source: Image.Image, copy: Image.Image) -> float | None:
+    """How far ``copy`` is from ``source`` blurred: the RMS grey-level difference over their central window
+    with the Gaussian radius (:data:`LOWPASS_RADII`) that comes closest; None for pictures of different sizes.
+
+    One-sided, as re-encoding and resampling are: a blurred copy is its source blurred, while no blur of the
+    copy brings back the detail it lost."""
+    from PIL import ImageFilter
+
+    pad = 3 * int(max(LOWPASS_RADII)) + 1  # beyond the blur's reach, so the window is blurred as in the whole
+    window = _same_window(source, copy, pad)
+    if window is None:
+        return None
+    x0, y0, x1, y1 = window
+    around = source.crop((x0 - pad, y0 - pad, x1 + pad, y1 + pad))
+    target = np.asarray(copy.crop(window), np.float32)
+    best = np.inf
+    for radius in LOWPASS_RADII:
+        blurred = around.filter(ImageFilter.GaussianBlur(radius)) if radius else around
+        got = np.asarray(blurred, np.float32)[pad:-pad, pad:-pad]
+        best = min(best, float(np.sqrt(np.mean((got - target) ** 2))))
+    return best
+
+
+#: Added noise (``central``): the most a difference's kurtosis may be for it to count as Gaussian noise (3 for a
+#: Gaussian), and the share of the difference's noise variance the copy's own must have grown by.
+NOISE_KURTOSIS = 3.6
+NOISE_ADDITIVE = 0.8
+
+
+def added_noise(source: Image.Image, copy: Image.Image) -> float | None:
+    """The noise ``copy`` has that ``source`` has not, in grey levels: the noise level of their difference over
+    the central window (:func:`finder.views.detail.noise_level`) where that difference looks like Gaussian
+    noise added to the copy -- kurtosis at most :data:`NOISE_KURTOSIS`, and the copy's own noise variance grown
+    by at least :data:`NOISE_ADDITIVE` of the difference's --, else 0; None for pictures of different sizes.
+
+    Independent noise adds its variance to the copy's; an edit that follows the picture (a blur, a tone curve,
+    a caption) leaves a difference that is heavy-tailed, or does not add up."""
+    window = _same_window(source, copy)
+    if window is None:
+        return None
+    a = np.asarray(source.crop(window), np.float32)
+    b = np.asarray(copy.crop(window), np.float32)
+    difference = b - a
+    level = noise_level(difference)
+    centred = difference - difference.mean()
+    spread = float(np.mean(centred ** 2))
+    if spread <= 0:
+        return 0.0
+    kurtosis = float(np.mean(centred ** 4)) / spread ** 2
+    grown = noise_level(b) ** 2 - noise_level(a) ** 2
+    return level if kurtosis <= NOISE_KURTOSIS and grown >= NOISE_ADDITIVE * level ** 2 else 0.0
 
 
 #: Re-encoding (``coding``): the window re-encoded, at most this many pixels a side (blocks are coded
@@ -420,7 +555,13 @@ def _stat(path: str) -> tuple[int, int] | None:
 
 
 LOOKS_FORMAT = "finder.looks"  # the cache format's marker: never change it
-LOOKS_VERSION = 4  # 2: with the header facts; 3: with the noise level; 4: with pairs' re-encoding residuals
+LOOKS_VERSION = 5  # 2: with the header facts; 3: with the noise level; 4: with pairs' re-encoding residuals;
+# 5: with pairs' resampling, low-pass and added-noise residuals
+#: What a pair residual kept in the look cache measures (the third part of its key): :func:`reencoding_residual`
+#: (0), the same with the source mirrored (1; a bool key reads as these two), :func:`resampling_residual` (2),
+#: :func:`lowpass_residual` (3), :func:`added_noise` (4).
+RECODED, RECODED_MIRRORED, RESAMPLED, LOWPASSED, NOISED = 0, 1, 2, 3, 4
+PAIR_KINDS = (RECODED, RECODED_MIRRORED, RESAMPLED, LOWPASSED, NOISED)  # 0 to 4, every one
 
 
 class LookCache:
@@ -433,9 +574,9 @@ class LookCache:
     def __init__(self, path: str | None) -> None:
         self.path = path
         self.entries: dict[str, tuple[int, int, tuple, Look]] = {}  # size, mtime_ns, header facts, look
-        # (source, copy, mirrored) -> (source's size and mtime, copy's, reencoding_residual or None)
-        self.recoded: dict[tuple[str, str, bool], tuple[int, int, int, int, float | None]] = {}
-        self._copies: dict[str, list[tuple[str, bool]]] = {}  # source -> its (copy, mirrored) keys in recoded
+        # (source, copy, kind) -> (source's size and mtime, copy's, the residual of that kind or None)
+        self.pairs: dict[tuple[str, str, int], tuple[int, int, int, int, float | None]] = {}
+        self._copies: dict[str, list[tuple[str, int]]] = {}  # source -> its (copy, kind) keys in pairs
         self.changed = False
 
     @staticmethod
@@ -458,7 +599,7 @@ class LookCache:
                                          "look cache")
             if cache.changed:
                 cache.entries.clear()
-                cache.recoded.clear()
+                cache.pairs.clear()
                 cache._copies.clear()
         return cache
 
@@ -486,47 +627,47 @@ class LookCache:
                         bool(colour[k]), thumbs[k].astype(np.uint8), float(share[k]),
                         (int(sizes[k, 2]), int(sizes[k, 3])), float(noise[k]))
             self.entries[paths[k]] = (int(size[k]), int(mtime[k]), tuple(headers[k]), look)
-        pairs = npz.read("recoded_pairs", "i", (None, 2))
-        stats = npz.read("recoded_stats", "i", (len(pairs), 4))
-        residuals = npz.read("recoded_residual", "f", (len(pairs),))
-        mirrored = npz.read("recoded_mirrored", "b", (len(pairs),))
-        if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any() or np.isinf(residuals).any()):
-            raise ValueError("a re-encoding pair out of range")
-        for (a, b), stat, residual, flip in zip(pairs, stats, residuals, mirrored):
+        pairs = npz.read("pair_files", "i", (None, 2))
+        kinds = npz.read("pair_kind", "i", (len(pairs),))
+        stats = npz.read("pair_stats", "i", (len(pairs), 4))
+        residuals = npz.read("pair_residual", "f", (len(pairs),))
+        if len(pairs) and (pairs.min() < 0 or pairs.max() >= n or (residuals < 0).any() or np.isinf(residuals).any()
+                           or (kinds < 0).any() or (kinds > max(PAIR_KINDS)).any()):
+            raise ValueError("a pair out of range")
+        for (a, b), kind, stat, residual in zip(pairs, kinds, stats, residuals):
             value = None if np.isnan(residual) else float(residual)
-            self._recode((paths[a], paths[b], bool(flip)),
-                         (int(stat[0]), int(stat[1]), int(stat[2]), int(stat[3]), value))
+            self._pair((paths[a], paths[b], int(kind)), (int(stat[0]), int(stat[1]), int(stat[2]), int(stat[3]), value))
 
-    def _recode(self, key: tuple[str, str, bool], entry: tuple[int, int, int, int, float | None]) -> None:
-        if key not in self.recoded:
+    def _pair(self, key: tuple[str, str, int], entry: tuple[int, int, int, int, float | None]) -> None:
+        if key not in self.pairs:
             self._copies.setdefault(key[0], []).append((key[1], key[2]))
-        self.recoded[key] = entry
+        self.pairs[key] = entry
 
-    def recoded_among(self, paths: Iterable[str]) -> dict[tuple[str, str, bool], float | None]:
-        """The re-encoding residuals kept for pairs of ``paths`` (keys (source, copy, mirrored)) whose files are
-        both as they were read then (their looks' sizes and mtimes, which :func:`gather` has just checked)."""
+    def pairs_among(self, paths: Iterable[str]) -> dict[tuple[str, str, int], float | None]:
+        """The residuals kept for pairs of ``paths`` (keys (source, copy, kind)) whose files are both as they
+        were read then (their looks' sizes and mtimes, which :func:`gather` has just checked)."""
         wanted = set(paths)
-        out: dict[tuple[str, str, bool], float | None] = {}
+        out: dict[tuple[str, str, int], float | None] = {}
         for a in wanted:
-            for b, flip in self._copies.get(a, ()):
-                size_a, mtime_a, size_b, mtime_b, residual = self.recoded[a, b, flip]
+            for b, kind in self._copies.get(a, ()):
+                size_a, mtime_a, size_b, mtime_b, residual = self.pairs[a, b, kind]
                 if b in wanted and self._stat(a) == (size_a, mtime_a) and self._stat(b) == (size_b, mtime_b):
-                    out[a, b, flip] = residual
+                    out[a, b, kind] = residual
         return out
 
-    def keep_recoded(self, found: Mapping[Any, Any]) -> None:
-        """Keep the pair residuals in ``found`` (keys (source, copy, mirrored); other keys are ignored) for
-        files with looks."""
+    def keep_pairs(self, found: Mapping[Any, Any]) -> None:
+        """Keep the pair residuals in ``found`` (keys (source, copy, kind); other keys are ignored) for files
+        with looks."""
         for key, residual in found.items():
-            if not (isinstance(key, tuple) and len(key) == 3):
+            if not (isinstance(key, tuple) and len(key) == 3 and key[2] in PAIR_KINDS):
                 continue
-            a, b, flip = key
+            a, b, kind = key
             stat_a, stat_b = self._stat(a), self._stat(b)
             if stat_a is None or stat_b is None:
                 continue
             entry = (*stat_a, *stat_b, residual)
-            if self.recoded.get(key) != entry:
-                self._recode((a, b, bool(flip)), entry)
+            if self.pairs.get(key) != entry:
+                self._pair((a, b, int(kind)), entry)
                 self.changed = True
 
     def _stat(self, path: str) -> tuple[int, int] | None:
@@ -562,7 +703,7 @@ class LookCache:
                                              in self.entries.items()})
         looks = [look for _, look in values]
         index = {path: k for k, path in enumerate(sorted(self.entries))}  # entry_arrays' order
-        pairs = [(key, value) for key, value in sorted(self.recoded.items()) if key[0] in index and key[1] in index]
+        pairs = [(key, value) for key, value in sorted(self.pairs.items()) if key[0] in index and key[1] in index]
         arrays = {
             **keys,
             "sizes": np.array([(*k.content, *k.canvas) for k in looks], np.int64).reshape(-1, 4),
@@ -573,11 +714,10 @@ class LookCache:
             "thumbs": (np.stack([k.thumb for k in looks]) if looks
                        else np.zeros((0, THUMB_SIDE, THUMB_SIDE, 3), np.uint8)).astype(np.uint8),
             "headers": np.frombuffer(json.dumps([list(h) for h, _ in values]).encode(), np.uint8),
-            "recoded_pairs": np.array([(index[a], index[b]) for (a, b, _), _ in pairs], np.int64).reshape(-1, 2),
-            "recoded_mirrored": np.array([flip for (_, _, flip), _ in pairs], bool),
-            "recoded_stats": np.array([value[:4] for _, value in pairs], np.int64).reshape(-1, 4),
-            "recoded_residual": np.array([np.nan if value[4] is None else value[4] for _, value in pairs],
-                                         np.float64),
+            "pair_files": np.array([(index[a], index[b]) for (a, b, _), _ in pairs], np.int64).reshape(-1, 2),
+            "pair_kind": np.array([kind for (_, _, kind), _ in pairs], np.int64),
+            "pair_stats": np.array([value[:4] for _, value in pairs], np.int64).reshape(-1, 4),
+            "pair_residual": np.array([np.nan if value[4] is None else value[4] for _, value in pairs], np.float64),
         }
         sidecar.save(self.path, LOOKS_FORMAT, self.settings(), arrays, KeepRuleError, "look cache")
         self.changed = False
