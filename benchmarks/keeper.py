@@ -1,11 +1,15 @@
 """How often the keeper is the original: finder cluster's default keep rules against labelled groups.
 
-Two labelled sets, each group holding its ``original`` and copies made from it:
+Three labelled sets, each group holding its ``original`` and copies made from it:
 
 * the shared corpus (``../shared/corpus/images``, 133 groups);
-* a ``finder synth`` set made from photos and artwork *outside* the corpus: every image of at least
+* a ``finder synth`` set made from artwork and photos *outside* the corpus: every image of at least
   :data:`MIN_SIDE` pixels on its shorter side in the Debian packages :data:`PACKAGES` (none of which the
-  corpus drew from; fetched with ``apt-get download`` into ``--cache`` and unpacked, once), 6 copies each.
+  corpus drew from; fetched with ``apt-get download`` into ``--cache`` and unpacked, once), 6 copies each;
+  some of these are one design at several sizes or in dark and light, so their groups join;
+* a ``finder synth`` set made from ``--photos`` large photos outside the corpus: the 12-megapixel JPEGs
+  ``benchmarks/phone_photos.py`` builds from the distinct wallpaper photos of its Debian packages (one file
+  per wallpaper), 6 copies each.
 
 Each set is hashed with finder's defaults, grouped as ``finder cluster`` groups it by default, and the
 keeper chosen by the default rules and, side by side, by the rules before them (``pixels,size,oldest``).
@@ -13,7 +17,7 @@ Reported per set and rule set: the groups found that hold an original, the share
 original, and the transforms kept instead.  The time the looks take (one reduced decode per grouped file)
 is the ``keep s`` column: the whole keeper choice, in one process.
 
-    python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--json]
+    python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--photos N] [--json]
 
 ``--pairs`` prints instead, for each labelled set, the evidence four rules read between every original and
 each of its copies, by transform: ``orientation`` (how many copies are decided mirrored, and how many the
@@ -50,7 +54,7 @@ from finder.store.hashset import load
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _harness import finder_command  # noqa: E402
-from phone_photos import fetch_sources  # noqa: E402
+from phone_photos import build_folder, fetch_sources  # noqa: E402
 
 PACKAGES = ("gnome-backgrounds", "ukui-wallpapers", "sway-backgrounds", "propaganda-debian")
 MIN_SIDE = 300
@@ -189,6 +193,9 @@ def main() -> None:
     parser.add_argument("--corpus", type=Path, default=Path(__file__).resolve().parents[2] / "shared" / "corpus"
                         / "images")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "finder-keeper-sources")
+    parser.add_argument("--photos", type=int, default=64, help="large photos the third set is made from (0: none)")
+    parser.add_argument("--photo-cache", type=Path, default=Path.home() / ".cache" / "finder" / "phone-photos",
+                        help="where benchmarks/phone_photos.py keeps its packages and built folders")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pairs", action="store_true", help="the evidence of orientation and coding, by transform")
     parser.add_argument("--set", dest="sets", type=Path, action="append", default=[],
@@ -206,7 +213,13 @@ def main() -> None:
         synth = work / "outside"
         subprocess.run([*finder_command(), "synth", *map(str, sources), "-o", str(synth), "--seed", "1", "-q"],
                        check=True)
-        rows += score(synth, work, f"outside ({len(sources)} photos)")
+        rows += score(synth, work, f"outside ({len(sources)} images)")
+        if args.photos:
+            photos = sorted(build_folder(args.photo_cache, args.photos).glob("*.jpg"))
+            made = work / "photos"
+            subprocess.run([*finder_command(), "synth", *map(str, photos), "-o", str(made), "--seed", "1", "-q"],
+                           check=True)
+            rows += score(made, work, f"photos ({len(photos)})")
     machine = f"{cpu_model()} ({simd_level()}), {__import__('os').cpu_count()} cores"
     if args.json:
         print(json.dumps({"machine": machine, "rows": rows}, indent=2))
