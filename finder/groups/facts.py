@@ -373,6 +373,9 @@ def added_noise(source: Image.Image, copy: Image.Image) -> float | None:
         return None
     a = np.asarray(source.crop(window), np.float32)
     b = np.asarray(copy.crop(window), np.float32)
+    grown = noise_level(b) ** 2 - noise_level(a) ** 2
+    if grown <= 0:  # the copy is no noisier: nothing was added (and half of all pairs end here)
+        return 0.0
     difference = b - a
     level = noise_level(difference)
     centred = difference - difference.mean()
@@ -380,7 +383,6 @@ def added_noise(source: Image.Image, copy: Image.Image) -> float | None:
     if spread <= 0:
         return 0.0
     kurtosis = float(np.mean(centred ** 4)) / spread ** 2
-    grown = noise_level(b) ** 2 - noise_level(a) ** 2
     return level if kurtosis <= NOISE_KURTOSIS and grown >= NOISE_ADDITIVE * level ** 2 else 0.0
 
 
