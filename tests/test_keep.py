@@ -773,3 +773,38 @@ def test_a_blurred_copy_and_a_noisy_copy_are_not_central(tmp_path, monkeypatch):
     assert [f.path for f in prefer_central(pool, Members(found))] == [paths["photo"]]
     monkeypatch.setattr(keep, "edited", lambda pool, group: set())
     assert [f.path for f in prefer_central(pool, Members(found))] == [paths["blur"]]
+
+
+def test_keepers_chosen_in_the_process_pool_are_the_ones_chosen_in_process(tmp_path, monkeypatch):
+    """Many groups are decided in the local process pool: the same keepers and reasons, in the same order, as in
+    this process, and the pair residuals measured there reach the look cache; the rules travel to the workers
+    (format: and path: keys included)."""
+    import pickle
+
+    from finder.groups import keep
+    from finder.groups.facts import LookCache
+    from finder.groups.keep import decide_groups
+
+    rules = parse_rules(["format:png,path:*/g1/*,shape,coding,central"])
+    assert [r.text for r in pickle.loads(pickle.dumps(rules))] == [r.text for r in rules]
+    source = Image.open(os.path.join(EXAMPLES, ORIGINALS[1])).convert("RGB")
+    groups = []
+    for g in range(6):
+        folder = tmp_path / f"g{g}"
+        folder.mkdir()
+        paths = []
+        for k, quality in enumerate((90, 70 + g, 95)):
+            paths.append(str(folder / f"{k}.jpg"))
+            source.rotate(g * 3).save(paths[-1], quality=quality)
+        groups.append(Group(g, paths[0], [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths]))
+    default = parse_rules([])
+    here, _ = decide_groups(groups, default, jobs=1)
+    monkeypatch.setattr(keep, "DECIDE_POOL_MIN_GROUPS", 2)
+    monkeypatch.setattr(keep, "DECIDE_CHUNK", 2)
+    cache_path = str(tmp_path / "h.looks.npz")
+    pooled, _ = decide_groups(groups, default, jobs=2, looks=cache_path)
+    assert [(g.id, g.keeper, g.keeper_reason) for g in pooled] == [(g.id, g.keeper, g.keeper_reason) for g in here]
+    assert any("coding:" in g.keeper_reason for g in pooled)
+    assert LookCache.load(cache_path).pairs  # what the workers measured was kept
+    with_keys, _ = decide_groups(groups, rules, jobs=2)
+    assert [g.keeper for g in with_keys][1] == groups[1].members[0].path  # path:*/g1/* first, then the rest
