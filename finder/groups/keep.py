@@ -915,7 +915,10 @@ def decide_groups(groups: Sequence[Group], rules: Sequence[KeepRule], references
     cache = LookCache.load(looks) if look and looks else None
     facts = gather(((m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members), jobs, progress,
                    look=look, cache=cache)
-    if not look or len(groups) < DECIDE_POOL_MIN_GROUPS or (jobs or os.cpu_count() or 1) <= 1:
+    # Every look already in the cache: the last run measured these groups' pairs too, and deciding them here
+    # costs less than starting the pool.
+    cached = cache is not None and not cache.changed
+    if not look or cached or len(groups) < DECIDE_POOL_MIN_GROUPS or (jobs or os.cpu_count() or 1) <= 1:
         decided = decide(groups, facts, rules, references, cache)
     else:
         decided = _decide_pooled(groups, facts, rules, references, cache, jobs)
