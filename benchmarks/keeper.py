@@ -27,7 +27,8 @@ only when the plain test decides nothing --, and how many decisions go the wrong
 resampling test (of the copies resized from the original or to it, how many larger ones are decided its
 upscale, and how many times the original is taken for an upscale of a smaller one) and ``central``'s tests
 for blurred copies and copies with noise added (of the copies of the original's size, how many are decided
-so, and how many times the original is) -- how their cut-offs were checked.
+so, and how many times the original is), and the members the ``noise`` rule flags against their group, the
+originals included -- how their cut-offs were checked.
 
     python benchmarks/keeper.py --pairs [--set DIR]...   (DIR holds images and a ground_truth.csv)
 """
@@ -63,9 +64,11 @@ RULE_SETS = {"default": [], "before (pixels,size,oldest)": ["pixels,size,oldest"
 #: framing, at least 1/CONTENT_RATIO larger or smaller; upscale: the larger copy decided an upscale of the
 #: original; source as upscale: the original decided an upscale of its smaller copy, which is wrong; same size:
 #: copies of the original's content size, one picture in one framing; blurred or noisy: the copy decided the
-#: original blurred or with noise added, as ``central`` decides; source as edited: the original decided so).
+#: original blurred or with noise added, as ``central`` decides; source as edited: the original decided so;
+#: noisier than group: members the noise rule flags against their labelled group of three or more, the
+#: originals' row included).
 COLUMNS = ("copies", "mirrored", "same way", "same-size jpeg", "re-encode", "mirror re-encode", "reversed", "resized",
-           "upscale", "source as upscale", "same size", "blurred or noisy", "source as edited")
+           "upscale", "source as upscale", "same size", "blurred or noisy", "source as edited", "noisier than group")
 
 
 def outside_sources(cache: Path) -> list[Path]:
@@ -109,11 +112,14 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
     from finder.groups.keep import (
         CONTENT_RATIO,
         MIRROR_RATIO,
+        NOISE_LEVELS,
+        NOISE_RATIO,
         RECODE_RATIO,
         UPSCALE_RATIO,
         UPSCALE_THUMBS,
         Members,
         Thumbs,
+        _median,
         _near,
         edited,
     )
@@ -136,10 +142,18 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
             continue
         original = facts(originals[0])
         coded, content = read_coded(original.path), read_content(original.path)
+        looked = {row["path"]: facts(row) for row in members}
+        levels = [f.look.noise for f in looked.values() if f.look is not None]
+        if len(levels) >= 3:  # the noise rule: louder than NOISE_RATIO x the group's median + NOISE_LEVELS
+            for row in members:
+                look = looked[row["path"]].look
+                counts = out.setdefault(row["transform"], dict.fromkeys(COLUMNS, 0))
+                counts["noisier than group"] += look is not None and look.noise > (
+                    NOISE_RATIO * _median(levels) + NOISE_LEVELS)
         for row in members:
             if row is originals[0]:
                 continue
-            copy = facts(row)
+            copy = looked[row["path"]]
             counts = out.setdefault(row["transform"], dict.fromkeys(COLUMNS, 0))
             counts["copies"] += 1
             if original.look is not None and copy.look is not None:

@@ -808,3 +808,21 @@ def test_keepers_chosen_in_the_process_pool_are_the_ones_chosen_in_process(tmp_p
     assert LookCache.load(cache_path).pairs  # what the workers measured was kept
     with_keys, _ = decide_groups(groups, rules, jobs=2)
     assert [g.keeper for g in with_keys][1] == groups[1].members[0].path  # path:*/g1/* first, then the rest
+
+
+def test_the_noise_rule_flags_faint_added_noise_in_a_smooth_group():
+    """In a smooth group (noise levels around 0.6 grey levels) a copy at 2.0 -- faint grain, coded -- is more
+    than twice the median plus half a level and is flagged; a member at twice the median is not; under the
+    allowance of one grey level the faint copy passed."""
+    import dataclasses
+
+    from finder.groups import keep
+    from finder.groups.keep import prefer_quiet
+
+    levels = {"a": 0.6, "b": 0.55, "c": 0.65, "twice": 1.2, "faint": 2.0}
+    group = [replace_look(facts(f"/p/{name}.jpg"), dataclasses.replace(_look(), noise=level))
+             for name, level in levels.items()]
+    assert {f.path for f in prefer_quiet(group, group)} == {f"/p/{n}.jpg" for n in levels if n != "faint"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keep, "NOISE_LEVELS", 1.0)
+        assert "/p/faint.jpg" in {f.path for f in prefer_quiet(group, group)}
