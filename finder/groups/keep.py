@@ -637,14 +637,15 @@ GROUP_RULES: dict[str, tuple[Prefer, str]] = {
     "shape": (prefer_shape, "the shape most copies share (the others are stretched, squeezed or cut)"),
     "orientation": (prefer_orientation, "the orientation most copies share (the others see it mirrored)"),
     "noise": (prefer_quiet, "no added noise (the others are much noisier than their group)"),
-    "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel than the group)"),
+    "detail": (prefer_detail, "not upsampled (the others hold less detail per pixel than the group, or are a "
+                              "smaller copy resampled up)"),
     "content": (prefer_content, "the largest picture (frames, borders and screenshot chrome not counted)"),
     "frame": (prefer_frame, "no added frame (the others are the same picture with a border or on a canvas)"),
     "colour": (prefer_colour, "in colour (the others are greyscale)"),
     "coding": (prefer_source_coding, "not a JPEG re-encode (re-encoding it the way the others are encoded gives "
                                      "them back, not the other way round)"),
     "central": (prefer_central, "the copy the others are closest to (each edit moves a copy away from its "
-                                "source)"),
+                                "source; blurred and noisy copies of another are not it)"),
 }
 
 
