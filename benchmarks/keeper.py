@@ -17,7 +17,7 @@ Reported per set and rule set: the groups found that hold an original, the share
 original, and the transforms kept instead.  The time the looks take (one reduced decode per grouped file)
 is the ``keep s`` column: the whole keeper choice, in one process.
 
-    python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--photos N] [--json]
+    python benchmarks/keeper.py [--corpus DIR] [--cache DIR] [--photos N] [--seeds 1,2,3] [--json]
 
 ``--pairs`` prints instead, for each labelled set, the evidence four rules read between every original and
 each of its copies, by transform: ``orientation`` (how many copies are decided mirrored, and how many the
@@ -210,6 +210,9 @@ def main() -> None:
     parser.add_argument("--photos", type=int, default=64, help="large photos the third set is made from (0: none)")
     parser.add_argument("--photo-cache", type=Path, default=Path.home() / ".cache" / "finder" / "phone-photos",
                         help="where benchmarks/phone_photos.py keeps its packages and built folders")
+    parser.add_argument("--seeds", type=lambda text: [int(v) for v in text.split(",")], default=[1],
+                        help="finder synth seeds for the two synthetic sets, comma-separated (each a set of its own: "
+                             "the same sources, other copies)")
     parser.add_argument("--json", action="store_true")
     parser.add_argument("--pairs", action="store_true", help="the evidence of orientation and coding, by transform")
     parser.add_argument("--set", dest="sets", type=Path, action="append", default=[],
@@ -223,26 +226,24 @@ def main() -> None:
         work = Path(tmp)
         if args.corpus.is_dir():
             rows += score(args.corpus, work, "corpus")
-        sources = outside_sources(args.cache)
-        synth = work / "outside"
-        subprocess.run([*finder_command(), "synth", *map(str, sources), "-o", str(synth), "--seed", "1", "-q"],
-                       check=True)
-        rows += score(synth, work, f"outside ({len(sources)} images)")
+        sets = [("outside", outside_sources(args.cache), "images")]
         if args.photos:
-            photos = sorted(build_folder(args.photo_cache, args.photos).glob("*.jpg"))
-            made = work / "photos"
-            subprocess.run([*finder_command(), "synth", *map(str, photos), "-o", str(made), "--seed", "1", "-q"],
-                           check=True)
-            rows += score(made, work, f"photos ({len(photos)})")
+            sets.append(("photos", sorted(build_folder(args.photo_cache, args.photos).glob("*.jpg")), "photos"))
+        for name, sources, kind in sets:
+            for seed in args.seeds:
+                made = work / f"{name}-{seed}"
+                subprocess.run([*finder_command(), "synth", *map(str, sources), "-o", str(made), "--seed", str(seed),
+                                "-q"], check=True)
+                rows += score(made, work, f"{name} ({len(sources)} {kind})" + (f" seed {seed}" if seed != 1 else ""))
     machine = f"{cpu_model()} ({simd_level()}), {__import__('os').cpu_count()} cores"
     if args.json:
         print(json.dumps({"machine": machine, "rows": rows}, indent=2))
         return
     print(f"machine: {machine}")
-    print(f"{'set':<22} {'rules':<28} {'groups':>6} {'original kept':>13} {'share':>6} {'keep s':>7}  kept instead")
+    print(f"{'set':<30} {'rules':<28} {'groups':>6} {'original kept':>13} {'share':>6} {'keep s':>7}  kept instead")
     for r in rows:
         instead = ", ".join(f"{k} {v}" for k, v in r["kept_instead"].items())
-        print(f"{r['set']:<22} {r['rules']:<28} {r['groups_with_original']:>6} {r['original_kept']:>13} "
+        print(f"{r['set']:<30} {r['rules']:<28} {r['groups_with_original']:>6} {r['original_kept']:>13} "
               f"{r['share']:>6.3f} {r['keep_s']:>7.2f}  {instead}")
 
 

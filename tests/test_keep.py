@@ -826,3 +826,24 @@ def test_the_noise_rule_flags_faint_added_noise_in_a_smooth_group():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keep, "NOISE_LEVELS", 1.0)
         assert "/p/faint.jpg" in {f.path for f in prefer_quiet(group, group)}
+
+
+def test_content_caps_copies_of_one_size_alike():
+    """A smaller copy (a perspective copy) holding more than 0.9 of the original's effective resolution caps the
+    original's area, and a same-size copy whose coding noise measures a little more detail would escape the cap
+    and win: copies of one size (areas within 2 %) hold one resolution, so they are capped alike -- by the best
+    detail among them --, and a box two pixels taller is not capped by its twin instead (all tie with the
+    perspective copy, which ``frame`` then tells apart)."""
+    from finder.groups import keep
+    from finder.groups.keep import prefer_content
+
+    def member(name, size, sharpness):
+        return replace_look(facts(f"/p/{name}.jpg"), _look(size, (sharpness ** 0.5, sharpness ** 0.5)))
+
+    group = [member("original", (1000, 750), 0.40), member("webp", (1000, 751), 0.44),
+             member("taller", (1000, 752), 0.40), member("perspective", (940, 705), 0.48)]
+    kept = {f.path for f in prefer_content(group, group)}
+    assert kept == {"/p/original.jpg", "/p/webp.jpg", "/p/taller.jpg", "/p/perspective.jpg"}
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keep, "SAME_SIZE", 0.0)  # each member capped on its own measure
+        assert "/p/original.jpg" not in {f.path for f in prefer_content(group, group)}

@@ -133,6 +133,8 @@ DECIDE_CHUNK = 8
 EDITED_CANDIDATES = 8
 # content: picture areas within 10 % are alike (a content box is found on a reduced copy, a few pixels off).
 CONTENT_RATIO = 0.9
+#: ``content``: pictures whose areas are within this share are one size (a content box a pixel or two off).
+SAME_SIZE = 0.02
 # frame: shares of the canvas within 2 % are alike (the box's own few pixels of error).
 FRAME_RATIO = 0.98
 # central (and shape's mode): at most this many members are compared with each candidate (the first by
@@ -421,15 +423,22 @@ def _by_picture(pool: Sequence[FileFacts], group: Sequence[FileFacts], value: Ca
 def prefer_content(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list[FileFacts]:
     """The members with the largest picture (:func:`pictures`; areas within :data:`CONTENT_RATIO` alike), a
     picture's area counted only as far as it holds detail: a member whose effective resolution (area times
-    detail per pixel) is no more than a smaller member's (within the ratio) counts that member's area -- its
-    extra pixels are an upscale's, holding nothing the smaller one does not."""
+    detail per pixel, the best of its size's) is no more than a smaller member's (within the ratio) counts
+    that member's area -- its extra pixels are an upscale's, holding nothing the smaller one does not."""
     _, chosen = pictures(group)
     looked = [(f.path, look) for f, look in _looked(pool) if f.path in chosen]
     own = np.array([chosen[path][0] * chosen[path][1] for path, _ in looked], dtype=np.float64)
-    effective = own * np.array([look.sharpness for _, look in looked], dtype=np.float64)
-    # counted[k]: the largest area of a smaller member holding at least CONTENT_RATIO of k's effective
-    # resolution, else k's own (all pairs at once: a group's pool is compared once, not member by member)
-    smaller_enough = (own[None, :] < own[:, None]) & (effective[None, :] >= CONTENT_RATIO * effective[:, None])
+    # Detail per pixel as the best member of each size has it (areas within SAME_SIZE): copies of one size hold
+    # one resolution -- none is an upscale of another --, so one whose coding noise or edit measures a little
+    # more detail must not leave the others capped where it is not.
+    sharpness = np.array([look.sharpness for _, look in looked], dtype=np.float64)
+    same = np.abs(own[:, None] / np.maximum(own[None, :], 1.0) - 1) <= SAME_SIZE
+    effective = own * np.where(same, sharpness[None, :], 0.0).max(axis=1, initial=0.0)
+    # counted[k]: the largest area of a smaller member (of another size) holding at least CONTENT_RATIO of k's
+    # effective resolution, else k's own (all pairs at once: a group's pool is compared once, not member by
+    # member)
+    smaller_enough = ((own[None, :] < own[:, None]) & ~same
+                      & (effective[None, :] >= CONTENT_RATIO * effective[:, None]))
     counted = np.where(smaller_enough.any(axis=1),
                        np.where(smaller_enough, own[None, :], 0.0).max(axis=1, initial=0.0), own)
     area = {path: float(a) for (path, _), a in zip(looked, counted)}
