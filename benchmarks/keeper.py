@@ -110,13 +110,13 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
 
     from finder.groups.facts import read_coded, read_content, read_facts, reencoding_residual, resampling_residual
     from finder.groups.keep import (
+        ALIGNED_THUMBS,
         CONTENT_RATIO,
         MIRROR_RATIO,
         NOISE_LEVELS,
         NOISE_RATIO,
         RECODE_RATIO,
         UPSCALE_RATIO,
-        UPSCALE_THUMBS,
         Members,
         Thumbs,
         _median,
@@ -163,7 +163,7 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
                 counts["same way"] += plain < MIRROR_RATIO * mirrored
                 areas = original.look.content[0] * original.look.content[1], copy.look.content[0] * copy.look.content[1]
                 if (min(areas) <= CONTENT_RATIO * max(areas) and _near(original.look.shape, copy.look.shape)
-                        and plain <= UPSCALE_THUMBS):
+                        and plain <= ALIGNED_THUMBS):
                     counts["resized"] += 1
                     resized = read_content(copy.path)
                     if content is not None and resized is not None:
@@ -172,7 +172,7 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
                             bigger = "upscale" if areas[1] > areas[0] else "source as upscale"
                             counts[bigger] += (forward if bigger == "upscale" else back) <= UPSCALE_RATIO * (
                                 back if bigger == "upscale" else forward)
-                if original.look.content == copy.look.content and plain <= UPSCALE_THUMBS:
+                if original.look.content == copy.look.content and plain <= ALIGNED_THUMBS:
                     counts["same size"] += 1
                     gone = edited([original, copy], Members([original, copy]))
                     counts["blurred or noisy"] += copy.path in gone

@@ -705,7 +705,7 @@ def test_the_resampling_test_compares_one_picture_in_one_framing_only(tmp_path):
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keep, "UPSCALE_RATIO", 1.5)
         assert upscaled(found, Members(found)) == set()
-        patch.setattr(keep, "UPSCALE_THUMBS", 1e9)
+        patch.setattr(keep, "ALIGNED_THUMBS", 1e9)
         assert upscaled(found, Members(found)) == {photo}
 
 

@@ -259,16 +259,13 @@ def look_at(image: Image.Image) -> Look:
     return Look(content, detail(luma), colour, thumb, share, canvas, noise_level(luma))
 
 
-def read_content(path: str, max_pixels: int | None = None) -> Image.Image | None:
+def read_content(path: str) -> Image.Image | None:
     """The content box of ``path``'s picture in grey (mode L), decoded as its look is (:func:`look_at`): what
-    :func:`resampling_residual` compares.  None for a file that cannot be decoded, or one of more than
-    ``max_pixels`` pixels (checked on the header first)."""
+    the pair tests of ``detail`` and ``central`` compare.  None for a file that cannot be decoded."""
     from finder.views.content import content_box
 
     try:
         with open_header(path) as image:
-            if max_pixels is not None and image.width * image.height > max_pixels:
-                return None
             picture, _ = _look_picture(image)
             box = content_box(picture) or (0, 0, picture.width, picture.height)
             return picture.crop(box).convert("L")

@@ -72,6 +72,7 @@ import os
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 
@@ -109,17 +110,17 @@ DETAIL_RATIO = 0.5
 #: is closer from its source (0.25-1.03 on 57 upscales), a downscale's source closer from above (1.05-9.9 on 76
 #: downscales; ``benchmarks/keeper.py --pairs``).  5 % below 1 leaves the alike pairs' spread out.
 UPSCALE_RATIO = 0.95
-#: ``detail``: the pair test only between members whose thumbnails are within this RMS distance (grey levels):
-#: one picture in one framing (upscales and downscales within 6 of their source, one noisy pair 8.9; crops,
-#: rotations and perspective copies 10 or more).
-UPSCALE_THUMBS = 8.0
+#: ``detail`` and ``central``: their pair tests only between members whose thumbnails are within this RMS
+#: distance (grey levels): one picture in one framing (upscales and downscales within 6 of their source, one
+#: noisy pair 8.9; crops, rotations and perspective copies 10 or more).
+ALIGNED_THUMBS = 8.0
 #: ``detail``: the smaller members each candidate is tested against (those whose thumbnails are nearest it).
 UPSCALE_SOURCES = 4
 #: ``central``: B is A blurred where A blurred comes at most this share as close to B as B blurred comes to A.
-#: Blurred copies measured 0.02-0.68 (52 of 55 at most half) on three labelled sets; a source taken for a
-#: blur of its copy with noise added, 0.54 at the lowest (such a pair's noise points the other way, and a pair
-#: whose evidence points both ways decides nothing).  ``benchmarks/keeper.py --pairs``: 51 of 55 blurred
-#: copies decided, no other copy and no source.
+#: Blurred copies measured 0.02-0.67 (52 of 55 at most half) on three labelled sets.  Strong noise makes a
+#: source look like a blur of its noisy copy (0.23 at the lowest, for 2.7 grey levels of noise or more; weaker
+#: noise stayed above half), but then the noise test points the other way and the pair decides nothing.
+#: ``benchmarks/keeper.py --pairs``: 51 of 55 blurred copies decided, no other copy and no source.
 LOWPASS_RATIO = 0.5
 #: ``central``: the least noise, in grey levels, a copy must have over another to be that one with noise added.
 #: At 2, 39 of 63 noisy copies of three labelled sets are decided and nothing else; at 1, 48, but one source is
@@ -281,14 +282,15 @@ class Members(list):
 
     @functools.cached_property
     def pairs(self) -> dict:
-        """The pair residuals ``coding`` and ``detail`` measured, by (source, copy, kind) (kinds:
+        """The pair residuals ``coding``, ``detail`` and ``central`` measured, by (source, copy, kind) (kinds:
         :data:`finder.groups.facts.RECODED` ...), for the group's later questions; :func:`decide` fills it from
         the look cache and keeps what is new."""
         return {}
 
     @functools.cached_property
     def contents(self) -> dict:
-        """What ``detail`` decoded, by path (:func:`finder.groups.facts.read_content`; None: not decodable)."""
+        """What ``detail`` and ``central`` decoded, by path (:func:`finder.groups.facts.read_content`; None: not
+        decodable)."""
         return {}
 
     @functools.cached_property
@@ -356,42 +358,51 @@ def prefer_detail(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> list
     return [f for f in kept if f.path not in up] or kept
 
 
+def _pair_measure(group: Sequence[FileFacts], source: str, copy: str, kind: int,
+                  measure: Callable[[Any, Any], float | None]) -> float | None:
+    """``measure`` of two members' contents (:func:`finder.groups.facts.read_content`, each decoded once per
+    group), kept by (source, copy, kind) in the group's pair residuals (:class:`Members`; a plain sequence
+    keeps nothing)."""
+    from finder.groups.facts import read_content
+
+    known, contents = (group.pairs, group.contents) if isinstance(group, Members) else ({}, {})
+    if (source, copy, kind) not in known:
+        for path in (source, copy):
+            if path not in contents:
+                contents[path] = read_content(path)
+        a, b = contents[source], contents[copy]
+        known[source, copy, kind] = None if a is None or b is None else measure(a, b)
+    return known[source, copy, kind]
+
+
 def upscaled(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> set[str]:
     """The candidates, largest picture first, that are a smaller member of the same shape resampled up: B is
     A's upscale where A resampled to B's size comes at most :data:`UPSCALE_RATIO` as close to B as B resampled
     to A's size comes to A (:func:`finder.groups.facts.resampling_residual`).  Asked only while the largest
     candidate left would win ``content`` by its area (a member of at most :data:`CONTENT_RATIO` of it is
     there), of the :data:`UPSCALE_SOURCES` such members whose thumbnails are nearest its own, within
-    :data:`UPSCALE_THUMBS` (one picture, one framing: a source looks like its upscale); the first candidate
+    :data:`ALIGNED_THUMBS` (one picture, one framing: a source looks like its upscale); the first candidate
     that is no upscale ends it."""
-    from finder.groups.facts import read_content, resampling_residual
+    from finder.groups.facts import resampling_residual
 
     _, chosen = pictures(group)
     members = [m for m in group if m.look is not None and m.path in chosen]
     candidates = [f for f, _ in _looked(pool) if f.path in chosen]
     if len(members) < 2 or not candidates:
         return set()
-    known, contents = (group.pairs, group.contents) if isinstance(group, Members) else ({}, {})
 
     def area(f: FileFacts) -> int:
         return chosen[f.path][0] * chosen[f.path][1]
 
-    def residual(source: str, copy: str) -> float | None:
+    def resampled(a: Any, b: Any) -> float | None:
         """The resampling residual from the smaller picture to the larger, or back; None where the pictures as
         decoded are not in that order (a large JPEG is reduced on decoding, as for its look)."""
-        if (source, copy, RESAMPLED) not in known:
-            for path in (source, copy):
-                if path not in contents:
-                    contents[path] = read_content(path)
-            a, b = contents[source], contents[copy]
-            small, large = sorted((a, b), key=lambda c: 0 if c is None else c.width * c.height)
-            ordered = small is not None and large is not None and (
-                small.width * small.height <= CONTENT_RATIO * large.width * large.height)
-            known[source, copy, RESAMPLED] = resampling_residual(a, b) if ordered else None
-        return known[source, copy, RESAMPLED]
+        small, large = sorted((a.width * a.height, b.width * b.height))
+        return resampling_residual(a, b) if small <= CONTENT_RATIO * large else None
 
     def upscale_of(b: FileFacts, a: FileFacts) -> bool:
-        up, down = residual(a.path, b.path), residual(b.path, a.path)
+        up = _pair_measure(group, a.path, b.path, RESAMPLED, resampled)
+        down = _pair_measure(group, b.path, a.path, RESAMPLED, resampled)
         return up is not None and down is not None and up <= UPSCALE_RATIO * down
 
     found: set[str] = set()
@@ -402,7 +413,7 @@ def upscaled(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> set[str]:
         if not smaller:
             break
         near = Thumbs.of([b], smaller).plain[0]
-        sources = [smaller[k] for k in np.argsort(near, kind="stable")[:UPSCALE_SOURCES] if near[k] <= UPSCALE_THUMBS]
+        sources = [smaller[k] for k in np.argsort(near, kind="stable")[:UPSCALE_SOURCES] if near[k] <= ALIGNED_THUMBS]
         if not any(upscale_of(b, a) for a in sources):
             break
         found.add(b.path)
@@ -543,35 +554,25 @@ def prefer_central(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> lis
 
 def edited(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> set[str]:
     """The candidates that are another candidate of the same size (as decoded; thumbnails within
-    :data:`UPSCALE_THUMBS`: one picture, one framing) blurred -- that one blurred comes at most
+    :data:`ALIGNED_THUMBS`: one picture, one framing) blurred -- that one blurred comes at most
     :data:`LOWPASS_RATIO` as close to it as it blurred comes to that one
     (:func:`finder.groups.facts.lowpass_residual`) -- or with Gaussian noise of at least :data:`NOISE_ADDED`
     grey levels added (:func:`finder.groups.facts.added_noise`).  A pair whose evidence points both ways
     decides nothing: a grainy source's blurred copy lost grain, which the noise test takes for noise added to
     the source.  At most :data:`EDITED_CANDIDATES` candidates are compared."""
-    from finder.groups.facts import added_noise, lowpass_residual, read_content
+    from finder.groups.facts import added_noise, lowpass_residual
 
     looked = [f for f, _ in _looked(pool)]
     if not 2 <= len(looked) <= EDITED_CANDIDATES:
         return set()
-    known, contents = (group.pairs, group.contents) if isinstance(group, Members) else ({}, {})
-
-    def measured(source: str, copy: str, kind: int) -> float | None:
-        if (source, copy, kind) not in known:
-            for path in (source, copy):
-                if path not in contents:
-                    contents[path] = read_content(path)
-            a, b = contents[source], contents[copy]
-            measure = lowpass_residual if kind == LOWPASSED else added_noise
-            known[source, copy, kind] = None if a is None or b is None else measure(a, b)
-        return known[source, copy, kind]
 
     def derived(a: str, b: str) -> bool:
         """Whether ``b`` is ``a`` blurred or with noise added."""
-        forward, back = measured(a, b, LOWPASSED), measured(b, a, LOWPASSED)
+        forward = _pair_measure(group, a, b, LOWPASSED, lowpass_residual)
+        back = _pair_measure(group, b, a, LOWPASSED, lowpass_residual)
         if forward is not None and back is not None and back > 0 and forward <= LOWPASS_RATIO * back:
             return True
-        noise = measured(a, b, NOISED)
+        noise = _pair_measure(group, a, b, NOISED, added_noise)
         return noise is not None and noise >= NOISE_ADDED
 
     thumbs = np.stack([f.look.thumb for f in looked])  # type: ignore[union-attr]
@@ -580,7 +581,7 @@ def edited(pool: Sequence[FileFacts], group: Sequence[FileFacts]) -> set[str]:
     for k, a in enumerate(looked):
         for m in range(k + 1, len(looked)):
             b = looked[m]
-            if near[k, m] > UPSCALE_THUMBS or a.look.content != b.look.content:  # type: ignore[union-attr]
+            if near[k, m] > ALIGNED_THUMBS or a.look.content != b.look.content:  # type: ignore[union-attr]
                 continue
             one, other = derived(a.path, b.path), derived(b.path, a.path)
             if one != other:
@@ -855,8 +856,8 @@ def decide(groups: Iterable[Group], facts: Mapping[str, FileFacts], rules: Seque
 
     The keeper is the best member by ``rules`` (:func:`rank`) among the
     group's reference members when it has any, else among all members.
-    ``cache``: the look cache whose kept pair residuals ``coding`` and ``detail`` reuse, and which keeps the new
-    ones.
+    ``cache``: the look cache whose kept pair residuals ``coding``, ``detail`` and ``central`` reuse, and which
+    keeps the new ones.
     """
     decided = []
     for group in groups:
