@@ -93,7 +93,7 @@ def report_command(hashfile, algorithms, thresholds, max_distances, vote, linkag
         with reporter.bar(len(files), "looking at the grouped images") as advance:
             looks = gather(files, jobs, advance, look=True, cache=cache)
         facts = {p: replace(f, look=looks[p].look) if p in looks else f for p, f in facts.items()}
-    groups = decide(groups, facts, keep_rules, reference_dirs, cache)  # coding keeps its pair residuals there
+    groups = decide(groups, facts, keep_rules, reference_dirs, cache, jobs)  # the pair tests keep their residuals there
     if cache is not None:
         cache.save()
     groups, _ = honour_decisions(groups, hashset, decisions, reporter)

@@ -851,14 +851,22 @@ def member_facts(member: Member, facts: Mapping[str, FileFacts]) -> FileFacts:
 
 
 def decide(groups: Iterable[Group], facts: Mapping[str, FileFacts], rules: Sequence[KeepRule],
-           references: Sequence[str] = (), cache: LookCache | None = None) -> list[Group]:
+           references: Sequence[str] = (), cache: LookCache | None = None, jobs: int | None = 1) -> list[Group]:
     """Each group with its keeper chosen and its reference members marked.
 
     The keeper is the best member by ``rules`` (:func:`rank`) among the
     group's reference members when it has any, else among all members.
     ``cache``: the look cache whose kept pair residuals ``coding``, ``detail`` and ``central`` reuse, and which
-    keeps the new ones.
+    keeps the new ones.  ``jobs``: worker processes; from :data:`DECIDE_POOL_MIN_GROUPS` groups on, the rules
+    that look decide in the local process pool (the same keepers) -- unless every look came from ``cache``
+    unchanged, when the last run measured these groups' pairs too and deciding here costs less than starting
+    the pool.
     """
+    groups = list(groups)
+    cached = cache is not None and not cache.changed
+    if (any(rule.looks for rule in rules) and not cached and len(groups) >= DECIDE_POOL_MIN_GROUPS
+            and (jobs or os.cpu_count() or 1) > 1):
+        return _decide_pooled(groups, facts, rules, references, cache, jobs)
     decided = []
     for group in groups:
         known = cache.pairs_among(m.path for m in group.members) if cache is not None else {}
@@ -928,13 +936,7 @@ def decide_groups(groups: Sequence[Group], rules: Sequence[KeepRule], references
     cache = LookCache.load(looks) if look and looks else None
     facts = gather(((m.path, m.size or 0, m.mtime_ns or 0) for g in groups for m in g.members), jobs, progress,
                    look=look, cache=cache)
-    # Every look already in the cache: the last run measured these groups' pairs too, and deciding them here
-    # costs less than starting the pool.
-    cached = cache is not None and not cache.changed
-    if not look or cached or len(groups) < DECIDE_POOL_MIN_GROUPS or (jobs or os.cpu_count() or 1) <= 1:
-        decided = decide(groups, facts, rules, references, cache)
-    else:
-        decided = _decide_pooled(groups, facts, rules, references, cache, jobs)
+    decided = decide(groups, facts, rules, references, cache, jobs)
     if cache is not None:
         cache.save()
     return decided, facts
