@@ -659,6 +659,7 @@ def test_an_upscale_of_the_photo_is_not_the_keeper(tmp_path):
     assert paths[1] not in [f.path for f in prefer_detail(found, Members(found))]
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keep, "UPSCALE_RATIO", 0.0)
+        patch.setattr(keep, "UPSCALE_ALIKE", 0.0)
         assert paths[1] in [f.path for f in prefer_detail(found, Members(found))]
     members = [Member(p, 0, size=os.path.getsize(p), mtime_ns=1) for p in paths]
     [chosen], _ = decide_groups([Group(0, photo, members)], parse_rules([]), jobs=1)
@@ -847,3 +848,32 @@ def test_content_caps_copies_of_one_size_alike():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(keep, "SAME_SIZE", 0.0)  # each member capped on its own measure
         assert "/p/original.jpg" not in {f.path for f in prefer_content(group, group)}
+
+
+def test_the_upscale_of_a_smooth_picture_is_told_by_the_size_its_copies_share(tmp_path):
+    """A smooth picture (a photo blurred) holds nothing near its resolution for a filter to blur, so its upscale
+    and it resample into each other alike both ways; the copies made from it (a re-encode, a brightened copy)
+    share its size, the upscale stands alone: detail drops the upscale.  Without that tie-break it passes."""
+    from PIL import ImageFilter
+
+    from finder.groups import keep
+    from finder.groups.facts import read_content, resampling_residual
+    from finder.groups.keep import Members, upscaled
+
+    photo = str(tmp_path / "photo.jpg")
+    Image.open(os.path.join(EXAMPLES, ORIGINALS[2])).convert("RGB").filter(ImageFilter.GaussianBlur(2)).save(
+        photo, quality=90)
+    paths = [photo, _resized(photo, 1.3, Image.Resampling.BICUBIC, tmp_path / "big.jpg", quality=80),
+             _resized(photo, 1.0, Image.Resampling.BICUBIC, tmp_path / "again.jpg", quality=75)]
+    with Image.open(photo) as image:
+        Image.eval(image, lambda v: min(255, v + 6)).save(str(tmp_path / "bright.jpg"), quality=90)
+    paths.append(str(tmp_path / "bright.jpg"))
+    found = [read_facts(p, os.path.getsize(p), 1, look=True) for p in paths]
+    group = Members(found)
+    assert upscaled(found, group) == {paths[1]}
+    small, big = read_content(photo), read_content(paths[1])
+    up, down = resampling_residual(small, big), resampling_residual(big, small)
+    assert keep.UPSCALE_RATIO * down < up <= keep.UPSCALE_ALIKE * down  # alike both ways: the tie-break decided
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(keep, "UPSCALE_ALIKE", keep.UPSCALE_RATIO)
+        assert upscaled(found, Members(found)) == set()
