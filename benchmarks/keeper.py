@@ -108,7 +108,7 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
     """Per transform: the orientation and coding decisions between each original and its copies in ``folder``."""
     import csv
 
-    from finder.groups.facts import read_coded, read_content, read_facts, reencoding_residual, resampling_residual
+    from finder.groups.facts import read_coded, read_facts, reencoding_residual
     from finder.groups.keep import (
         ALIGNED_THUMBS,
         CONTENT_RATIO,
@@ -116,12 +116,12 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
         NOISE_LEVELS,
         NOISE_RATIO,
         RECODE_RATIO,
-        UPSCALE_RATIO,
         Members,
         Thumbs,
         _median,
         _near,
         edited,
+        upscaled,
     )
 
     with open(folder / "ground_truth.csv", newline="") as handle:
@@ -140,16 +140,16 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
         originals = [r for r in members if r["transform"] == "original"]
         if not originals:
             continue
-        original = facts(originals[0])
-        coded, content = read_coded(original.path), read_content(original.path)
         looked = {row["path"]: facts(row) for row in members}
+        original = looked[originals[0]["path"]]
+        coded = read_coded(original.path)
         levels = [f.look.noise for f in looked.values() if f.look is not None]
         if len(levels) >= 3:  # the noise rule: louder than NOISE_RATIO x the group's median + NOISE_LEVELS
+            loud = NOISE_RATIO * _median(levels) + NOISE_LEVELS
             for row in members:
                 look = looked[row["path"]].look
                 counts = out.setdefault(row["transform"], dict.fromkeys(COLUMNS, 0))
-                counts["noisier than group"] += look is not None and look.noise > (
-                    NOISE_RATIO * _median(levels) + NOISE_LEVELS)
+                counts["noisier than group"] += look is not None and look.noise > loud
         for row in members:
             if row is originals[0]:
                 continue
@@ -165,13 +165,9 @@ def pair_evidence(folder: Path) -> dict[str, dict[str, int]]:
                 if (min(areas) <= CONTENT_RATIO * max(areas) and _near(original.look.shape, copy.look.shape)
                         and plain <= ALIGNED_THUMBS):
                     counts["resized"] += 1
-                    resized = read_content(copy.path)
-                    if content is not None and resized is not None:
-                        forward, back = resampling_residual(content, resized), resampling_residual(resized, content)
-                        if forward is not None and back is not None:
-                            bigger = "upscale" if areas[1] > areas[0] else "source as upscale"
-                            counts[bigger] += (forward if bigger == "upscale" else back) <= UPSCALE_RATIO * (
-                                back if bigger == "upscale" else forward)
+                    up = upscaled([original, copy], Members([original, copy]))  # the rule itself, on the pair
+                    counts["upscale"] += copy.path in up
+                    counts["source as upscale"] += original.path in up
                 if original.look.content == copy.look.content and plain <= ALIGNED_THUMBS:
                     counts["same size"] += 1
                     gone = edited([original, copy], Members([original, copy]))
